@@ -1,0 +1,80 @@
+"""``python -m client --config FILE --name client``: the headless reference client.
+
+Stands in for the Unreal plugin: follows the ticks, "renders" each frame against the display model,
+and reports each frame's present and photon times back (in its ACK and as a FRAME_REPORT).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Sequence
+
+from client.display import DisplayModel
+from syncserver import protocol as p
+from syncserver.component import ComponentContext, start_component
+from syncserver.errors import HandshakeError
+from syncserver.node import EndEvent, Node, TickEvent
+from syncserver.stats import percentile_block
+
+log = logging.getLogger("client")
+
+
+class HeadlessClient:
+    def __init__(self, ctx: ComponentContext, node: Node) -> None:
+        self.ctx = ctx
+        self.node = node
+        self.display = DisplayModel(ctx.settings.display)
+        self.frames = 0
+        self.present_ns: list[int] = []
+        self.photon_ns: list[int] = []
+
+    def on_tick(self, ev: TickEvent) -> None:
+        render_start = self.node.session_ns()
+        ready = render_start + self.display.render_ns
+        shown = self.display.present(ready)
+        self.frames += 1
+        self.present_ns.append(shown.present_ns - ev.tick.t_ns)
+        self.photon_ns.append(shown.photon_ns - ev.tick.t_ns)
+        self.node.ack(ev, present_ns=shown.present_ns, photon_ns=shown.photon_ns)
+        if self.ctx.settings.report_frames:
+            self.node.publish(p.TOPIC_FRAMES, p.FrameReport(
+                frame=ev.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns, present_ns=shown.present_ns,
+                photon_ns=shown.photon_ns))
+
+    def sections(self) -> dict:
+        stats = self.node.stats
+        return {"clients": {self.ctx.name: {"display": {
+            "frames": self.frames,
+            "tick_to_present_us": percentile_block(self.present_ns, 1e-3),
+            "tick_to_photon_us": percentile_block(self.photon_ns, 1e-3),
+            "missed_vsyncs": self.display.missed_vsyncs,
+            "replaced_frames": self.display.replaced,
+            "tick_gaps": stats.gaps,
+            "decode_errors": stats.decode_errors,
+        }}}}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ctx = start_component("client", "Headless reference client (stands in for Unreal).", argv)
+    with Node(ctx.name, ctx.endpoints, role="client", required=ctx.required,
+              publish=ctx.settings.report_frames) as node:
+        node.install_signal_handlers()
+        client = HeadlessClient(ctx, node)
+        try:
+            node.connect()
+            node.ready()
+            for ev in node.events():
+                if isinstance(ev, TickEvent):
+                    client.on_tick(ev)
+                elif isinstance(ev, EndEvent):
+                    log.info("session ended (%s) after %d frames", ev.reason, client.frames)
+        except HandshakeError as exc:
+            log.error("%s", exc)
+            return 1
+        finally:
+            ctx.write_sections(client.sections())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Runs one session: start every process, wait for READY, show live status, stop cleanly, report.
+
+Children run in their own process groups (so a terminal Ctrl-C reaches only the supervisor, which
+then ends the session in order) and die with the supervisor (PR_SET_PDEATHSIG), so nothing is left
+behind even if the supervisor itself is killed.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+import zmq
+
+from session.config import Config, dump_yaml, resolve_endpoints
+from session.summary import build_summary, format_summary, write_summary
+from syncserver import protocol as p
+from syncserver.component import PARENT_ENV
+from syncserver.errors import ConfigError, ProtocolError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVER = "syncserver"
+
+
+@dataclass
+class Child:
+    name: str
+    module: str
+    proc: subprocess.Popen
+    log: IO[bytes]
+    exit_code: int | None = None
+    status: str = "running"
+
+    def poll(self) -> int | None:
+        if self.exit_code is None:
+            self.exit_code = self.proc.poll()
+        return self.exit_code
+
+
+@dataclass
+class Outcome:
+    session_dir: Path
+    status: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def default_session_dir(cfg: Config) -> Path:
+    return REPO_ROOT / "sessions" / f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.session.name}"
+
+
+def prepare_session_dir(path: Path) -> Path:
+    if path.exists() and any(path.iterdir()):
+        raise ConfigError(f"--out {str(path)!r} already exists and is not empty; choose a new folder")
+    (path / "logs").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Supervisor:
+    def __init__(self, cfg: Config, session_dir: Path, *, quiet: bool = False, stream: IO[str] = sys.stdout,
+                 grace_s: float = 10.0) -> None:
+        eps = resolve_endpoints(cfg.network)  # fixes free ports once, for every child
+        self.cfg = msgspec.structs.replace(cfg, network=msgspec.structs.replace(
+            cfg.network, control=eps.control, ticks=eps.ticks, bus_in=eps.bus_in, bus_out=eps.bus_out))
+        self.endpoints = eps
+        self.dir = session_dir
+        self.quiet = quiet
+        self.out = stream
+        self.grace_s = grace_s
+        self.children: dict[str, Child] = {}
+        self.interrupts = 0
+        self.crashed: list[str] = []
+        self.end_reason: str | None = None
+        self.last_status: p.Status | None = None
+        self._tty = stream.isatty()
+        self._next_line = 0.0
+
+    # --- process management ---------------------------------------------------------------
+
+    def _spawn(self, name: str, module: str, config_path: Path) -> None:
+        log = open(self.dir / "logs" / f"{name}.log", "wb")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **{PARENT_ENV: str(os.getpid())})
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        cmd = [sys.executable, "-m", module, "--config", str(config_path), "--name", name, "--out", str(self.dir)]
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=REPO_ROOT, env=env, start_new_session=True)
+        self.children[name] = Child(name, module, proc, log)
+
+    def _signal_all(self, sig: int, names: list[str] | None = None) -> None:
+        for child in self.children.values():
+            if (names is None or child.name in names) and child.poll() is None:
+                try:
+                    os.killpg(child.proc.pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    def _wait_all(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(c.poll() is not None for c in self.children.values()):
+                return True
+            time.sleep(0.05)
+        return all(c.poll() is not None for c in self.children.values())
+
+    def _stop_everything(self) -> None:
+        """Ask the server to end (it broadcasts END), then TERM, then KILL what is still running."""
+        self._signal_all(signal.SIGINT, [SERVER])
+        deadline = time.monotonic() + self.grace_s
+        while time.monotonic() < deadline and self.children[SERVER].poll() is None:
+            time.sleep(0.05)
+        if self.children[SERVER].poll() is None or self.children[SERVER].exit_code != 0:
+            self._signal_all(signal.SIGTERM)  # no END was broadcast: tell the components directly
+        if self._wait_all(max(0.5, deadline - time.monotonic())):
+            return
+        stuck = [c.name for c in self.children.values() if c.poll() is None]
+        self._print(f"stopping {', '.join(stuck)} with SIGTERM")
+        self._signal_all(signal.SIGTERM)
+        if self._wait_all(5.0):
+            return
+        stuck = [c.name for c in self.children.values() if c.poll() is None]
+        self._print(f"killing {', '.join(stuck)}")
+        for c in self.children.values():
+            if c.poll() is None:
+                c.status = "killed"
+        self._signal_all(signal.SIGKILL)
+        self._wait_all(5.0)
+
+    # --- the session ----------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        config_path = self.dir / "config.yaml"
+        config_path.write_text(dump_yaml(self.cfg))
+        started = time.monotonic()
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def on_signal(signum: int, _frame: object) -> None:
+            self.interrupts += 1
+        for s in previous:
+            signal.signal(s, on_signal)
+        ctx = zmq.Context()
+        monitor = ctx.socket(zmq.SUB)
+        monitor.setsockopt(zmq.LINGER, 0)
+        monitor.setsockopt(zmq.SUBSCRIBE, p.TOPIC_SESSION)
+        monitor.connect(self.endpoints.ticks)
+        try:
+            self._spawn(SERVER, SERVER, config_path)
+            for name, spec in self.cfg.enabled().items():
+                self._spawn(name, spec.module, config_path)
+            self._print(f"session {self.cfg.session.name}: {self.cfg.session.mode} at {self.cfg.session.rate_hz:g} Hz "
+                        f"for {self.cfg.session.duration_s:g} s; components: "
+                        f"{', '.join(self.cfg.enabled()) or 'none'}; folder {self.dir}")
+            self._supervise(monitor)
+            self._stop_everything()
+        finally:
+            monitor.close()
+            ctx.term()
+            for s, h in previous.items():
+                signal.signal(s, h)
+            for c in self.children.values():
+                c.log.close()
+        if self._tty and not self.quiet:
+            self.out.write("\n")
+        status = self._status()
+        summary = build_summary(self.dir, self.cfg, status, self._component_report(), time.monotonic() - started)
+        write_summary(self.dir, summary)
+        if not self.quiet:
+            self.out.write(format_summary(summary) + "\n")
+            self.out.flush()
+        return Outcome(self.dir, status, summary)
+
+    def _supervise(self, monitor: zmq.Socket) -> None:
+        decoder = p.broadcast_decoder()
+        stopping = False
+        while True:
+            if monitor.poll(100):
+                while monitor.poll(0):
+                    try:
+                        _, msg, _ = decoder.decode(monitor.recv_multipart())
+                    except ProtocolError:
+                        continue
+                    self._on_session_msg(msg)
+            server = self.children[SERVER]
+            if server.poll() is not None:
+                return
+            for c in self.children.values():
+                if c.name != SERVER and c.poll() is not None and c.status == "running":
+                    c.status = "exited" if c.exit_code == 0 else "crashed"
+                    if c.exit_code != 0 and self.end_reason is None:
+                        self.crashed.append(c.name)
+                        self._print(f"component {c.name} crashed (exit code {c.exit_code}); "
+                                    f"see {self.dir / 'logs' / (c.name + '.log')}")
+                        if self.cfg.session.on_crash == "stop" and not stopping:
+                            stopping = True
+                            self._signal_all(signal.SIGINT, [SERVER])
+            if self.interrupts and not stopping:
+                stopping = True
+                self._print("interrupted: ending the session")
+                self._signal_all(signal.SIGINT, [SERVER])
+            if self.interrupts > 1:
+                return
+            self._status_line()
+
+    def _on_session_msg(self, msg: p.Message) -> None:
+        if isinstance(msg, p.Status):
+            self.last_status = msg
+        elif isinstance(msg, p.End):
+            self.end_reason = msg.reason
+        elif isinstance(msg, p.ClientEvent) and msg.event in ("dropped", "rejected"):
+            self._print(f"client {msg.name} {msg.event}: {msg.reason}")
+
+    def _status(self) -> str:
+        if self.interrupts:
+            return "interrupted"
+        if self.crashed:
+            return "crashed"
+        server = self.children.get(SERVER)
+        if server is None or server.exit_code is None:
+            return "failed"
+        if server.exit_code == 3 or (self.end_reason or "").startswith("ready timeout"):
+            return "ready_timeout"
+        if server.exit_code != 0:
+            return "failed"
+        return "ok"
+
+    def _component_report(self) -> dict[str, Any]:
+        report = {}
+        for c in self.children.values():
+            if c.status == "running":
+                c.status = "exited" if c.exit_code == 0 else ("crashed" if c.exit_code not in (None, -15, -2) else "stopped")
+            report[c.name] = {"module": c.module, "exit_code": c.exit_code, "status": c.status,
+                              "log": f"logs/{c.name}.log"}
+        return report
+
+    # --- terminal output ------------------------------------------------------------------
+
+    def _print(self, line: str) -> None:
+        if self.quiet:
+            return
+        if self._tty:
+            self.out.write("\r\033[K")
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def _status_line(self) -> None:
+        st = self.last_status
+        if self.quiet or st is None:
+            return
+        now = time.monotonic()
+        if not self._tty and now < self._next_line:
+            return
+        self._next_line = now + 2.0
+        if not st.started:
+            waiting = sorted(set(self.cfg.enabled()) - {c.name for c in st.clients if c.ready})
+            line = f"waiting for READY: {', '.join(waiting) or '-'}"
+        else:
+            total = round(self.cfg.session.duration_s * self.cfg.session.rate_hz)
+            p99 = "-" if st.lateness_p99_us is None else f"{st.lateness_p99_us:.0f} µs"
+            clients = "  ".join(
+                f"{c.name}{'' if c.connected else ' (gone)'} behind {c.frames_behind}"
+                + ("" if c.offset_us is None else f" offset {c.offset_us:+.0f} µs")
+                for c in st.clients)
+            line = (f"frame {st.frames}/{total}  {st.fps:6.1f} fps  late {st.late}  "
+                    f"lateness p99 {p99}  |  {clients}")
+        if self._tty:
+            self.out.write("\r\033[K" + line[:200])
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()

@@ -1,0 +1,108 @@
+"""What every component process shares: command line, logging, config, result sections.
+
+Every component is started as ``python -m <module> --config FILE --name NAME [--out DIR]``; it
+reads the session config, its own ``components.<name>.settings`` block, and at the end writes the
+summary sections it owns to ``DIR/sections/<name>.json`` (merged into summary.json by the runner).
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from session.config import Config, Endpoints, component_settings, load_config, resolve_endpoints
+from syncserver.errors import CosimError
+
+PARENT_ENV = "COSIM_PARENT_PID"
+
+
+@dataclass
+class ComponentContext:
+    name: str
+    config: Config
+    endpoints: Endpoints
+    out: Path | None
+    settings: Any
+    required: bool
+
+    def write_sections(self, sections: dict[str, Any]) -> Path | None:
+        return write_sections(self.out, self.name, sections)
+
+
+def die_with_parent() -> None:
+    """Linux: get SIGTERM when the supervising run_session dies, so no child is ever orphaned."""
+    parent = os.environ.get(PARENT_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() != int(parent):  # parent already gone before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def setup_logging(name: str, level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format=f"%(asctime)s.%(msecs)03d {name} %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+
+
+def parse_args(prog: str, description: str, argv: Sequence[str] | None = None,
+               default_name: str | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
+    ap.add_argument("--config", required=True, help="session config (YAML)")
+    ap.add_argument("--name", default=default_name or prog.split(".")[-1],
+                    help="this component's key under components: in the config")
+    ap.add_argument("--out", default=None, help="session folder to write result sections into")
+    ap.add_argument("--log-level", default="INFO")
+    return ap.parse_args(argv)
+
+
+def start_component(prog: str, description: str, argv: Sequence[str] | None = None,
+                    default_name: str | None = None) -> ComponentContext:
+    """Parse arguments, set up logging and parent-death, load and validate this component's config.
+    Exits with status 2 and a one-line message on a config error."""
+    args = parse_args(prog, description, argv, default_name)
+    setup_logging(args.name, args.log_level)
+    die_with_parent()
+    try:
+        cfg = load_config(args.config, check_components=False)
+        spec = cfg.components.get(args.name)
+        settings = component_settings(cfg, args.name) if spec is not None else None
+        endpoints = resolve_endpoints(cfg.network)
+    except CosimError as exc:
+        logging.getLogger(args.name).error("%s", exc)
+        raise SystemExit(2) from None
+    return ComponentContext(name=args.name, config=cfg, endpoints=endpoints,
+                            out=Path(args.out) if args.out else None, settings=settings,
+                            required=bool(spec and spec.required))
+
+
+def write_sections(out: Path | None, name: str, sections: dict[str, Any]) -> Path | None:
+    """Atomically write this component's summary sections (merged by the runner)."""
+    if out is None:
+        return None
+    folder = Path(out) / "sections"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(sections, indent=2, default=_json_default))
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")

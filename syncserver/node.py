@@ -1,0 +1,358 @@
+"""Client library: what every component uses to join a session.
+
+A component is ``main()`` plus an event loop over ``Node.events()``::
+
+    with Node("client", endpoints, required=True) as node:
+        node.connect()
+        node.ready()
+        for ev in node.events():
+            if isinstance(ev, TickEvent):
+                ...
+                node.ack(ev)
+
+The node owns three sockets: a DEALER on the control channel (handshake, ACK, PROBE, HEARTBEAT,
+BYE), a SUB on the tick socket (TICK and session broadcasts), and optionally a SUB on the data bus
+and a PUB into it. Clock-offset probes and heartbeats run inside ``events()``, so a component that
+keeps iterating stays in sync without threads.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+import zmq
+
+from session.config import Endpoints
+from syncserver import protocol as p
+from syncserver.clock import LocalClock, OffsetEstimator, ProbeSample
+from syncserver.errors import HandshakeError, ProtocolError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickEvent:
+    tick: p.Tick
+    recv_local_ns: int
+    recv_ns: int  # session time estimate at receipt
+
+    @property
+    def frame(self) -> int:
+        return self.tick.frame
+
+
+@dataclass
+class DataEvent:
+    topic: bytes
+    msg: p.Message
+    arrays: dict[str, np.ndarray]
+    recv_ns: int
+
+
+@dataclass
+class SessionEvent:
+    msg: p.Message  # START, STATUS or CLIENT
+    recv_ns: int
+
+
+@dataclass
+class EndEvent:
+    reason: str
+    frames: int | None = None
+
+
+Event = TickEvent | DataEvent | SessionEvent | EndEvent
+
+
+@dataclass
+class NodeStats:
+    ticks: int = 0
+    gaps: int = 0  # frames missing from the received tick sequence
+    decode_errors: int = 0
+    server_errors: int = 0
+    delivery_ns: list[int] = field(default_factory=list)
+    offset_samples: list[tuple[int, int]] = field(default_factory=list)  # (local ns, offset ns)
+    offset_errors_ns: list[int] = field(default_factory=list)
+
+
+class Node:
+    def __init__(self, name: str, endpoints: Endpoints, *, role: str = "component", required: bool = False,
+                 clock: LocalClock | None = None, data_topics: Sequence[bytes] = (), publish: bool = False,
+                 context: zmq.Context | None = None) -> None:
+        self.name = name
+        self.endpoints = endpoints
+        self.role = role
+        self.required = required
+        self.clock = clock or LocalClock()
+        self.stats = NodeStats()
+        self.welcome: p.Welcome | None = None
+        self.epoch_ns: int | None = None
+        self.offset = OffsetEstimator()
+        self.last_frame: int | None = None
+        self.stop_reason: str | None = None
+        self._ctx = context or zmq.Context.instance()
+        self._ended = False
+        self._reply_decoder = p.control_reply_decoder()
+        self._broadcast_decoder = p.broadcast_decoder()
+        self._bus_decoder = p.bus_decoder()
+        self._probe_seq = 0
+        self._probe_pending: dict[int, int] = {}
+        self._probes_left = 0
+        self._next_probe_ns = 0
+        self._next_heartbeat_ns = 0
+        self._saw_broadcast = False
+        self._same_host = False
+
+        self.dealer = self._ctx.socket(zmq.DEALER)
+        self.dealer.setsockopt(zmq.LINGER, 500)
+        self.dealer.connect(endpoints.control)
+        self.ticks = self._ctx.socket(zmq.SUB)
+        self.ticks.setsockopt(zmq.LINGER, 0)
+        self.ticks.setsockopt(zmq.SUBSCRIBE, p.TOPIC_TICK)
+        self.ticks.setsockopt(zmq.SUBSCRIBE, p.TOPIC_SESSION)
+        self.ticks.connect(endpoints.ticks)
+        self.bus_sub: zmq.Socket | None = None
+        if data_topics:
+            self.bus_sub = self._ctx.socket(zmq.SUB)
+            self.bus_sub.setsockopt(zmq.LINGER, 0)
+            for topic in data_topics:
+                self.bus_sub.setsockopt(zmq.SUBSCRIBE, topic)
+            self.bus_sub.connect(endpoints.bus_out)
+        self.bus_pub: zmq.Socket | None = None
+        if publish:
+            self.bus_pub = self._ctx.socket(zmq.PUB)
+            self.bus_pub.setsockopt(zmq.LINGER, 1000)
+            self.bus_pub.connect(endpoints.bus_in)
+        self._poller = zmq.Poller()
+        for sock in (self.dealer, self.ticks, self.bus_sub):
+            if sock is not None:
+                self._poller.register(sock, zmq.POLLIN)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close("exception" if exc[0] else "done")
+
+    def install_signal_handlers(self) -> None:
+        """SIGINT/SIGTERM end the event loop cleanly instead of killing the process mid-write."""
+        def handler(signum: int, _frame: object) -> None:
+            self.stop_reason = signal.Signals(signum).name
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def request_stop(self, reason: str = "stopped") -> None:
+        self.stop_reason = reason
+
+    def connect(self, timeout_s: float = 30.0) -> p.Welcome:
+        """HELLO -> WELCOME, then a first clock-probe burst. Raises HandshakeError on REJECT/timeout."""
+        self._send(p.Hello(name=self.name, role=self.role, required=self.required,
+                           host=socket.gethostname(), pid=os.getpid()))
+        deadline = time.monotonic() + timeout_s
+        while self.welcome is None:
+            if self.stop_reason:
+                raise HandshakeError(f"stopped ({self.stop_reason}) before the syncserver answered")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise HandshakeError(f"no WELCOME from the syncserver at {self.endpoints.control} "
+                                     f"within {timeout_s:.1f} s")
+            if self.dealer.poll(min(100, int(remaining * 1000) + 1)):
+                self._on_control(self.dealer.recv_multipart())
+        w = self.welcome
+        self.offset = OffsetEstimator(w.probe_burst)
+        self.epoch_ns = w.epoch_ns
+        self.last_frame = w.frame if w.epoch_ns is not None else None
+        self._start_probe_burst()
+        while self._probes_left and time.monotonic() < deadline:
+            if self.dealer.poll(100):
+                self._on_control(self.dealer.recv_multipart())
+            elif self._probe_pending:  # a lost probe: move on
+                self._probe_pending.clear()
+                self._send_probe()
+        return w
+
+    def ready(self, timeout_s: float = 10.0) -> None:
+        """Send READY once the tick subscription is live (a session broadcast has arrived)."""
+        deadline = time.monotonic() + timeout_s
+        while not self._saw_broadcast and time.monotonic() < deadline and not self.stop_reason:
+            for _ in self.poll(50):
+                pass
+        self._send(p.Ready())
+
+    def close(self, reason: str = "done") -> None:
+        if self.dealer.closed:
+            return
+        try:
+            self._send(p.Bye(reason=reason))
+        except zmq.ZMQError:
+            pass
+        for sock in (self.dealer, self.ticks, self.bus_sub, self.bus_pub):
+            if sock is not None:
+                sock.close()
+
+    # --- time -----------------------------------------------------------------------------
+
+    def master_ns(self, local_ns: int | None = None) -> int:
+        """Estimate of the master's monotonic clock (offset 0 until the first burst completes)."""
+        local = self.clock.now_ns() if local_ns is None else local_ns
+        return local + (self.offset.offset_ns or 0)
+
+    def session_ns(self, local_ns: int | None = None) -> int:
+        """Session time estimate; before START this is relative to an epoch of 0."""
+        return self.master_ns(local_ns) - (self.epoch_ns or 0)
+
+    def to_local_ns(self, session_ns: int) -> int:
+        return session_ns + (self.epoch_ns or 0) - (self.offset.offset_ns or 0)
+
+    # --- events ---------------------------------------------------------------------------
+
+    def events(self, poll_ms: int = 100) -> Iterator[Event]:
+        """Yield events until END, a stop request, or a signal; then one EndEvent."""
+        while True:
+            if self.stop_reason and not self._ended:
+                self._ended = True
+                yield EndEvent(self.stop_reason)
+                return
+            for ev in self.poll(poll_ms):
+                yield ev
+                if isinstance(ev, EndEvent):
+                    return
+
+    def poll(self, timeout_ms: int) -> list[Event]:
+        """One pass: wait up to ``timeout_ms`` (shortened for due heartbeats/probes), drain sockets."""
+        self._housekeeping()
+        now = self.clock.now_ns()
+        due = min(self._next_heartbeat_ns, self._next_probe_ns) if self.welcome else now + timeout_ms * 1_000_000
+        timeout = max(0, min(timeout_ms, (due - now) // 1_000_000 + 1))
+        out: list[Event] = []
+        ready = dict(self._poller.poll(timeout))
+        if self.dealer in ready:
+            while self.dealer.poll(0):
+                self._on_control(self.dealer.recv_multipart())
+        if self.ticks in ready:
+            while self.ticks.poll(0):
+                frames = self.ticks.recv_multipart()
+                ev = self._on_broadcast(frames, self.clock.now_ns())
+                if ev is not None:
+                    out.append(ev)
+        if self.bus_sub is not None and self.bus_sub in ready:
+            while self.bus_sub.poll(0):
+                frames = self.bus_sub.recv_multipart(copy=False)
+                ev = self._on_bus(frames, self.clock.now_ns())
+                if ev is not None:
+                    out.append(ev)
+        return out
+
+    def ack(self, ev: TickEvent, present_ns: int | None = None, photon_ns: int | None = None) -> None:
+        self._send(p.Ack(frame=ev.tick.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns,
+                         done_ns=self.session_ns(), present_ns=present_ns, photon_ns=photon_ns))
+
+    def publish(self, topic: bytes, msg: p.Message, arrays: Mapping[str, np.ndarray] | None = None) -> None:
+        if self.bus_pub is None:
+            raise RuntimeError(f"node {self.name!r} was created without publish=True")
+        msg.src = self.name
+        self.bus_pub.send_multipart(p.encode(topic, msg, arrays), copy=False)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _send(self, msg: p.Message) -> None:
+        msg.src = self.name
+        self.dealer.send_multipart(p.encode(p.TOPIC_CONTROL, msg))
+
+    def _start_probe_burst(self) -> None:
+        self._probes_left = self.offset.burst
+        self._send_probe()
+
+    def _send_probe(self) -> None:
+        self._probe_seq = (self._probe_seq + 1) & 0xFFFFFFFF
+        t0 = self.clock.now_ns()
+        self._probe_pending[self._probe_seq] = t0
+        self._send(p.Probe(seq=self._probe_seq, t0=t0))
+
+    def _housekeeping(self) -> None:
+        if self.welcome is None:
+            return
+        now = self.clock.now_ns()
+        if now >= self._next_heartbeat_ns:
+            w = self.welcome
+            self._next_heartbeat_ns = now + int(w.heartbeat_interval_s * 1e9)
+            true = self.clock.true_offset_ns(self._same_host)
+            est = self.offset.offset_ns
+            self._send(p.Heartbeat(offset_ns=est, rtt_ns=self.offset.rtt_ns,
+                                   offset_error_ns=None if est is None or true is None else est - true))
+        if now >= self._next_probe_ns and not self._probes_left:
+            self._next_probe_ns = now + int(self.welcome.probe_interval_s * 1e9)
+            self._probe_pending.clear()
+            self._start_probe_burst()
+
+    def _on_control(self, frames: list[bytes]) -> None:
+        t3 = self.clock.now_ns()
+        try:
+            _, msg, _ = self._reply_decoder.decode(frames)
+        except ProtocolError as exc:
+            self.stats.decode_errors += 1
+            log.warning("dropped control reply: %s", exc)
+            return
+        if isinstance(msg, p.ProbeReply):
+            t0 = self._probe_pending.pop(msg.seq, None)
+            if t0 is None or t0 != msg.t0:
+                return
+            if self.offset.add(ProbeSample(t0, msg.t1, msg.t2, t3)):
+                est = self.offset.offset_ns
+                self.stats.offset_samples.append((t3, est))
+                true = self.clock.true_offset_ns(self._same_host)
+                if true is not None:
+                    self.stats.offset_errors_ns.append(est - true)
+            if self._probes_left:
+                self._probes_left -= 1
+                if self._probes_left:
+                    self._send_probe()
+        elif isinstance(msg, p.Welcome):
+            self.welcome = msg
+            self._same_host = msg.host == socket.gethostname()
+        elif isinstance(msg, p.Reject):
+            raise HandshakeError(f"syncserver rejected {self.name!r}: {msg.reason}")
+        elif isinstance(msg, p.Error):
+            self.stats.server_errors += 1
+            log.warning("syncserver reported an error for our message: %s", msg.reason)
+
+    def _on_broadcast(self, frames: list[bytes], recv_local: int) -> Event | None:
+        try:
+            _, msg, _ = self._broadcast_decoder.decode(frames)
+        except ProtocolError as exc:
+            self.stats.decode_errors += 1
+            log.warning("dropped broadcast: %s", exc)
+            return None
+        self._saw_broadcast = True
+        if isinstance(msg, p.Tick):
+            self.epoch_ns = msg.epoch_ns
+            recv_ns = self.session_ns(recv_local)
+            if self.last_frame is not None and msg.frame > self.last_frame + 1:
+                self.stats.gaps += msg.frame - self.last_frame - 1
+            self.last_frame = msg.frame
+            self.stats.ticks += 1
+            self.stats.delivery_ns.append(recv_ns - msg.t_ns)
+            return TickEvent(msg, recv_local, recv_ns)
+        if isinstance(msg, p.Start):
+            self.epoch_ns = msg.epoch_ns
+        elif isinstance(msg, p.End):
+            self._ended = True
+            return EndEvent(msg.reason, msg.frames)
+        return SessionEvent(msg, self.session_ns(recv_local))
+
+    def _on_bus(self, frames: list[zmq.Frame], recv_local: int) -> Event | None:
+        try:
+            topic, msg, arrays = self._bus_decoder.decode([f.buffer for f in frames])
+        except ProtocolError as exc:
+            self.stats.decode_errors += 1
+            log.warning("dropped bus message: %s", exc)
+            return None
+        return DataEvent(topic, msg, arrays, self.session_ns(recv_local))

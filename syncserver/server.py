@@ -1,0 +1,424 @@
+"""The syncserver: master clock, tick broadcast, control channel, clock probes, data-bus proxy.
+
+One thread runs the clock and the control channel (a ROUTER); a zmq proxy thread forwards the
+data bus (XSUB <- producers, XPUB -> consumers) entirely in C. Realtime mode emits tick k at
+``epoch + k·dt``: it sleeps in ``poll`` until ``spin_us`` before the deadline, then spins. It never
+waits for anyone. Lockstep mode emits tick k+1 once every required client acknowledged tick k
+(and, with ``pace > 0``, not before its scheduled time).
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import zmq
+from zmq.devices import ThreadProxy
+
+from session.config import Endpoints, SessionSettings
+from syncserver import protocol as p
+from syncserver.clock import drift_ppm
+from syncserver.errors import ProtocolError
+from syncserver.stats import abs_block, percentile_block
+
+log = logging.getLogger("syncserver")
+
+_RING = 1 << 14
+
+
+@dataclass
+class ClientState:
+    name: str
+    identity: bytes
+    role: str
+    required: bool
+    host: str
+    joined_frame: int
+    last_seen_ns: int
+    ready: bool = False
+    ready_frame: int = 0
+    connected: bool = True
+    dropped: bool = False
+    left: bool = False
+    end_frame: int | None = None
+    acks: int = 0
+    last_ack: int = -1
+    delivery_ns: list[int] = field(default_factory=list)
+    present_ns: list[int] = field(default_factory=list)
+    behind: list[int] = field(default_factory=list)
+    offset_errors_ns: list[int] = field(default_factory=list)
+    offsets: list[tuple[int, int]] = field(default_factory=list)
+    last_offset_ns: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.connected and self.ready
+
+    def expected_acks(self, frames: int) -> int:
+        end = self.end_frame if self.end_frame is not None else frames
+        return max(0, end - self.ready_frame) if self.ready else 0
+
+    def summary(self, frames: int) -> dict:
+        return {
+            "role": self.role,
+            "required": self.required,
+            "delivery_us": percentile_block(self.delivery_ns, 1e-3),
+            "clock_offset_error_us": abs_block(self.offset_errors_ns, 1e-3),
+            "clock_drift_ppm": None if (d := drift_ppm(self.offsets)) is None else round(d, 3),
+            "frames_behind": percentile_block(self.behind),
+            "present_latency_us": percentile_block(self.present_ns, 1e-3),
+            "acks": self.acks,
+            "missed": max(0, self.expected_acks(frames) - self.acks),
+            "joined_frame": self.joined_frame,
+            "dropped": self.dropped,
+            "left": self.left,
+        }
+
+
+class SyncServer:
+    def __init__(self, settings: SessionSettings, endpoints: Endpoints, expected: set[str],
+                 context: zmq.Context | None = None) -> None:
+        self.s = settings
+        self.endpoints = endpoints
+        self.expected = set(expected)
+        self.ctx = context or zmq.Context.instance()
+        self.session_id = uuid.uuid4().hex[:12]
+        self.host = socket.gethostname()
+        self.period = Fraction(10**9) / Fraction(settings.rate_hz).limit_denominator(10**6)
+        self.dt_ns = round(self.period)
+        self.total_frames = max(1, round(settings.duration_s * settings.rate_hz))
+        self.spin_ns = int(settings.spin_us * 1000)
+        self.late_ns = int(settings.late_threshold_us * 1000)
+        self.hb_timeout_ns = int(settings.heartbeat_timeout_s * 1e9)
+        self.epoch_ns: int | None = None
+        self.frame = 0  # next frame to emit
+        self.frame_t = [0] * _RING
+        self.lateness_ns: list[int] = []
+        self.late = 0
+        self.clients: dict[str, ClientState] = {}
+        self.by_identity: dict[bytes, ClientState] = {}
+        self.errors: Counter[str] = Counter()
+        self.end_reason: str | None = None
+        self.stop_reason: str | None = None
+        self._decoder = p.control_request_decoder()
+        self._status_next = 0
+        self._status_frames = 0
+        self._status_t = 0
+        self._recent_lateness: list[int] = []
+
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.router.setsockopt(zmq.LINGER, 0)
+        self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.router.setsockopt(zmq.MAXMSGSIZE, p.MAX_HEADER_BYTES + 1024)
+        self.router.bind(endpoints.control)
+        self.pub = self.ctx.socket(zmq.PUB)
+        self.pub.setsockopt(zmq.LINGER, 500)
+        self.pub.setsockopt(zmq.SNDHWM, 10000)
+        self.pub.bind(endpoints.ticks)
+        self.proxy = ThreadProxy(zmq.XSUB, zmq.XPUB)
+        self.proxy.context_factory = lambda: self.ctx
+        self.proxy.bind_in(endpoints.bus_in)
+        self.proxy.bind_out(endpoints.bus_out)
+        self.proxy.setsockopt_out(zmq.SNDHWM, 100000)
+        self.proxy.setsockopt_out(zmq.LINGER, 0)
+        self.proxy.setsockopt_in(zmq.LINGER, 0)
+        self.proxy.daemon = True
+
+    # --- clock ----------------------------------------------------------------------------
+
+    @staticmethod
+    def now() -> int:
+        return time.monotonic_ns()
+
+    def sched(self, k: int) -> int:
+        """Scheduled session time of frame k, or None when lockstep runs unpaced."""
+        if self.s.mode == "lockstep":
+            return int(k * self.period / Fraction(self.s.pace).limit_denominator(10**6))
+        return int(k * self.period)
+
+    @property
+    def paced(self) -> bool:
+        return self.s.mode == "realtime" or self.s.pace > 0
+
+    def session_ns(self) -> int:
+        return self.now() - (self.epoch_ns or 0)
+
+    # --- main loop ------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, _frame: object) -> None:
+            self.stop_reason = f"interrupted ({signal.Signals(signum).name})"
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def run(self) -> str:
+        """Run the whole session; returns the end reason."""
+        self.proxy.start()
+        log.info("syncserver %s: control %s, ticks %s, bus %s -> %s; %s at %.3f Hz, %d frames",
+                 self.session_id, self.endpoints.control, self.endpoints.ticks, self.endpoints.bus_in,
+                 self.endpoints.bus_out, self.s.mode, self.s.rate_hz, self.total_frames)
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        ready_deadline = self.now() + int(self.s.ready_timeout_s * 1e9)
+        while self.end_reason is None:
+            now = self.now()
+            if self.stop_reason:
+                self._end(self.stop_reason)
+                break
+            if self.epoch_ns is None:
+                if self._all_expected_ready():
+                    self._start()
+                    continue
+                if now > ready_deadline:
+                    missing = sorted(n for n in self.expected if not (n in self.clients and self.clients[n].ready))
+                    self._end(f"ready timeout: no READY from {', '.join(missing)} within {self.s.ready_timeout_s} s")
+                    break
+                wait_until = now + 20_000_000
+            elif self.s.mode == "realtime" or not self._waiting_for_acks():
+                wait_until = self.epoch_ns + self.sched(self.frame) - self.spin_ns if self.paced else now
+            else:
+                wait_until = now + 20_000_000
+            poller.poll(min(max(0, (wait_until - now) // 1_000_000), 20))
+            self._drain_control()
+            self._housekeeping()
+            if self.epoch_ns is not None and self._due():
+                self._emit()
+        self._linger()
+        return self.end_reason or "ended"
+
+    def _due(self) -> bool:
+        if self.s.mode == "lockstep" and self._waiting_for_acks():
+            return False
+        if not self.paced:
+            return True
+        deadline = self.epoch_ns + self.sched(self.frame)
+        now = self.now()
+        if now < deadline - self.spin_ns:
+            return False
+        while now < deadline:
+            now = self.now()
+        return True
+
+    def _waiting_for_acks(self) -> bool:
+        if self.frame == 0:
+            return False
+        prev = self.frame - 1
+        return any(c.required and c.active and c.ready_frame <= prev and c.last_ack < prev
+                   for c in self.clients.values())
+
+    def _all_expected_ready(self) -> bool:
+        return all(n in self.clients and self.clients[n].ready for n in self.expected)
+
+    def _start(self) -> None:
+        self.epoch_ns = self.now() + int(self.s.start_delay_s * 1e9)
+        self._status_t = self.now()
+        self._publish(p.TOPIC_SESSION, p.Start(session_id=self.session_id, epoch_ns=self.epoch_ns,
+                                               mode=self.s.mode, rate_hz=self.s.rate_hz))
+        log.info("all expected clients ready (%s); session starts", ", ".join(sorted(self.expected)) or "none")
+
+    def _emit(self) -> None:
+        k = self.frame
+        sent = self.now() - self.epoch_ns
+        t = self.sched(k) if self.paced else sent
+        self.pub.send_multipart(p.encode(p.TOPIC_TICK, p.Tick(
+            frame=k, t_ns=t, src="syncserver", sent_ns=sent, dt_ns=self.dt_ns, epoch_ns=self.epoch_ns)))
+        self.frame_t[k % _RING] = t
+        if self.paced:
+            lateness = sent - t
+            self.lateness_ns.append(lateness)
+            self._recent_lateness.append(lateness)
+            if lateness > self.late_ns:
+                self.late += 1
+        if k > 0:
+            for c in self.clients.values():
+                if c.active and c.ready_frame <= k - 1:
+                    c.behind.append(max(0, (k - 1) - c.last_ack))
+        self.frame = k + 1
+        if self.frame >= self.total_frames:
+            self._end("completed")
+
+    def _end(self, reason: str) -> None:
+        self.end_reason = reason
+        self._publish(p.TOPIC_SESSION, p.End(reason=reason, frames=self.frame))
+        log.info("session ends after %d frames: %s", self.frame, reason)
+
+    def _linger(self, seconds: float = 0.5) -> None:
+        """Collect the last ACKs and BYEs after END."""
+        deadline = self.now() + int(seconds * 1e9)
+        while self.now() < deadline and any(c.connected for c in self.clients.values()):
+            if self.router.poll(20):
+                self._drain_control()
+        for c in self.clients.values():
+            if c.end_frame is None:
+                c.end_frame = self.frame
+
+    def close(self) -> None:
+        self.router.close()
+        self.pub.close()
+
+    # --- control channel ------------------------------------------------------------------
+
+    def _drain_control(self) -> None:
+        while True:
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            t1 = self.now()
+            self._on_control(frames, t1)
+            if self.s.mode == "lockstep" and self.epoch_ns is not None and self.end_reason is None \
+                    and not self.paced and not self._waiting_for_acks():
+                self._emit()
+
+    def _reply(self, identity: bytes, msg: p.Message) -> None:
+        msg.src = "syncserver"
+        self.router.send_multipart([identity, *p.encode(p.TOPIC_CONTROL, msg)])
+
+    def _reject_input(self, identity: bytes, reason: str) -> None:
+        self.errors[reason.split(":")[0]] += 1
+        log.warning("rejected control message from %r: %s", identity.hex(), reason)
+        try:
+            self._reply(identity, p.Error(reason=reason[:4000], frame=self.frame))
+        except zmq.ZMQError:
+            pass
+
+    def _on_control(self, frames: list[bytes], t1: int) -> None:
+        identity, body = frames[0], frames[1:]
+        try:
+            _, msg, _ = self._decoder.decode(body)
+        except ProtocolError as exc:
+            self._reject_input(identity, str(exc))
+            return
+        client = self.by_identity.get(identity)
+        if isinstance(msg, p.Probe):
+            self._reply(identity, p.ProbeReply(seq=msg.seq, t0=msg.t0, t1=t1, t2=self.now()))
+            if client:
+                client.last_seen_ns = t1
+            return
+        if isinstance(msg, p.Hello):
+            self._on_hello(identity, msg, t1)
+            return
+        if client is None or not client.connected:
+            self._reject_input(identity, f"not joined: send HELLO before {type(msg).__name__.upper()}")
+            return
+        client.last_seen_ns = t1
+        if isinstance(msg, p.Ack):
+            self._on_ack(client, msg)
+        elif isinstance(msg, p.Ready):
+            if not client.ready:
+                client.ready = True
+                client.ready_frame = self.frame
+                self._publish(p.TOPIC_SESSION, p.ClientEvent(name=client.name, event="ready"))
+                log.info("client %s ready at frame %d", client.name, self.frame)
+        elif isinstance(msg, p.Heartbeat):
+            if msg.offset_error_ns is not None:
+                client.offset_errors_ns.append(msg.offset_error_ns)
+            if msg.offset_ns is not None and msg.offset_ns != client.last_offset_ns:
+                client.last_offset_ns = msg.offset_ns
+                client.offsets.append((t1, msg.offset_ns))
+        elif isinstance(msg, p.Bye):
+            self._disconnect(client, "left", msg.reason)
+
+    def _on_hello(self, identity: bytes, msg: p.Hello, t1: int) -> None:
+        old = self.clients.get(msg.name)
+        if old is not None and old.connected and old.identity != identity:
+            self._reply(identity, p.Reject(reason=f"name {msg.name!r} is already connected"))
+            self._publish(p.TOPIC_SESSION, p.ClientEvent(name=msg.name, event="rejected", reason="name in use"))
+            return
+        if old is not None and old.identity != identity:
+            self.by_identity.pop(old.identity, None)
+        client = ClientState(name=msg.name, identity=identity, role=msg.role, required=msg.required,
+                             host=msg.host, joined_frame=self.frame, last_seen_ns=t1)
+        if old is not None:  # a rejoin keeps the history
+            client.acks, client.delivery_ns, client.behind = old.acks, old.delivery_ns, old.behind
+            client.offset_errors_ns, client.offsets = old.offset_errors_ns, old.offsets
+        self.clients[msg.name] = client
+        self.by_identity[identity] = client
+        s = self.s
+        self._reply(identity, p.Welcome(
+            frame=self.frame, t_ns=self.session_ns() if self.epoch_ns else 0, session_id=self.session_id,
+            host=self.host, mode=s.mode, rate_hz=s.rate_hz, pace=s.pace, duration_s=s.duration_s,
+            epoch_ns=self.epoch_ns, heartbeat_interval_s=s.heartbeat_interval_s,
+            heartbeat_timeout_s=s.heartbeat_timeout_s, probe_interval_s=s.probe_interval_s,
+            probe_burst=s.probe_burst))
+        self._publish(p.TOPIC_SESSION, p.ClientEvent(name=msg.name, event="joined"))
+        log.info("client %s joined (role %s, required %s, pid %d on %s) at frame %d",
+                 msg.name, msg.role, msg.required, msg.pid, msg.host, self.frame)
+
+    def _on_ack(self, client: ClientState, msg: p.Ack) -> None:
+        k = msg.frame
+        if k >= self.frame or k <= client.last_ack:
+            if k >= self.frame:
+                self._reject_input(client.identity, f"ACK for frame {k} that was never emitted")
+            return
+        client.acks += 1
+        client.last_ack = k
+        if self.frame - k < _RING:
+            t = self.frame_t[k % _RING]
+            client.delivery_ns.append(msg.recv_ns - t)
+            if msg.present_ns is not None:
+                client.present_ns.append(msg.present_ns - t)
+
+    def _disconnect(self, client: ClientState, event: str, reason: str) -> None:
+        client.connected = False
+        client.end_frame = self.frame
+        if event == "dropped":
+            client.dropped = True
+        else:
+            client.left = True
+        self.by_identity.pop(client.identity, None)
+        self._publish(p.TOPIC_SESSION, p.ClientEvent(name=client.name, event=event, reason=reason))
+        (log.warning if event == "dropped" else log.info)("client %s %s at frame %d: %s",
+                                                          client.name, event, self.frame, reason)
+
+    # --- housekeeping ---------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        now = self.now()
+        if now < self._status_next:
+            return
+        interval = self.s.status_interval_s if self.epoch_ns is not None else 0.1
+        self._status_next = now + int(interval * 1e9)
+        for c in list(self.clients.values()):
+            if c.connected and now - c.last_seen_ns > self.hb_timeout_ns:
+                self._disconnect(c, "dropped", f"no heartbeat for {(now - c.last_seen_ns) / 1e9:.2f} s")
+        self._publish_status(now)
+
+    def _publish_status(self, now: int) -> None:
+        elapsed = (now - self._status_t) / 1e9 if self._status_t else 0.0
+        fps = (self.frame - self._status_frames) / elapsed if elapsed > 0 else 0.0
+        self._status_frames, self._status_t = self.frame, now
+        recent = percentile_block(self._recent_lateness, 1e-3)["p99"]
+        self._recent_lateness = []
+        clients = [p.ClientStatus(name=c.name, ready=c.ready, required=c.required, connected=c.connected,
+                                  frames_behind=(c.behind[-1] if c.behind else 0), acks=c.acks,
+                                  offset_us=None if c.last_offset_ns is None else c.last_offset_ns / 1e3)
+                   for c in self.clients.values()]
+        self._publish(p.TOPIC_SESSION, p.Status(started=self.epoch_ns is not None, frames=self.frame, fps=fps,
+                                                late=self.late, lateness_p99_us=recent, clients=clients))
+
+    def _publish(self, topic: bytes, msg: p.Message) -> None:
+        msg.src = "syncserver"
+        msg.frame = msg.frame or self.frame
+        if self.epoch_ns is not None and not msg.t_ns:
+            msg.t_ns = self.session_ns()
+        self.pub.send_multipart(p.encode(topic, msg))
+
+    # --- results --------------------------------------------------------------------------
+
+    def sections(self) -> dict:
+        return {
+            "session": {"id": self.session_id, "mode": self.s.mode, "rate_hz": self.s.rate_hz,
+                        "pace": self.s.pace, "duration_s": round(self.frame / self.s.rate_hz, 6),
+                        "frames": self.frame, "planned_frames": self.total_frames,
+                        "started": self.epoch_ns is not None, "end_reason": self.end_reason},
+            "ticks": {"lateness_us": percentile_block(self.lateness_ns, 1e-3), "late": self.late,
+                      "late_threshold_us": self.s.late_threshold_us},
+            "control": {"rejected": sum(self.errors.values()), "by_reason": dict(self.errors)},
+            "clients": {name: c.summary(self.frame) for name, c in self.clients.items()},
+        }

@@ -237,7 +237,7 @@ class Supervisor:
         for c in self.children.values():
             if c.status == "running":
                 c.status = "exited" if c.exit_code == 0 else ("crashed" if c.exit_code not in (None, -15, -2) else "stopped")
-            report[c.name] = {"module": c.module, "exit_code": c.exit_code, "status": c.status,
+            report[c.name] = {"module": c.module, "pid": c.proc.pid, "exit_code": c.exit_code, "status": c.status,
                               "log": f"logs/{c.name}.log"}
         return report
 

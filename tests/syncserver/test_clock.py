@@ -1,0 +1,66 @@
+import random
+
+import pytest
+
+from syncserver.clock import LinearClockFit, LocalClock, OffsetEstimator, ProbeSample, drift_ppm
+
+
+def test_probe_sample_offset_and_rtt():
+    # local clock is 1000 ns behind master; 100 ns each way; 50 ns server processing
+    s = ProbeSample(t0=0, t1=1100, t2=1150, t3=250)
+    assert s.rtt_ns == 200
+    assert s.offset_ns == 1000
+
+
+def test_burst_keeps_minimum_round_trip():
+    est = OffsetEstimator(burst=4)
+    rng = random.Random(1)
+    true = 5_000
+    done = False
+    for i in range(4):
+        up, down = rng.randint(50, 500), rng.randint(50, 500)
+        if i == 2:
+            up = down = 10  # symmetric, fastest
+        t0 = i * 10_000
+        t1 = t0 + true + up
+        done = est.add(ProbeSample(t0, t1, t1 + 5, t1 + 5 - true + down))
+    assert done
+    assert est.rtt_ns == 20 and est.offset_ns == true
+
+
+def test_negative_rtt_samples_are_ignored():
+    est = OffsetEstimator(burst=1)
+    assert not est.add(ProbeSample(0, 100, 200, 50))
+    assert est.offset_ns is None
+
+
+def test_skewed_local_clock_knows_its_true_offset():
+    c = LocalClock(skew_ns=7_000)
+    assert c.true_offset_ns(True) == -7_000
+    assert c.true_offset_ns(False) is None
+
+
+def test_linear_fit_recovers_offset_and_drift():
+    fit = LinearClockFit()
+    base = 10**15  # epoch-scale values must not lose precision
+    for i in range(100):
+        x = i * 10_000_000
+        fit.add(x, base + 123_456 + round(x * (1 + 50e-6)))
+    assert fit.drift_ppm == pytest.approx(50.0, abs=1e-3)
+    assert fit.to_foreign(2_000_000_000) == base + 123_456 + round(2_000_000_000 * (1 + 50e-6))
+    assert fit.to_session(fit.to_foreign(1_234_567_890)) == pytest.approx(1_234_567_890, abs=1)
+
+
+def test_fit_window_and_single_sample():
+    fit = LinearClockFit(window=3)
+    fit.add(0, 10)
+    assert fit.to_foreign(5) == 15
+    for i in range(10):
+        fit.add(i, i + 10)
+    assert len(fit) == 3
+
+
+def test_drift_ppm_helper():
+    assert drift_ppm([]) is None
+    assert drift_ppm([(0, 5), (0, 6)]) is None
+    assert drift_ppm([(0, 0), (1_000_000_000, 20_000)]) == pytest.approx(20.0)

@@ -1,0 +1,221 @@
+"""Multi-process tests on real sockets: syncserver and clients as separate processes."""
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import zmq
+
+from session.config import load_config, resolve_endpoints
+from syncserver import protocol as p
+from syncserver.node import EndEvent, Node, TickEvent
+from tests.conftest import wait_for
+
+CLIENT = {"module": "client", "required": True}
+
+
+def sections(out: Path, name: str = "syncserver") -> dict:
+    path = out / "sections" / f"{name}.json"
+    assert wait_for(path.is_file, 30), f"{path} was not written"
+    return json.loads(path.read_text())
+
+
+def endpoints(config: Path):
+    return resolve_endpoints(load_config(config, check_components=False).network)
+
+
+def test_lockstep_has_no_gaps(write_config, procs, tmp_path):
+    cfg = write_config(session={"mode": "lockstep", "pace": 0, "rate_hz": 90, "duration_s": 5},
+                       components={"a": CLIENT, "b": CLIENT})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    for name in ("a", "b"):
+        procs.module("client", cfg, name=name, out=tmp_path)
+    assert server.wait(60) == 0, procs.log("syncserver")
+    s = sections(tmp_path)
+    assert s["session"]["frames"] == 450 and s["session"]["end_reason"] == "completed"
+    for name in ("a", "b"):
+        c = s["clients"][name]
+        assert c["acks"] == 450 and c["missed"] == 0, c
+        assert sections(tmp_path, name)["clients"][name]["display"]["tick_gaps"] == 0
+
+
+def test_late_joiner_is_welcomed_at_the_current_frame_and_catches_up(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 3},
+                       components={"a": CLIENT, "late": {"module": "client", "wait_ready": False}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    procs.module("client", cfg, name="a", out=tmp_path)
+    time.sleep(1.5)
+    with Node("late", endpoints(cfg)) as node:
+        welcome = node.connect(10)
+        node.ready()
+        assert welcome.epoch_ns is not None and welcome.frame > 30
+        frames = [ev.frame for ev in node.events() if isinstance(ev, TickEvent) and not node.ack(ev)]
+    assert server.wait(30) == 0
+    assert frames[0] >= welcome.frame
+    assert frames == list(range(frames[0], 270)), "late joiner must see every frame from its first one on"
+    s = sections(tmp_path)
+    assert s["clients"]["late"]["joined_frame"] == welcome.frame
+    assert s["clients"]["late"]["missed"] <= 1
+
+
+def test_killed_client_is_reported_while_the_session_goes_on(write_config, procs, tmp_path):
+    cfg = write_config(session={"mode": "lockstep", "pace": 1.0, "rate_hz": 90, "duration_s": 4,
+                                "heartbeat_interval_s": 0.1, "heartbeat_timeout_s": 0.5},
+                       components={"a": CLIENT, "victim": CLIENT})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    procs.module("client", cfg, name="a", out=tmp_path)
+    victim = procs.module("client", cfg, name="victim", out=tmp_path)
+    assert wait_for(lambda: "session starts" in procs.log("syncserver"), 30)
+    time.sleep(1.0)
+    victim.send_signal(signal.SIGKILL)
+    assert server.wait(60) == 0, procs.log("syncserver")
+    s = sections(tmp_path)
+    assert s["session"]["frames"] == 360, "the session must go on to the end without the killed client"
+    assert s["clients"]["victim"]["dropped"] is True
+    assert s["clients"]["a"]["dropped"] is False and s["clients"]["a"]["missed"] == 0
+    assert "client victim dropped" in procs.log("syncserver")
+
+
+def raw_dealer(config: Path) -> zmq.Socket:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoints(config).control)
+    return sock
+
+
+def test_hostile_control_messages_are_rejected_while_ticks_continue(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 3}, components={"watcher": {"module": "client"}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    bad = [
+        [b"ctl"],  # truncated
+        [b"ctl", b"\xc1\xc1"],  # malformed msgpack
+        [b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": 99, "name": "x"})],  # wrong version
+        [b"ctl", p.msgspec.msgpack.encode({"type": "LAUNCH", "v": 1})],  # unknown type
+        [b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": 1, "name": 5})],  # wrong field type
+        [b"ctl", p.msgspec.msgpack.encode({"type": "ACK", "v": 1, "recv_ns": 1, "done_ns": 1})],  # before HELLO
+    ]
+    with Node("watcher", endpoints(cfg)) as node:
+        node.connect(10)
+        node.ready()
+        hostile = raw_dealer(cfg)
+        replies, frames = [], []
+        for ev in node.events():
+            if isinstance(ev, TickEvent):
+                frames.append(ev.frame)
+                node.ack(ev)
+                if ev.frame == 45:
+                    for msg in bad:
+                        hostile.send_multipart(msg)
+                    huge = raw_dealer(cfg)  # oversized: zmq drops the message and that connection (MAXMSGSIZE)
+                    huge.send_multipart([b"ctl", b"\x80" * 200_000])
+                    huge.close()
+            while hostile.poll(0):
+                replies.append(p.control_reply_decoder().decode(hostile.recv_multipart())[1])
+        hostile.close()
+    assert server.wait(30) == 0
+    assert frames == list(range(frames[0], 270)), "ticks must continue without gaps"
+    reasons = [r.reason for r in replies]
+    assert len(replies) == len(bad) and all(isinstance(r, p.Error) for r in replies), reasons
+    assert any("truncated" in r for r in reasons)
+    assert any("unsupported protocol version 99" in r for r in reasons)
+    assert any("'LAUNCH'" in r for r in reasons)
+    assert any("send HELLO before ACK" in r for r in reasons)
+    s = sections(tmp_path)
+    assert s["control"]["rejected"] == len(bad)
+    assert procs.log("syncserver").count("rejected control message") == len(bad)
+
+
+def test_version_mismatch_hello_fails_the_handshake_clearly(write_config, procs, tmp_path):
+    cfg = write_config(session={"duration_s": 2}, components={"a": {"module": "client", "wait_ready": False}})
+    procs.module("syncserver", cfg, out=tmp_path)
+    sock = raw_dealer(cfg)
+    sock.send_multipart([b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": 2, "name": "old"})])
+    assert sock.poll(5000)
+    reply = p.control_reply_decoder().decode(sock.recv_multipart())[1]
+    assert isinstance(reply, p.Error) and "unsupported protocol version 2" in reply.reason
+    sock.close()
+
+
+def test_duplicate_name_is_rejected(write_config, procs, tmp_path):
+    cfg = write_config(session={"duration_s": 3}, components={"twin": {"module": "client", "wait_ready": False}})
+    procs.module("syncserver", cfg, out=tmp_path)
+    eps = endpoints(cfg)
+    with Node("twin", eps) as first:
+        first.connect(10)
+        with Node("twin", eps) as second:
+            with pytest.raises(Exception, match="already connected"):
+                second.connect(5)
+
+
+def run_session(procs, cfg: Path, out: Path, *extra: str):
+    return procs.start("run_session.py", "--config", str(cfg), "--out", str(out), *extra, log="runner.log")
+
+
+def no_processes_left(summary: dict) -> bool:
+    for comp in summary["runner"]["components"].values():
+        try:
+            if psutil.Process(comp["pid"]).status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            pass
+    return True
+
+
+def test_ctrl_c_ends_the_session_cleanly(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 60}, components={"client": CLIENT})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    time.sleep(1.0)
+    runner.send_signal(signal.SIGINT)
+    assert runner.wait(30) == 1, procs.log("runner")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["session"]["frames"] > 45 and summary["session"]["end_reason"].startswith("interrupted")
+    assert summary["clients"]["client"]["acks"] >= summary["session"]["frames"] - 2
+    assert (out / "config.yaml").is_file()
+    assert {p.name for p in (out / "logs").iterdir()} == {"syncserver.log", "client.log"}
+    assert summary["runner"]["components"]["client"]["exit_code"] == 0
+    assert no_processes_left(summary)
+
+
+def test_crashed_child_stops_the_session(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 60, "heartbeat_timeout_s": 1.0},
+                       components={"a": CLIENT, "b": CLIENT})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    pid = next(p.pid for p in psutil.Process(runner.pid).children() if "--name" in p.cmdline()
+               and p.cmdline()[p.cmdline().index("--name") + 1] == "b")
+    psutil.Process(pid).kill()
+    assert runner.wait(30) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "crashed"
+    assert summary["runner"]["components"]["b"]["status"] == "crashed"
+    assert "component b crashed" in procs.log("runner")
+    assert no_processes_left(summary)
+
+
+def test_bad_config_names_the_key(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": "ninety"})
+    runner = run_session(procs, cfg, tmp_path / "s")
+    assert runner.wait(30) == 2
+    assert "session.rate_hz" in procs.log("runner") and "'ninety'" in procs.log("runner")
+
+
+def test_ready_timeout_is_reported(write_config, procs, tmp_path):
+    cfg = write_config(session={"ready_timeout_s": 1.0, "duration_s": 2})
+    raw = load_config(cfg, check_components=False)
+    assert raw.session.ready_timeout_s == 1.0
+    text = cfg.read_text().replace("components: {}", "components:\n  ghost: {module: client, settings: {}}")
+    cfg.write_text(text)
+    server = procs.module("syncserver", cfg, out=tmp_path)  # ghost never starts
+    assert server.wait(30) == 3
+    s = sections(tmp_path)
+    assert s["session"]["end_reason"].startswith("ready timeout: no READY from ghost")

@@ -24,13 +24,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=None, help="override session.duration_s (seconds)")
     ap.add_argument("--out", default=None, help="session folder to create (default: sessions/<time>-<name>)")
     ap.add_argument("--quiet", action="store_true", help="no live status or summary on the terminal")
+    ap.add_argument("--replay", metavar="SESSION", default=None,
+                    help="re-run a recorded session (folder or .mcap), re-publishing its poses and vehicles")
+    ap.add_argument("--replay-mode", choices=("lockstep", "realtime"), default="lockstep")
+    ap.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None,
+                    help="compare two session folders: print a table, write compare.html (in --out or here)")
     return ap.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.compare:
+        from recording.compare import compare_main
+        return compare_main(*args.compare, out=args.out)
     try:
-        cfg = load_config(args.config)
+        if args.replay:
+            from recording.replay.session import replay_config
+            cfg = replay_config(args.replay, args.replay_mode)
+        else:
+            cfg = load_config(args.config)
         if args.duration is not None:
             if args.duration <= 0:
                 raise CosimError(f"--duration must be > 0 seconds (got {args.duration})")

@@ -1,0 +1,103 @@
+"""An MCAP file for one session: a channel per topic, chunks flushed at least every ``flush_interval_s``.
+
+Flushing finishes the chunk in progress and writes it to the OS, so a recorder killed at any moment
+leaves a file whose every chunk but the last interval's is complete; ``recording.reader`` reads
+such a file (no summary, no footer) sequentially up to its last whole record.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import IO, Sequence
+
+import msgspec
+from mcap.writer import CompressionType, Writer
+
+from recording import container
+from syncserver import protocol as p
+
+PROFILE = "cosim"
+_COMPRESSION = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4, "none": CompressionType.NONE}
+
+
+class SessionWriter:
+    def __init__(self, path: Path, *, flush_interval_s: float = 0.5, chunk_bytes: int = 1 << 20,
+                 compression: str = "zstd", foxglove_json: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[bytes] = open(self.path, "wb")
+        self._mcap = Writer(self._file, chunk_size=chunk_bytes, compression=_COMPRESSION[compression])
+        self._mcap.start(profile=PROFILE, library="cosim-recorder")
+        self._channels: dict[str, int] = {}
+        self._seq: dict[int, int] = {}
+        self._json = foxglove_json
+        self.flush_interval_ns = int(flush_interval_s * 1e9)
+        self._last_flush = time.monotonic_ns()
+        self.flushes = 0
+        self.max_flush_gap_ns = 0
+        self.messages = 0
+        self.by_topic: dict[str, int] = {}
+        self.closed = False
+
+    def _channel(self, topic: bytes, json_mirror: bool = False) -> int:
+        name = ("json/" if json_mirror else "") + topic.decode(errors="replace")
+        cid = self._channels.get(name)
+        if cid is None:
+            schema_name, schema = (container.json_schema if json_mirror else container.topic_schema)(topic)
+            sid = self._mcap.register_schema(schema_name, container.SCHEMA_ENCODING, schema)
+            cid = self._mcap.register_channel(name, "json" if json_mirror else container.MESSAGE_ENCODING, sid,
+                                              metadata={"wire_topic": topic.decode(errors="replace")})
+            self._channels[name] = cid
+        return cid
+
+    def write(self, topic: bytes, header: bytes, payloads: Sequence[bytes | memoryview], *,
+              log_ns: int, publish_ns: int) -> None:
+        """One message: ``header`` is the msgpack header, ``payloads`` its raw array frames."""
+        cid = self._channel(topic)
+        seq = self._seq.get(cid, 0)
+        self._seq[cid] = seq + 1
+        log_time, pub_time = max(0, log_ns), max(0, publish_ns)
+        self._mcap.add_message(cid, log_time=log_time, data=container.pack(header, payloads),
+                               publish_time=pub_time, sequence=seq)
+        if self._json:
+            jid = self._channel(topic, json_mirror=True)
+            self._mcap.add_message(jid, log_time=log_time, publish_time=pub_time, sequence=seq,
+                                   data=msgspec.json.encode(msgspec.msgpack.decode(header)))
+        self.messages += 1
+        name = topic.decode(errors="replace")
+        self.by_topic[name] = self.by_topic.get(name, 0) + 1
+
+    def write_message(self, topic: bytes, msg: p.Message, payloads: Sequence[bytes | memoryview] = (), *,
+                      log_ns: int) -> None:
+        self.write(topic, msgspec.msgpack.encode(msg), payloads, log_ns=log_ns, publish_ns=msg.t_ns)
+
+    def metadata(self, name: str, data: dict[str, str]) -> None:
+        self._mcap.add_metadata(name, {k: str(v) for k, v in data.items()})
+
+    def attach(self, name: str, media_type: str, data: bytes, log_ns: int = 0) -> None:
+        self._mcap.add_attachment(create_time=0, log_time=max(0, log_ns), name=name, media_type=media_type,
+                                  data=data)
+
+    def maybe_flush(self, now_ns: int | None = None) -> bool:
+        now = time.monotonic_ns() if now_ns is None else now_ns
+        if now - self._last_flush < self.flush_interval_ns:
+            return False
+        self.flush(now)
+        return True
+
+    def flush(self, now_ns: int | None = None) -> None:
+        now = time.monotonic_ns() if now_ns is None else now_ns
+        self._mcap.flush()
+        self.flushes += 1
+        self.max_flush_gap_ns = max(self.max_flush_gap_ns, now - self._last_flush)
+        self._last_flush = now
+
+    def close(self) -> None:
+        """Write the summary section and footer (a file without them is still readable)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._mcap.finish()
+        finally:
+            self._file.close()

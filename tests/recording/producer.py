@@ -1,0 +1,55 @@
+"""A test stand-in for the SUMO and pose bridges: ``python -m tests.recording.producer --config F --name N``.
+
+Publishes, for every tick, a Vehicles table (with payload arrays), a Pose, and every 30th frame an
+Event; and a VehicleIds table on the first tick, so replay tests have all the streams to compare.
+"""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from syncserver import protocol as p
+from syncserver.component import start_component
+from syncserver.node import EndEvent, Node, TickEvent
+
+
+def frame_messages(frame: int, t_ns: int) -> list[tuple[bytes, p.Message, dict[str, np.ndarray]]]:
+    n = 3 + frame % 4
+    ang = np.linspace(0, 2 * math.pi, n, endpoint=False) + frame * 0.01
+    pos = np.stack([np.cos(ang) * 3000, np.sin(ang) * 3000, np.zeros(n)], axis=1).astype("<f4")
+    out = [
+        (p.TOPIC_VEHICLES, p.Vehicles(frame=frame, t_ns=t_ns, sim_ns=t_ns, ids_version=1),
+         {"handle": np.arange(n, dtype="<u4"), "position_cm": pos,
+          "yaw_deg": np.degrees(ang).astype("<f4"), "speed_cms": np.full(n, 1000.0, "<f4")}),
+        (p.TOPIC_POSE, p.Pose(frame=frame, t_ns=t_ns, device="hmd", sample_ns=t_ns - 2_000_000,
+                              position=(0.01 * frame, 1.7, 0.0), orientation=(1.0, 0.0, 0.0, 0.0)), {}),
+    ]
+    if frame == 0:  # the first tick: every subscriber's connection is up by now
+        out.insert(0, (p.TOPIC_VEHICLE_IDS, p.VehicleIds(frame=frame, t_ns=t_ns, ids_version=1, handles=list(range(6)),
+                                                         ids=[f"veh{i}" for i in range(6)], types=["car"] * 6), {}))
+    if frame % 30 == 0:
+        out.append((p.TOPIC_EVENTS, p.Event(frame=frame, t_ns=t_ns, kind="depart", subject=f"veh{frame}",
+                                            data={"lane": frame % 3}), {}))
+    return out
+
+
+def main() -> int:
+    ctx = start_component("tests.recording.producer", "test producer", sys.argv[1:], default_name="producer")
+    with Node(ctx.name, ctx.endpoints, role="bridge", required=ctx.required, publish=True) as node:
+        node.install_signal_handlers()
+        node.connect()
+        node.ready()
+        for ev in node.events():
+            if isinstance(ev, TickEvent):
+                for topic, msg, arrays in frame_messages(ev.frame, ev.tick.t_ns):
+                    node.publish(topic, msg, arrays)
+                node.ack(ev)
+            elif isinstance(ev, EndEvent):
+                break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

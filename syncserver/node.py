@@ -234,22 +234,28 @@ class Node:
         timeout = max(0, min(timeout_ms, (due - now) // 1_000_000 + 1))
         out: list[Event] = []
         ready = dict(self._poller.poll(timeout))
-        if self.dealer in ready:
-            while self.dealer.poll(0):
-                self._on_control(self.dealer.recv_multipart())
         if self.ticks in ready:
-            while self.ticks.poll(0):
-                frames = self.ticks.recv_multipart()
+            for frames in self._drain(self.ticks, copy=True):
                 ev = self._on_broadcast(frames, self.clock.now_ns())
                 if ev is not None:
                     out.append(ev)
+        if self.dealer in ready:
+            for frames in self._drain(self.dealer, copy=True):
+                self._on_control(frames)
         if self.bus_sub is not None and self.bus_sub in ready:
-            while self.bus_sub.poll(0):
-                frames = self.bus_sub.recv_multipart(copy=False)
+            for frames in self._drain(self.bus_sub, copy=False):
                 ev = self._on_bus(frames, self.clock.now_ns())
                 if ev is not None:
                     out.append(ev)
         return out
+
+    @staticmethod
+    def _drain(sock: zmq.Socket, copy: bool) -> Iterator[list]:
+        while True:
+            try:
+                yield sock.recv_multipart(zmq.NOBLOCK, copy=copy)
+            except zmq.Again:
+                return
 
     def ack(self, ev: TickEvent, present_ns: int | None = None, photon_ns: int | None = None) -> None:
         self._send(p.Ack(frame=ev.tick.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns,

@@ -96,6 +96,7 @@ class SyncServer:
         self.late_ns = int(settings.late_threshold_us * 1000)
         self.hb_timeout_ns = int(settings.heartbeat_timeout_s * 1e9)
         self.epoch_ns: int | None = None
+        self.last_sent_ns = 0
         self.frame = 0  # next frame to emit
         self.frame_t = [0] * _RING
         self.lateness_ns: list[int] = []
@@ -228,6 +229,7 @@ class SyncServer:
         self.pub.send_multipart(p.encode(p.TOPIC_TICK, p.Tick(
             frame=k, t_ns=t, src="syncserver", sent_ns=sent, dt_ns=self.dt_ns, epoch_ns=self.epoch_ns)))
         self.frame_t[k % _RING] = t
+        self.last_sent_ns = sent
         if self.paced:
             lateness = sent - t
             self.lateness_ns.append(lateness)
@@ -416,7 +418,9 @@ class SyncServer:
             "session": {"id": self.session_id, "mode": self.s.mode, "rate_hz": self.s.rate_hz,
                         "pace": self.s.pace, "duration_s": round(self.frame / self.s.rate_hz, 6),
                         "frames": self.frame, "planned_frames": self.total_frames,
-                        "started": self.epoch_ns is not None, "end_reason": self.end_reason},
+                        "started": self.epoch_ns is not None, "end_reason": self.end_reason,
+                        "elapsed_s": round(self.last_sent_ns / 1e9, 6),
+                        "fps": round((self.frame - 1) / (self.last_sent_ns / 1e9), 3) if self.last_sent_ns > 0 else None},
             "ticks": {"lateness_us": percentile_block(self.lateness_ns, 1e-3), "late": self.late,
                       "late_threshold_us": self.s.late_threshold_us},
             "control": {"rejected": sum(self.errors.values()), "by_reason": dict(self.errors)},

@@ -1,0 +1,200 @@
+"""``python -m bench.sync``: the foundation's figures, printed as one JSON object (last line).
+
+- tick lateness (realtime, 90 Hz, one client: the idle case);
+- tick delivery latency with 1, 4 and 16 subscriber processes, next to raw pyzmq PUB/SUB measured
+  in the same run with the same subscriber count and rate (and their ratio);
+- clock-offset estimate error (the true offset is 0 on one host);
+- lockstep frames per second with 4 clients at pace 0.
+
+Subscribers measure delivery on the host's monotonic clock (true same-host session time), so the
+comparison with raw pyzmq is about transport and processing, not the offset estimate.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import yaml
+import zmq
+
+from session.config import NetworkSettings, load_config, resolve_endpoints
+from syncserver.node import Node, TickEvent
+from syncserver.stats import percentile_block
+
+REPO = Path(__file__).resolve().parent.parent
+RAW_TOPIC = b"tick"
+
+
+# --- workers (separate processes) -------------------------------------------------------------
+
+def worker_ours(config: str, name: str, out: str) -> None:
+    cfg = load_config(config, check_components=False)
+    spec = cfg.components[name]
+    delivery = []
+    with Node(name, resolve_endpoints(cfg.network), required=spec.required) as node:
+        node.connect(30)
+        node.ready()
+        for ev in node.events():
+            if isinstance(ev, TickEvent):
+                delivery.append(ev.recv_local_ns - ev.tick.epoch_ns - ev.tick.t_ns)
+                node.ack(ev)
+    Path(out).write_text(json.dumps(delivery))
+
+
+def worker_raw_sub(endpoint: str, frames: int, out: str) -> None:
+    sock = zmq.Context.instance().socket(zmq.SUB)
+    sock.setsockopt(zmq.SUBSCRIBE, RAW_TOPIC)
+    sock.connect(endpoint)
+    delivery = []
+    while len(delivery) < frames:
+        if not sock.poll(5000):
+            break
+        topic, body = sock.recv_multipart()
+        now = time.monotonic_ns()
+        delivery.append(now - int.from_bytes(body[:8], "little"))
+    Path(out).write_text(json.dumps(delivery))
+
+
+def worker_raw_pub(endpoint: str, frames: int, rate_hz: float, subscribers: int) -> None:
+    """Plain pyzmq PUB at the same rate with the same sleep-then-spin pacing as the syncserver."""
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.PUB)
+    sock.bind(endpoint)
+    mon = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+    joined = 0
+    while joined < subscribers and mon.poll(30000):
+        mon.recv_multipart()
+        joined += 1
+    time.sleep(0.5)  # let subscriptions propagate
+    period = 1e9 / rate_hz
+    start = time.monotonic_ns() + 50_000_000
+    for k in range(frames):
+        deadline = start + int(k * period)
+        remaining = deadline - time.monotonic_ns() - 1_500_000
+        if remaining > 0:
+            time.sleep(remaining / 1e9)
+        while time.monotonic_ns() < deadline:
+            pass
+        sock.send_multipart([RAW_TOPIC, time.monotonic_ns().to_bytes(8, "little") + k.to_bytes(8, "little")])
+    time.sleep(0.2)
+    sock.close(linger=1000)
+
+
+# --- orchestration ----------------------------------------------------------------------------
+
+def _spawn(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, "-m", "bench.sync", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait(procs: list[subprocess.Popen], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench worker failed: {proc.args}: {proc.stderr.read().decode()[-2000:]}")
+
+
+def run_ours(tmp: Path, tag: str, n: int, mode: str, seconds: float, rate_hz: float = 90.0,
+             required: bool = False) -> dict:
+    eps = resolve_endpoints(NetworkSettings(base_port=0))
+    names = [f"sub{i}" for i in range(n)]
+    raw = {"session": {"name": tag, "mode": mode, "pace": 0.0 if mode == "lockstep" else 1.0, "rate_hz": rate_hz,
+                       "duration_s": seconds, "probe_interval_s": 0.25, "ready_timeout_s": 60},
+           "network": {"control": eps.control, "ticks": eps.ticks, "bus_in": eps.bus_in, "bus_out": eps.bus_out},
+           "components": {name: {"module": "client", "required": required} for name in names}}
+    config = tmp / f"{tag}.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    out = tmp / tag
+    server = subprocess.Popen([sys.executable, "-m", "syncserver", "--config", str(config), "--out", str(out)],
+                              cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    workers = [_spawn("--worker", "ours", str(config), name, str(tmp / f"{tag}-{name}.json")) for name in names]
+    _wait([server, *workers], seconds + 120)
+    sections = json.loads((out / "sections" / "syncserver.json").read_text())
+    delivery = np.concatenate([json.loads((tmp / f"{tag}-{name}.json").read_text()) for name in names])
+    return {"sections": sections, "delivery_ns": delivery}
+
+
+def run_raw(tmp: Path, tag: str, n: int, seconds: float, rate_hz: float = 90.0) -> np.ndarray:
+    endpoint = resolve_endpoints(NetworkSettings(base_port=0)).ticks
+    frames = int(seconds * rate_hz)
+    subs = [_spawn("--worker", "raw-sub", endpoint, str(frames), str(tmp / f"{tag}-{i}.json")) for i in range(n)]
+    pub = _spawn("--worker", "raw-pub", endpoint, str(frames), str(rate_hz), str(n))
+    _wait([pub, *subs], seconds + 120)
+    return np.concatenate([json.loads((tmp / f"{tag}-{i}.json").read_text()) for i in range(n)])
+
+
+def block(values: np.ndarray, keys: Sequence[str] = ("p50", "p99", "max")) -> dict:
+    full = percentile_block(values, 1e-3)
+    return {k: full[k] for k in keys}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.sync", description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=5.0, help="length of each realtime run")
+    ap.add_argument("--lockstep-frames", type=int, default=5000)
+    ap.add_argument("--subscribers", default="1,4,16")
+    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        kind, *rest = args.worker
+        {"ours": worker_ours, "raw-sub": lambda e, f, o: worker_raw_sub(e, int(f), o),
+         "raw-pub": lambda e, f, r, s: worker_raw_pub(e, int(f), float(r), int(s))}[kind](*rest)
+        return 0
+
+    result: dict = {"machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}}
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmpdir:
+        tmp = Path(tmpdir)
+        delivery = {}
+        lateness = clock = None
+        for n in [int(x) for x in args.subscribers.split(",")]:
+            print(f"delivery with {n} subscriber(s): ours, then raw pyzmq ...", file=sys.stderr)
+            ours = run_ours(tmp, f"rt{n}", n, "realtime", args.seconds)
+            raw = run_raw(tmp, f"raw{n}", n, args.seconds)
+            o, r = block(ours["delivery_ns"]), block(raw)
+            delivery[str(n)] = {"ours_us": o, "raw_pyzmq_us": r,
+                                "ratio_p50": round(o["p50"] / r["p50"], 3) if r["p50"] else None,
+                                "samples": int(len(ours["delivery_ns"]))}
+            if n == 1:
+                lateness = ours["sections"]["ticks"]["lateness_us"]
+            errs = [c["clock_offset_error_us"] for c in ours["sections"]["clients"].values()]
+            if clock is None:
+                clock = errs[0]
+        result["tick_lateness_us"] = {k: lateness[k] for k in ("p50", "p99", "max")}
+        result["delivery"] = delivery
+        result["clock_offset_error_us"] = {k: clock[k] for k in ("p50", "p99", "max")}
+        print("lockstep, 4 required clients, pace 0 ...", file=sys.stderr)
+        rate = 90.0
+        ls = run_ours(tmp, "lockstep4", 4, "lockstep", args.lockstep_frames / rate, rate, required=True)
+        sess = ls["sections"]["session"]
+        result["lockstep_4_clients"] = {"frames": sess["frames"], "fps": sess["fps"],
+                                        "missed": sum(c["missed"] for c in ls["sections"]["clients"].values())}
+    d1 = delivery.get("1", {})
+    result["goals"] = {
+        "tick_lateness_p99_le_100us": result["tick_lateness_us"]["p99"] <= 100,
+        "delivery_p50_within_1.3x_raw": all(v["ratio_p50"] is not None and v["ratio_p50"] <= 1.3
+                                            for v in delivery.values()),
+        "clock_offset_error_p99_le_50us": result["clock_offset_error_us"]["p99"] <= 50,
+        "lockstep_4_clients_ge_1000fps": (result["lockstep_4_clients"]["fps"] or 0) >= 1000,
+    }
+    del d1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,6 +8,7 @@ waits for anyone. Lockstep mode emits tick k+1 once every required client acknow
 """
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -166,6 +167,9 @@ class SyncServer:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         ready_deadline = self.now() + int(self.s.ready_timeout_s * 1e9)
+        gc.collect()
+        gc.freeze()
+        gc.disable()  # collected in _housekeeping, away from deadlines, so no pause lands in a spin
         while self.end_reason is None:
             now = self.now()
             if self.stop_reason:
@@ -189,6 +193,7 @@ class SyncServer:
             self._housekeeping()
             if self.epoch_ns is not None and self._due():
                 self._emit()
+        gc.enable()
         self._linger()
         return self.end_reason or "ended"
 
@@ -386,6 +391,8 @@ class SyncServer:
             return
         interval = self.s.status_interval_s if self.epoch_ns is not None else 0.1
         self._status_next = now + int(interval * 1e9)
+        if self.epoch_ns is None or self.epoch_ns + self.sched(self.frame) - now > 4_000_000 or not self.paced:
+            gc.collect(1)
         for c in list(self.clients.values()):
             if c.connected and now - c.last_seen_ns > self.hb_timeout_ns:
                 self._disconnect(c, "dropped", f"no heartbeat for {(now - c.last_seen_ns) / 1e9:.2f} s")

@@ -9,11 +9,14 @@ import logging
 import sys
 from typing import Sequence
 
+from bridges.pose import TOPIC_OPENVR
 from client.display import DisplayModel
+from client.events import data_first_events
+from client.mtp import MotionToPhoton
 from syncserver import protocol as p
 from syncserver.component import ComponentContext, start_component
 from syncserver.errors import HandshakeError
-from syncserver.node import EndEvent, Node, TickEvent
+from syncserver.node import DataEvent, EndEvent, Node, TickEvent
 from syncserver.stats import percentile_block
 
 log = logging.getLogger("client")
@@ -24,6 +27,7 @@ class HeadlessClient:
         self.ctx = ctx
         self.node = node
         self.display = DisplayModel(ctx.settings.display)
+        self.mtp = MotionToPhoton(ctx.settings.pose, self.display)
         self.frames = 0
         self.present_ns: list[int] = []
         self.photon_ns: list[int] = []
@@ -32,6 +36,7 @@ class HeadlessClient:
         render_start = self.node.session_ns()
         ready = render_start + self.display.render_ns
         shown = self.display.present(ready)
+        used = self.mtp.on_frame(ready, shown)
         self.frames += 1
         self.present_ns.append(shown.present_ns - ev.tick.t_ns)
         self.photon_ns.append(shown.photon_ns - ev.tick.t_ns)
@@ -39,7 +44,14 @@ class HeadlessClient:
         if self.ctx.settings.report_frames:
             self.node.publish(p.TOPIC_FRAMES, p.FrameReport(
                 frame=ev.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns, present_ns=shown.present_ns,
-                photon_ns=shown.photon_ns))
+                photon_ns=shown.photon_ns, pose_sample_ns=used.sample_ns if used else None,
+                data=used.data() if used else {}))
+
+    def on_data(self, ev: DataEvent) -> None:
+        if isinstance(ev.msg, p.Pose):
+            self.mtp.on_pose(ev.msg, ev.recv_ns)
+        elif ev.topic == TOPIC_OPENVR and isinstance(ev.msg, p.Event):
+            self.mtp.on_openvr_event(ev.msg)
 
     def sections(self) -> dict:
         stats = self.node.stats
@@ -51,21 +63,24 @@ class HeadlessClient:
             "replaced_frames": self.display.replaced,
             "tick_gaps": stats.gaps,
             "decode_errors": stats.decode_errors,
-        }}}}
+        }}}, **self.mtp.sections()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ctx = start_component("client", "Headless reference client (stands in for Unreal).", argv)
     with Node(ctx.name, ctx.endpoints, role="client", required=ctx.required,
-              publish=ctx.settings.report_frames) as node:
+              publish=ctx.settings.report_frames,
+              data_topics=[p.TOPIC_POSE, TOPIC_OPENVR] if ctx.settings.pose.enabled else []) as node:
         node.install_signal_handlers()
         client = HeadlessClient(ctx, node)
         try:
             node.connect()
             node.ready()
-            for ev in node.events():
+            for ev in data_first_events(node):
                 if isinstance(ev, TickEvent):
                     client.on_tick(ev)
+                elif isinstance(ev, DataEvent):
+                    client.on_data(ev)
                 elif isinstance(ev, EndEvent):
                     log.info("session ended (%s) after %d frames", ev.reason, client.frames)
         except HandshakeError as exc:

@@ -1,7 +1,7 @@
 """Settings of the headless reference client."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -17,6 +17,19 @@ class DisplaySettings(Strict):
     render_ms: Ms = 1.0  # simulated GPU/CPU cost of a frame before it can be presented
 
 
+class PredictionSettings(Strict):
+    enabled: bool = True  # render each frame with the newest pose predicted to the frame's photon time
+    velocity: Literal["reported", "estimated"] = "reported"  # the pose's own velocities, or finite differences
+
+
+class PoseUseSettings(Strict):
+    enabled: bool = True  # subscribe to poses and measure motion-to-photon (docs/pose.md)
+    device: Annotated[str, msgspec.Meta(max_length=128)] = "hmd"  # the device whose pose renders the view
+    prediction: PredictionSettings = msgspec.field(default_factory=PredictionSettings)
+    follow_openvr_display: bool = True  # re-anchor the display model on the pose bridge's OpenVR vsync timing
+
+
 class Settings(Strict):
     display: DisplaySettings = msgspec.field(default_factory=DisplaySettings)
+    pose: PoseUseSettings = msgspec.field(default_factory=PoseUseSettings)
     report_frames: bool = True  # publish a FRAME_REPORT per frame on the bus

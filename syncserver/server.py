@@ -391,7 +391,7 @@ class SyncServer:
             return
         interval = self.s.status_interval_s if self.epoch_ns is not None else 0.1
         self._status_next = now + int(interval * 1e9)
-        if self.epoch_ns is None or self.epoch_ns + self.sched(self.frame) - now > 4_000_000 or not self.paced:
+        if self.epoch_ns is None or not self.paced or self.epoch_ns + self.sched(self.frame) - now > 4_000_000:
             gc.collect(1)
         for c in list(self.clients.values()):
             if c.connected and now - c.last_seen_ns > self.hb_timeout_ns:

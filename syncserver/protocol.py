@@ -308,7 +308,7 @@ def encode(topic: bytes, msg: Message,
             if array.dtype.str not in ALLOWED_DTYPES:
                 raise ProtocolError(f"array {name!r}: dtype {array.dtype.str} is not allowed")
             specs.append(ArraySpec(name=name, dtype=array.dtype.str, shape=list(array.shape)))
-            payload.append(memoryview(array).cast("B"))
+            payload.append(memoryview(array).cast("B") if array.size else memoryview(b""))  # cast() rejects empty shapes
         msg.arrays = specs
     return [topic, _encoder.encode(msg), *payload]
 

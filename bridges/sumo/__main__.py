@@ -1,0 +1,75 @@
+"""``python -m bridges.sumo --config FILE --name sumo [--out DIR]``: the SUMO bridge component."""
+from __future__ import annotations
+
+import logging
+import sys
+from collections import deque
+from typing import Any, Sequence
+
+from bridges.sumo.bridge import SumoBridge
+from bridges.sumo.config import Settings
+from bridges.sumo.stepper import Stepper
+from syncserver import protocol as p
+from syncserver.component import start_component
+from syncserver.errors import CosimError
+from syncserver.node import DataEvent, EndEvent, Event, Node, TickEvent
+
+log = logging.getLogger("sumo")
+
+
+def run(node: Node, bridge: SumoBridge, pending: deque[Event]) -> None:
+    frame = 0
+    while True:
+        if node.stop_reason:
+            log.info("stopping (%s)", node.stop_reason)
+            return
+        if not pending:
+            pending.extend(node.poll(100))
+        while pending:
+            ev = pending.popleft()
+            if isinstance(ev, TickEvent):
+                frame = ev.frame
+                bridge.on_tick(ev.tick)
+                node.ack(ev)
+            elif isinstance(ev, DataEvent) and isinstance(ev.msg, p.Request):
+                bridge.on_request(ev.msg, frame)
+            elif isinstance(ev, EndEvent):
+                log.info("session ended (%s) after %d frames, %d lagged", ev.reason, bridge.frames, bridge.lagged)
+                return
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ctx = start_component("bridges.sumo", "SUMO bridge: traffic on the master clock.", argv, default_name="sumo")
+    settings: Settings = ctx.settings or Settings()
+    section: dict[str, Any] = {"backend": settings.backend, "scenario": settings.scenario}
+    stepper: Stepper | None = None
+    code = 0
+    try:
+        stepper = Stepper(settings, log_level=logging.getLevelName(logging.getLogger().level))
+        section.update(stepper.start(settings.startup_timeout_s))
+        with Node(ctx.name, ctx.endpoints, role="sumo", required=ctx.required, data_topics=[p.TOPIC_REQUEST],
+                  publish=True) as node:
+            node.install_signal_handlers()
+            welcome = node.connect()
+            pending: deque[Event] = deque()
+            bridge = SumoBridge(settings, stepper, node.publish, node.session_ns,
+                                lockstep=welcome.mode == "lockstep", idle=lambda: pending.extend(node.poll(0)))
+            stepper.set_horizon(bridge.clock.sim_at(bridge.lookahead_ns))
+            node.ready()
+            try:
+                run(node, bridge, pending)
+            finally:
+                section.update(bridge.section())
+    except CosimError as exc:
+        log.error("%s", exc)
+        section["error"] = str(exc)
+        code = 1
+    finally:
+        if stepper is not None:
+            section["worker_exit"] = stepper.close()
+        ctx.write_sections({"sumo": section})
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Live SUMO sources: libsumo (in-process) and traci (own sumo, or attach to a running sumo/sumo-gui).
+Vehicle data come from subscriptions: one subscription per vehicle at departure, then one batch of
+results per step (no per-vehicle getter loops)."""
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bridges.sumo.config import Settings
+from bridges.sumo.scenario import check_sumocfg, resolve
+from bridges.sumo.snapshot import RawEvent, Snapshot
+from syncserver.errors import InputFileError
+
+log = logging.getLogger(__name__)
+
+# traci.constants (libsumo shares the values)
+VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_ACCELERATION = 0x39, 0x43, 0x40, 0x36, 0x72
+VAR_TIME, DEPARTED, ARRIVED, TELEPORTING, COLLIDING = 0x66, 0x74, 0x7A, 0x76, 0x81
+TL_CURRENT_PHASE, TL_STATE = 0x28, 0x20
+VEHICLE_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_ACCELERATION)
+
+
+def sumo_binary(gui: bool = False) -> str:
+    import sumo
+    return str(Path(sumo.SUMO_HOME) / "bin" / ("sumo-gui" if gui else "sumo"))
+
+
+class SumoSource:
+    """One live SUMO run. ``module`` is ``"libsumo"`` or ``"traci"`` (never both in one process)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.backend = settings.backend
+        self.api: Any = importlib.import_module(self.backend)
+        self.path = resolve(settings.scenario)
+        self._types: dict[str, str] = {}
+        self._tls: dict[str, tuple[int, str]] = {}
+        self.step_ns = 0
+        self.info: dict[str, Any] = {}
+
+    def _command(self) -> list[str]:
+        s = self.settings
+        cmd = [sumo_binary(s.traci.gui), "-c", str(self.path), "--seed", str(s.seed),
+               "--no-step-log", "true", "--duration-log.disable", "true"]
+        if s.step_length_s is not None:
+            cmd += ["--step-length", repr(s.step_length_s)]
+        return cmd + list(s.sumo_args)
+
+    def start(self) -> Snapshot:
+        s = self.settings
+        api = self.api
+        if self.backend == "traci" and s.traci.port:
+            api.init(port=s.traci.port, host=s.traci.host)
+            api.setOrder(s.traci.order)
+        else:
+            check_sumocfg(self.path)
+            try:
+                api.start(self._command()) if self.backend == "libsumo" else api.start(self._command(), port=None)
+            except Exception as exc:  # SUMO's own errors: FatalTraCIError, TraCIException, ...
+                raise InputFileError(f"SUMO scenario {str(self.path)!r}: SUMO refused to start it: {exc}") from None
+        self.step_ns = int(round(api.simulation.getDeltaT() * 1e9))
+        api.simulation.subscribe([VAR_TIME, DEPARTED, ARRIVED, TELEPORTING, COLLIDING])
+        for tls in api.trafficlight.getIDList():
+            api.trafficlight.subscribe(tls, [TL_CURRENT_PHASE, TL_STATE])
+        for vid in api.vehicle.getIDList():  # attached to a running simulation
+            self._subscribe(vid)
+        (x0, y0), (x1, y1) = api.simulation.getNetBoundary()
+        self.info = {"backend": self.backend, "scenario": str(self.path), "step_length_ms": self.step_ns / 1e6,
+                     "seed": s.seed, "net_boundary_m": [x0, y0, x1, y1],
+                     "traffic_lights": len(api.trafficlight.getIDList()),
+                     "sumo_version": str(api.getVersion()[1]) if hasattr(api, "getVersion") else ""}
+        self._read_tls(initial=True)
+        return self._snapshot([])
+
+    def _subscribe(self, vid: str) -> None:
+        self.api.vehicle.subscribe(vid, VEHICLE_VARS)
+        self._types[vid] = self.api.vehicle.getTypeID(vid)
+
+    def _now_ns(self) -> int:
+        return int(round(self.api.simulation.getTime() * 1000)) * 1_000_000  # SUMO time is integer ms
+
+    def _read_tls(self, initial: bool = False) -> list[RawEvent]:
+        out = []
+        for tls, r in self.api.trafficlight.getAllSubscriptionResults().items():
+            now = (int(r[TL_CURRENT_PHASE]), str(r[TL_STATE]))
+            if not initial and self._tls.get(tls) != now:
+                out.append(RawEvent("tls_phase", tls, {"phase": now[0], "state": now[1]}))
+            self._tls[tls] = now
+        return out
+
+    def _snapshot(self, events: list[RawEvent]) -> Snapshot:
+        res = self.api.vehicle.getAllSubscriptionResults()
+        ids = list(res)
+        n = len(ids)
+        rows = np.fromiter((c for r in res.values() for c in (*r[VAR_POSITION3D], r[VAR_ANGLE], r[VAR_SPEED],
+                                                                  r[VAR_SLOPE], r[VAR_ACCELERATION])),
+                           dtype=np.float64, count=n * 7).reshape(n, 7)
+        types = [self._types.get(v, "") for v in ids]
+        return Snapshot(self._now_ns(), ids, types, rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4],
+                        rows[:, 5], rows[:, 6], events)
+
+    def step(self) -> Snapshot | None:
+        api = self.api
+        if api.simulation.getMinExpectedNumber() <= 0 and not self.settings.traci.port:
+            return None
+        api.simulationStep()
+        sim = api.simulation.getSubscriptionResults()
+        departed, arrived = sim.get(DEPARTED, ()), sim.get(ARRIVED, ())
+        for vid in departed:
+            self._subscribe(vid)
+        events = [RawEvent("depart", v, {"type": self._types.get(v, "")}) for v in departed]
+        events += [RawEvent("arrive", v) for v in arrived]
+        events += [RawEvent("teleport", v) for v in sim.get(TELEPORTING, ())]
+        if sim.get(COLLIDING):
+            for c in api.simulation.getCollisions():
+                events.append(RawEvent("collision", c.collider, {
+                    "victim": c.victim, "type": c.type, "lane": c.lane,
+                    "collider_speed_ms": round(c.colliderSpeed, 3), "victim_speed_ms": round(c.victimSpeed, 3)}))
+        events += self._read_tls()
+        for vid in arrived:
+            self._types.pop(vid, None)
+        return self._snapshot(events)
+
+    def seek(self, sim_ns: int) -> Snapshot:
+        """Live SUMO only runs forward: step until ``sim_ns`` is reached."""
+        snap = self._snapshot([])
+        if sim_ns < snap.sim_ns:
+            raise InputFileError(f"cannot seek a live SUMO run backwards (to {sim_ns / 1e9:.3f} s from "
+                                 f"{snap.sim_ns / 1e9:.3f} s); use an FCD replay")
+        while snap.sim_ns + self.step_ns <= sim_ns:
+            nxt = self.step()
+            if nxt is None:
+                break
+            snap = nxt
+        snap.events = []
+        return snap
+
+    def close(self) -> None:
+        try:
+            self.api.close()
+        except Exception as exc:  # already closed or SUMO gone
+            log.debug("closing %s: %s", self.backend, exc)
+

@@ -1,0 +1,190 @@
+"""Per frame: frame -> sim time -> the segment that brackets it -> interpolated table -> bus.
+Measures everything the summary's ``sumo`` section reports."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from typing import Any, Callable
+
+
+from bridges.sumo.config import Settings
+from bridges.sumo.interp import evaluate
+from bridges.sumo.segment import Segment
+from bridges.sumo.simclock import SimClock
+from bridges.sumo.stepper import Stepper, StepperError
+from syncserver import protocol as p
+from syncserver.stats import abs_block, percentile_block
+
+log = logging.getLogger("sumo.bridge")
+
+Publish = Callable[..., None]
+
+
+class SumoBridge:
+    def __init__(self, settings: Settings, stepper: Stepper, publish: Publish, session_ns: Callable[[], int],
+                 lockstep: bool, idle: Callable[[], None] = lambda: None) -> None:
+        self.s = settings
+        self.stepper = stepper
+        self.publish = publish
+        self.session_ns = session_ns
+        self.lockstep = lockstep
+        self.idle = idle  # keeps the session connection alive while a lockstep frame waits for SUMO
+        start = round(settings.start_s * 1e9) if settings.start_s is not None else stepper.first_ns
+        self.clock = SimClock(start, settings.time_scale)
+        self.lookahead_ns = round(settings.lookahead_s * 1e9)
+        self.dt_ns = 0
+        self.published_version: int | None = None
+        self.current: Segment | None = None
+        self.frames = 0
+        self.lagged = 0
+        self.frame_cost_ns: list[int] = []
+        self.drift_ns: list[int] = []  # shown sim time - the frame's sim time
+        self.vs_session_ns: list[int] = []  # shown sim time - sim time of the session clock at publication
+        self.step_ms: list[float] = []
+        self.capacity: list[float] = []  # sim seconds per wall second SUMO could do, per step
+        self.vehicles: list[int] = []
+        self.shown: list[tuple[int, int]] = []  # (frame logical ns, shown sim ns)
+        self.events = Counter()
+        self.ids_sent = 0
+        self.requests = Counter()
+
+    # --- per frame ------------------------------------------------------------------------
+
+    def on_tick(self, tick: p.Tick) -> None:
+        t0 = time.perf_counter_ns()
+        self.dt_ns = tick.dt_ns
+        t_logical = tick.frame * tick.dt_ns
+        target = self.clock.sim_at(t_logical)
+        self.stepper.set_horizon(self.clock.sim_at(t_logical + self.lookahead_ns))
+        self._take(self.stepper.drain())
+        if self.lockstep:
+            t0 += self._wait_for(target)
+        seg = self.stepper.segment_for(target)
+        if seg is None:
+            self.lagged += 1
+            self.frames += 1
+            return
+        lag = target >= seg.s_b and not seg.terminal and not self.stepper.ended
+        shown = min(target, seg.s_b) if lag else target
+        table = evaluate(seg, shown)
+        if seg.ids_version != self.published_version:
+            self._send_ids(seg, tick.frame, t_logical)
+        self.current = seg
+        self.publish(p.TOPIC_VEHICLES, p.Vehicles(frame=tick.frame, t_ns=t_logical, sim_ns=shown,
+                                                   ids_version=seg.ids_version), arrays=table)
+        self.frame_cost_ns.append(time.perf_counter_ns() - t0)
+        self.frames += 1
+        self.lagged += lag
+        self.drift_ns.append(shown - target)
+        self.vs_session_ns.append(shown - self.clock.sim_at(self.session_ns()))
+        self.vehicles.append(len(seg))
+        self.shown.append((t_logical, shown))
+
+    def _wait_for(self, target: int) -> int:
+        """Lockstep: block until SUMO has reached ``target``; returns the ns spent waiting."""
+        t0 = time.perf_counter_ns()
+        deadline = time.monotonic() + self.s.wait_timeout_s
+        while not self.stepper.covers(target):
+            if time.monotonic() > deadline:
+                raise StepperError(f"SUMO did not reach sim time {target / 1e9:.3f} s within "
+                                   f"{self.s.wait_timeout_s} s (wait_timeout_s)")
+            self._take(self.stepper.drain(50))
+            self.idle()
+        return time.perf_counter_ns() - t0
+
+    def _take(self, segments: list[Segment]) -> None:
+        for seg in segments:
+            if seg.s_b > seg.s_a:
+                self.step_ms.append(seg.step_ms)
+                if seg.step_ms > 0:
+                    self.capacity.append((seg.s_b - seg.s_a) / 1e6 / seg.step_ms)
+            for ev in seg.events:
+                self.events[ev.kind] += 1
+                at = self.clock.session_at(ev.sim_ns)
+                t_ns = at if at is not None else 0
+                frame = max(0, math.ceil(t_ns / self.dt_ns)) if self.dt_ns else 0
+                self.publish(p.TOPIC_EVENTS, p.Event(frame=frame, t_ns=t_ns, kind=ev.kind, sim_ns=ev.sim_ns,
+                                                     subject=ev.subject[:128], data=ev.data))
+
+    def _send_ids(self, seg: Segment, frame: int, t_ns: int) -> None:
+        table = seg.table
+        if table is None:
+            return
+        self.publish(p.TOPIC_VEHICLE_IDS, p.VehicleIds(frame=frame, t_ns=t_ns, ids_version=table.version,
+                                                       handles=table.handles, ids=[i[:128] for i in table.ids],
+                                                       types=[t[:128] for t in table.types]))
+        self.published_version = table.version
+        self.ids_sent += 1
+
+    # --- requests on the bus --------------------------------------------------------------
+
+    def on_request(self, req: p.Request, now_frame: int) -> None:
+        """``sumo.ids`` re-sends the id table; ``sumo.pause``, ``sumo.resume``, ``sumo.seek:<s>``."""
+        what = req.what
+        t = now_frame * self.dt_ns
+        if what == "sumo.ids":
+            if self.current is not None:
+                self._send_ids(self.current, now_frame, t)
+        elif what == "sumo.pause":
+            self.clock.pause(t)
+        elif what == "sumo.resume":
+            self.clock.resume(t)
+        elif what.startswith("sumo.seek:"):
+            try:
+                sim_ns = round(float(what.split(":", 1)[1]) * 1e9)
+            except ValueError:
+                log.warning("ignored request %r: seek needs seconds, e.g. sumo.seek:12.5", what)
+                return
+            if sim_ns < 0 or not math.isfinite(sim_ns):
+                log.warning("ignored request %r: negative time", what)
+                return
+            self.clock.seek(t + self.dt_ns, sim_ns)
+            self.stepper.seek(sim_ns)
+        else:
+            return
+        self.requests[what.split(":")[0]] += 1
+
+    # --- summary --------------------------------------------------------------------------
+
+    def section(self) -> dict[str, Any]:
+        return {
+            **self.stepper.info,
+            "mode": "lockstep" if self.lockstep else "realtime",
+            "time_scale": self.s.time_scale,
+            "frames": self.frames,
+            "lagged_frames": self.lagged,
+            "rtf": percentile_block(self._rtf_windows()),
+            "rtf_mean": self._rtf_mean(),
+            "rtf_capacity": percentile_block(self.capacity),
+            "step_ms": percentile_block(self.step_ms),
+            "frame_cost_ms": percentile_block(self.frame_cost_ns, 1e-6),
+            "sim_drift_ms": abs_block(self.drift_ns, 1e-6),
+            "sim_vs_session_ms": percentile_block(self.vs_session_ns, 1e-6),
+            "vehicles": percentile_block(self.vehicles),
+            "vehicles_max": max(self.vehicles, default=0),
+            "steps": self.stepper.received,
+            "events": dict(self.events),
+            "ids_tables_sent": self.ids_sent,
+            "requests": dict(self.requests),
+            "source_ended": self.stepper.ended,
+            "error": self.stepper.failed,
+        }
+
+    def _rtf_windows(self, window_ns: int = 1_000_000_000) -> list[float]:
+        """Simulated seconds per session second over consecutive ~1 s windows of frames."""
+        out, i0 = [], 0
+        for i, (t, _) in enumerate(self.shown):
+            if t - self.shown[i0][0] >= window_ns:
+                out.append((self.shown[i][1] - self.shown[i0][1]) / (t - self.shown[i0][0]))
+                i0 = i
+        return out
+
+    def _rtf_mean(self) -> float | None:
+        if len(self.shown) < 2 or self.shown[-1][0] == self.shown[0][0]:
+            return None
+        (t0, s0), (t1, s1) = self.shown[0], self.shown[-1]
+        return round((s1 - s0) / (t1 - t0), 4)
+
+

@@ -1,0 +1,40 @@
+"""Settings of the SUMO bridge (``components.<name>.settings``); see docs/sumo.md for each key."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from session.config import Strict
+
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
+EVENT_KINDS = ("depart", "arrive", "teleport", "collision", "emergency_braking", "tls_phase")
+EventKind = Literal["depart", "arrive", "teleport", "collision", "emergency_braking", "tls_phase"]
+
+
+class TraciSettings(Strict):
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0  # 0: launch our own sumo; else attach
+    host: str = "127.0.0.1"
+    order: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1  # setOrder when several clients attach
+    gui: bool = False  # launch sumo-gui instead of sumo (port 0 only)
+
+
+class Settings(Strict):
+    backend: Literal["libsumo", "traci", "fcd"] = "libsumo"
+    # .sumocfg for libsumo/traci (relative paths are taken from the repository root), FCD
+    # (.xml or .xml.gz) for fcd.
+    scenario: str = "scenarios/demo/demo.sumocfg"
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 42
+    step_length_s: Annotated[float, msgspec.Meta(gt=0, le=10)] | None = None  # None: the scenario's
+    sumo_args: list[str] = []  # extra command-line options for sumo
+    time_scale: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 1.0  # sim seconds per session second
+    start_s: Seconds | None = None  # sim time of frame 0 (None: scenario begin / first FCD step)
+    lookahead_s: Annotated[float, msgspec.Meta(gt=0, le=10)] = 0.25  # session seconds SUMO runs ahead
+    origin_m: tuple[float, float, float] = (0.0, 0.0, 0.0)  # SUMO net point that becomes Unreal 0
+    record_fcd: str | None = None  # write the run to this FCD file (.xml or .xml.gz)
+    fcd_precision: Annotated[int, msgspec.Meta(ge=1, le=6)] = 3
+    events: list[EventKind] = msgspec.field(default_factory=lambda: list(EVENT_KINDS))
+    emergency_decel_ms2: Annotated[float, msgspec.Meta(gt=0)] = 7.0
+    traci: TraciSettings = msgspec.field(default_factory=TraciSettings)
+    startup_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    wait_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # lockstep: longest wait for SUMO

@@ -1,0 +1,32 @@
+"""Stable u32 handles for SUMO vehicle ids, and the versioned id/type table of the active set."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class HandleTable:
+    """A vehicle keeps its handle for the whole session (also after it leaves and re-enters);
+    handles are assigned in order of first appearance, so a seeded run always gets the same ones."""
+
+    def __init__(self) -> None:
+        self._handles: dict[str, int] = {}
+        self.version = 0
+        self._active: np.ndarray | None = None
+
+    def handles(self, ids: list[str]) -> np.ndarray:
+        table = self._handles
+        out = np.empty(len(ids), dtype=np.uint32)
+        for i, vid in enumerate(ids):
+            h = table.get(vid)
+            if h is None:
+                h = table[vid] = len(table)
+            out[i] = h
+        return out
+
+    def activate(self, sorted_handles: np.ndarray) -> bool:
+        """Make ``sorted_handles`` the active set; True (and a new version) when it changed."""
+        if self._active is not None and np.array_equal(self._active, sorted_handles):
+            return False
+        self._active = sorted_handles
+        self.version += 1
+        return True

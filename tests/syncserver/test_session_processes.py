@@ -219,3 +219,27 @@ def test_ready_timeout_is_reported(write_config, procs, tmp_path):
     assert server.wait(30) == 3
     s = sections(tmp_path)
     assert s["session"]["end_reason"].startswith("ready timeout: no READY from ghost")
+
+
+def test_offset_estimate_recovers_a_skewed_clock(write_config, procs, tmp_path):
+    from syncserver.clock import LocalClock
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 2, "probe_interval_s": 0.2},
+                       components={"skewed": {"module": "client"}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    skew = 7_654_321  # this process's clock runs 7.65 ms ahead of the master's
+    with Node("skewed", endpoints(cfg), clock=LocalClock(skew_ns=skew)) as node:
+        node.connect(10)
+        node.ready()
+        deliveries = []
+        for ev in node.events():
+            if isinstance(ev, TickEvent):
+                deliveries.append(ev.recv_ns - ev.tick.t_ns)
+                node.ack(ev)
+        estimate = node.offset.offset_ns
+        errors = node.stats.offset_errors_ns
+    assert server.wait(30) == 0
+    assert abs(estimate + skew) < 1_000_000, "estimate must be close to the true offset -skew"
+    assert len(errors) >= 5 and max(abs(e) for e in errors) < 1_000_000
+    # session-time delivery stays small although the local clock is 7.65 ms off
+    assert sorted(deliveries)[len(deliveries) // 2] < 5_000_000
+    assert sections(tmp_path)["clients"]["skewed"]["clock_offset_error_us"]["p50"] < 1000

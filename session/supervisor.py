@@ -173,10 +173,21 @@ class Supervisor:
         status = self._status()
         summary = build_summary(self.dir, self.cfg, status, self._component_report(), time.monotonic() - started)
         write_summary(self.dir, summary)
+        self._report(summary)
         if not self.quiet:
             self.out.write(format_summary(summary) + "\n")
             self.out.flush()
         return Outcome(self.dir, status, summary)
+
+    def _report(self, summary: dict[str, Any]) -> None:
+        """report.html next to summary.json (recording.report); a failure is noted, summary.json kept."""
+        try:
+            from recording.report import build_report
+            summary["report"] = {"path": build_report(self.dir).name}
+        except Exception as exc:  # the report must never cost the session its summary
+            summary["report"] = {"error": f"{type(exc).__name__}: {exc}"}
+            self._print(f"report.html not written: {type(exc).__name__}: {exc}")
+        write_summary(self.dir, summary)
 
     def _supervise(self, monitor: zmq.Socket) -> None:
         decoder = p.broadcast_decoder()

@@ -1,0 +1,81 @@
+"""``run_session.py --compare A B``: two sessions' figures side by side (a table, and compare.html)."""
+from __future__ import annotations
+
+import html
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from recording.report.data import SessionData, load
+from recording.report.page import document, section_body
+from recording.report.plot import block_rows, scalar_rows, table
+from recording.report.sections import build_sections
+from syncserver.errors import CosimError
+
+SKIP_PREFIXES = ("runner.", "session.id", "recording.path")
+
+
+def figures(summary: dict[str, Any]) -> dict[str, float]:
+    """Every number in a summary, by dotted key (percentile blocks as key.p50 ... key.max)."""
+    out: dict[str, float] = {}
+    for key, *vals in block_rows(summary):
+        for name, v in zip(("p50", "p95", "p99", "max"), vals):
+            if isinstance(v, (int, float)):
+                out[f"{key}.{name}"] = float(v)
+    for key, v in scalar_rows(summary):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = float(v)
+    return {k: v for k, v in out.items() if not k.startswith(SKIP_PREFIXES)}
+
+
+def compare_rows(a: SessionData, b: SessionData) -> list[tuple[str, float | None, float | None, float | None]]:
+    fa, fb = figures(a.summary), figures(b.summary)
+    rows = []
+    for key in sorted(set(fa) | set(fb)):
+        va, vb = fa.get(key), fb.get(key)
+        ratio = vb / va if va not in (None, 0.0) and vb is not None else None
+        rows.append((key, va, vb, None if ratio is None else round(ratio, 4)))
+    return rows
+
+
+def print_table(rows: list[tuple], a: SessionData, b: SessionData, stream: TextIO) -> None:
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.6g}"
+    width = max([len("figure")] + [len(r[0]) for r in rows])
+    stream.write(f"A = {a.folder}\nB = {b.folder}\n")
+    stream.write(f"{'figure':<{width}}  {'A':>12}  {'B':>12}  {'B/A':>8}\n")
+    for key, va, vb, ratio in rows:
+        stream.write(f"{key:<{width}}  {f(va):>12}  {f(vb):>12}  {f(ratio):>8}\n")
+
+
+def write_html(a: SessionData, b: SessionData, rows: list[tuple], path: Path) -> Path:
+    sa, sb = build_sections(a), build_sections(b)
+    parts = [("table", "Figures", table(["figure", f"A: {a.name}", f"B: {b.name}", "B/A"], rows))]
+    for x, y in zip(sa, sb):
+        body = (f'<div class="cols"><div><h3>A: {html.escape(a.name)}</h3>{section_body(x)}</div>'
+                f'<div><h3>B: {html.escape(b.name)}</h3>{section_body(y)}</div></div>')
+        parts.append((x.key, x.title, body))
+    text = document(f"Compare: {a.name} vs {b.name}", f"A = {a.folder.resolve()} · B = {b.folder.resolve()}", parts)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def compare_main(a: str, b: str, out: str | None = None, stream: TextIO = sys.stdout) -> int:
+    try:
+        for folder in (a, b):
+            if not Path(folder).is_dir():
+                raise CosimError(f"--compare: {folder!r} is not a session folder")
+        da, db = load(a), load(b)
+        rows = compare_rows(da, db)
+        folder = Path(out) if out else Path.cwd()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = write_html(da, db, rows, folder / "compare.html")
+        print_table(rows, da, db, stream)
+    except (CosimError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stream.write(f"compare page: {path}\n")
+    return 0

@@ -1,0 +1,146 @@
+"""Everything a report needs from one session folder, loaded in one pass over its recording.
+
+Streams that a session did not have are simply empty; the report shows them as absent.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recording.errors import RecordingError
+from recording.reader import Recording
+from syncserver import protocol as p
+
+SNAPSHOT_EVERY_NS = 100_000_000  # keep vehicle positions at most every 0.1 s of session time
+
+
+class Columns:
+    """Append rows of named scalars; ``arrays()`` turns them into numpy columns."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.rows: list[tuple] = []
+
+    def add(self, *values: Any) -> None:
+        self.rows.append(values)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if not self.rows:
+            return {n: np.zeros(0) for n in self.names}
+        cols = list(zip(*self.rows))
+        return {n: np.asarray(c, dtype=np.float64) for n, c in zip(self.names, cols)}
+
+
+@dataclass
+class Snapshot:
+    t_ns: int
+    handles: np.ndarray
+    position_cm: np.ndarray  # (n, 3)
+
+
+@dataclass
+class SessionData:
+    folder: Path
+    summary: dict[str, Any]
+    config_text: str | None
+    recording: Recording | None = None
+    recording_problem: str | None = None
+    by_topic: dict[str, int] = field(default_factory=dict)
+    ticks: Columns = field(default_factory=lambda: Columns("frame", "t_ns", "sent_ns", "log_ns"))
+    status: list[tuple[int, p.Status]] = field(default_factory=list)
+    client_events: list[p.ClientEvent] = field(default_factory=list)
+    frames: dict[str, Columns] = field(default_factory=dict)
+    vehicles: Columns = field(default_factory=lambda: Columns("t_ns", "sim_ns", "count"))
+    snapshots: list[Snapshot] = field(default_factory=list)
+    vehicle_ids: dict[int, tuple[str, str]] = field(default_factory=dict)
+    poses: dict[str, Columns] = field(default_factory=dict)
+    audio: Columns = field(default_factory=lambda: Columns("t_ns", "scheduled_ns", "actual_ns", "late"))
+    residuals: Columns = field(default_factory=lambda: Columns("t_ns", "frame", "base_frame", "log_ns"))
+    events: list[p.Event] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.summary.get("session", {}).get("name") or self.folder.name)
+
+    @property
+    def rate_hz(self) -> float:
+        return float(self.summary.get("session", {}).get("rate_hz") or 90.0)
+
+
+def load(folder: str | Path) -> SessionData:
+    folder = Path(folder)
+    summary_path = folder / "summary.json"
+    try:
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise RecordingError(f"{str(summary_path)!r}: unreadable summary ({exc})") from None
+    if not isinstance(summary, dict):
+        raise RecordingError(f"{str(summary_path)!r}: not a JSON object")
+    cfg = folder / "config.yaml"
+    data = SessionData(folder, summary, cfg.read_text(errors="replace") if cfg.is_file() else None)
+    rec_path = _recording_path(folder, summary)
+    if rec_path is None:
+        data.recording_problem = "no recording in this session (no recorder component)"
+        return data
+    try:
+        data.recording = Recording.open(rec_path)
+    except RecordingError as exc:
+        data.recording_problem = str(exc)
+        return data
+    _read_streams(data)
+    return data
+
+
+def _recording_path(folder: Path, summary: dict[str, Any]) -> Path | None:
+    rel = (summary.get("recording") or {}).get("path") if isinstance(summary.get("recording"), dict) else None
+    for cand in ([folder / rel] if isinstance(rel, str) else []) + [folder / "session.mcap"]:
+        if cand.is_file():
+            return cand
+    found = sorted(folder.glob("*.mcap"))
+    return found[0] if found else None
+
+
+def _read_streams(d: SessionData) -> None:
+    assert d.recording is not None
+    last_snapshot = -SNAPSHOT_EVERY_NS
+    for m in d.recording.messages():
+        topic = m.topic.decode(errors="replace")
+        d.by_topic[topic] = d.by_topic.get(topic, 0) + 1
+        msg = m.msg
+        if isinstance(msg, p.Tick):
+            d.ticks.add(msg.frame, msg.t_ns, msg.sent_ns, m.log_ns)
+        elif isinstance(msg, p.Status):
+            d.status.append((m.log_ns, msg))
+        elif isinstance(msg, p.ClientEvent):
+            d.client_events.append(msg)
+        elif isinstance(msg, p.FrameReport):
+            cols = d.frames.setdefault(msg.src, Columns("frame", "t_ns", "recv_ns", "present_ns", "photon_ns",
+                                                        "pose_sample_ns", "residual_frame"))
+            cols.add(msg.frame, msg.t_ns, msg.recv_ns, msg.present_ns, msg.photon_ns,
+                     np.nan if msg.pose_sample_ns is None else msg.pose_sample_ns,
+                     np.nan if msg.residual_frame is None else msg.residual_frame)
+        elif isinstance(msg, p.Vehicles):
+            pos = m.arrays.get("position_cm")
+            d.vehicles.add(msg.t_ns, msg.sim_ns, 0 if pos is None else len(pos))
+            if pos is not None and msg.t_ns - last_snapshot >= SNAPSHOT_EVERY_NS and pos.ndim == 2 and pos.shape[1] >= 2:
+                last_snapshot = msg.t_ns
+                handles = m.arrays.get("handle", np.arange(len(pos)))
+                d.snapshots.append(Snapshot(msg.t_ns, np.array(handles), np.array(pos, dtype=np.float64)))
+        elif isinstance(msg, p.VehicleIds):
+            d.vehicle_ids = {h: (i, t) for h, i, t in zip(msg.handles, msg.ids, msg.types)}
+        elif isinstance(msg, p.Pose):
+            cols = d.poses.setdefault(msg.device, Columns("t_ns", "sample_ns", "x", "y", "z", "qw", "qx", "qy", "qz"))
+            cols.add(msg.t_ns, msg.sample_ns, *msg.position, *msg.orientation)
+        elif isinstance(msg, p.AudioOnset):
+            d.audio.add(msg.t_ns, msg.scheduled_ns, msg.actual_ns, msg.late)
+        elif isinstance(msg, p.Residuals):
+            d.residuals.add(msg.t_ns, msg.frame, msg.base_frame, m.log_ns)
+        elif isinstance(msg, p.Event):
+            d.events.append(msg)

@@ -74,14 +74,20 @@ class SumoSource:
                      "traffic_lights": len(api.trafficlight.getIDList()),
                      "sumo_version": str(api.getVersion()[1]) if hasattr(api, "getVersion") else ""}
         self._read_tls(initial=True)
-        return self._snapshot([])
+        first = self.step()  # executes the begin step, so the first state is labelled ``begin``
+        if first is None:
+            raise InputFileError(f"SUMO scenario {str(self.path)!r} has nothing to simulate")
+        first.events = []
+        return first
 
     def _subscribe(self, vid: str) -> None:
         self.api.vehicle.subscribe(vid, VEHICLE_VARS)
         self._types[vid] = self.api.vehicle.getTypeID(vid)
 
     def _now_ns(self) -> int:
-        return int(round(self.api.simulation.getTime() * 1000)) * 1_000_000  # SUMO time is integer ms
+        """The time of the step just executed, as SUMO's outputs (FCD) label its state; TraCI's
+        getTime() is already one step later. SUMO time is integer milliseconds."""
+        return int(round(self.api.simulation.getTime() * 1000)) * 1_000_000 - self.step_ns
 
     def _read_tls(self, initial: bool = False) -> list[RawEvent]:
         out = []

@@ -6,25 +6,18 @@ the timestep and the vehicle named.
 """
 from __future__ import annotations
 
-import gzip
 import xml.etree.ElementTree as ET
+import zlib
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from bridges.sumo.scenario import check_file
+from bridges.sumo.scenario import check_file, open_maybe_gz
 from bridges.sumo.snapshot import Snapshot
 from syncserver.errors import InputFileError
 
 REQUIRED = ("x", "y", "angle", "speed")
-
-
-def _open(path: Path) -> IO[bytes]:
-    raw = path.open("rb")
-    magic = raw.read(2)
-    raw.seek(0)
-    return gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
 
 
 def read_fcd(path: Path) -> Iterator[Snapshot]:
@@ -32,7 +25,7 @@ def read_fcd(path: Path) -> Iterator[Snapshot]:
     check_file(path, "FCD trace")
     name = str(path)
     last_ns: int | None = None
-    with _open(path) as fh:
+    with open_maybe_gz(path) as fh:
         it = ET.iterparse(fh, events=("start", "end"))
         try:
             _, root = next(it)
@@ -50,7 +43,7 @@ def read_fcd(path: Path) -> Iterator[Snapshot]:
                 yield snap
         except ET.ParseError as exc:
             raise InputFileError(f"FCD trace {name!r} is not well-formed XML: {exc}") from None
-        except (OSError, EOFError) as exc:  # truncated or corrupt .gz
+        except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt .gz
             raise InputFileError(f"FCD trace {name!r} cannot be read: {exc}") from None
         except StopIteration:
             pass

@@ -5,8 +5,9 @@ import numpy as np
 
 
 class HandleTable:
-    """A vehicle keeps its handle for the whole session (also after it leaves and re-enters);
-    handles are assigned in order of first appearance, so a seeded run always gets the same ones."""
+    """A vehicle keeps its handle for the whole session (also after it leaves and re-enters).
+    Handles are assigned in order of first appearance, and among vehicles first seen in the same
+    step in id order, so every source (libsumo, traci, FCD) of one run gives the same handles."""
 
     def __init__(self) -> None:
         self._handles: dict[str, int] = {}
@@ -15,13 +16,9 @@ class HandleTable:
 
     def handles(self, ids: list[str]) -> np.ndarray:
         table = self._handles
-        out = np.empty(len(ids), dtype=np.uint32)
-        for i, vid in enumerate(ids):
-            h = table.get(vid)
-            if h is None:
-                h = table[vid] = len(table)
-            out[i] = h
-        return out
+        for vid in sorted(v for v in ids if v not in table):
+            table[vid] = len(table)
+        return np.fromiter((table[v] for v in ids), dtype=np.uint32, count=len(ids))
 
     def activate(self, sorted_handles: np.ndarray) -> bool:
         """Make ``sorted_handles`` the active set; True (and a new version) when it changed."""

@@ -1,8 +1,12 @@
 """Checks a scenario file before SUMO sees it, so a bad file fails with its name and the problem."""
 from __future__ import annotations
 
+import gzip
 import xml.etree.ElementTree as ET
+import zlib
 from pathlib import Path
+from typing import IO
+from xml.parsers import expat
 
 from syncserver.errors import InputFileError
 
@@ -12,6 +16,28 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def resolve(path: str) -> Path:
     p = Path(path).expanduser()
     return p if p.is_absolute() else REPO_ROOT / p
+
+
+def open_maybe_gz(path: Path) -> IO[bytes]:
+    raw = path.open("rb")
+    magic = raw.read(2)
+    raw.seek(0)
+    return gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
+
+
+def check_well_formed(path: Path, what: str) -> None:
+    """Stream the whole file through expat (no tree): libsumo crashes on malformed XML instead of
+    reporting it, so we look first."""
+    parser = expat.ParserCreate()
+    try:
+        with open_maybe_gz(path) as fh:
+            while chunk := fh.read(1 << 20):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise InputFileError(f"{what} {str(path)!r} is not well-formed XML: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputFileError(f"{what} {str(path)!r} cannot be read: {exc}") from None
 
 
 def check_file(path: Path, what: str) -> Path:
@@ -47,9 +73,5 @@ def check_sumocfg(path: Path) -> dict[str, list[Path]]:
         raise InputFileError(f"SUMO scenario {str(path)!r} names no <input><net-file>")
     for opt, files in inputs.items():
         for f in files:
-            try:
-                for _ in ET.iterparse(f, events=("start",)):
-                    break
-            except ET.ParseError as exc:
-                raise InputFileError(f"{opt} {str(f)!r} (from {str(path)!r}) is not well-formed XML: {exc}") from None
+            check_well_formed(f, f"{opt} (from {str(path)!r})")
     return inputs

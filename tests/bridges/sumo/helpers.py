@@ -1,0 +1,49 @@
+"""Runs the real bridge core (stepping process + per-frame bridge) without a syncserver."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+import numpy as np
+
+from bridges.sumo.bridge import SumoBridge
+from bridges.sumo.config import Settings
+from bridges.sumo.stepper import Stepper
+from syncserver import protocol as p
+
+DT_NS = round(1e9 / 90)
+
+
+@dataclass
+class Capture:
+    frames: list[tuple[int, int, dict[str, np.ndarray]]] = field(default_factory=list)  # frame, sim_ns, table
+    ids: list[p.VehicleIds] = field(default_factory=list)
+    events: list[p.Event] = field(default_factory=list)
+    table_mismatches: int = 0  # frames whose handles are not exactly the id table in force
+
+    def __call__(self, topic: bytes, msg: p.Message, arrays: dict | None = None) -> None:
+        p.encode(topic, msg, arrays)  # everything published must encode
+        if isinstance(msg, p.Vehicles):
+            self.frames.append((msg.frame, msg.sim_ns, {k: np.array(v) for k, v in arrays.items()}))
+            table = self.ids[-1] if self.ids else None
+            if table is None or table.ids_version != msg.ids_version or table.handles != arrays["handle"].tolist():
+                self.table_mismatches += 1
+        elif isinstance(msg, p.VehicleIds):
+            self.ids.append(msg)
+        elif isinstance(msg, p.Event):
+            self.events.append(msg)
+
+
+def run_bridge(frames: int, lockstep: bool = True, **settings: object) -> tuple[Capture, dict]:
+    s = msgspec.convert(settings, Settings)
+    cap = Capture()
+    stepper = Stepper(s)
+    try:
+        stepper.start(60)
+        bridge = SumoBridge(s, stepper, cap, lambda: 0, lockstep=lockstep)
+        for k in range(frames):
+            bridge.on_tick(p.Tick(frame=k, t_ns=k * DT_NS, sent_ns=k * DT_NS, dt_ns=DT_NS, epoch_ns=0))
+        section = bridge.section()
+    finally:
+        stepper.close()
+    return cap, section

@@ -17,6 +17,9 @@ from syncserver.stats import percentile_block
 
 log = logging.getLogger("bridges.pose")
 
+WAIT_MARGIN_NS = 300_000  # zmq poll may overshoot its ms timeout by about this much
+SLEEP_CHUNK_NS = 250_000  # longest sleep between two pumps of the node
+
 
 class PoseBridge:
     def __init__(self, node: Node, source: PoseSource, *, spin_ns: int = 100_000,
@@ -51,15 +54,20 @@ class PoseBridge:
         return True
 
     def _wait_until(self, due_ns: int) -> bool:
+        """Wait in zmq poll where the ms-granular timeout allows (a control reply then wakes us at
+        once, which keeps clock probes accurate), else in short sleeps with a pump between them."""
         while True:
             remaining = due_ns - self.node.session_ns()
             if remaining <= self.spin_ns:
                 break
-            if remaining > self.spin_ns + 2_000_000:
-                if not self._pump((remaining - self.spin_ns) // 1_000_000 - 1):
+            poll_ms = (remaining - self.spin_ns - WAIT_MARGIN_NS) // 1_000_000
+            if poll_ms >= 1:
+                if not self._pump(poll_ms):
                     return False
             else:
-                time.sleep((remaining - self.spin_ns) * 1e-9)
+                time.sleep(min(remaining - self.spin_ns, SLEEP_CHUNK_NS) * 1e-9)
+                if not self._pump(0):
+                    return False
         while self.node.session_ns() < due_ns:
             pass
         return self._pump(0)

@@ -1,0 +1,138 @@
+"""``python -m bench.pose``: pose pipeline latency and motion-to-photon, printed as one JSON object.
+
+- A real session (syncserver, pose bridge, headless client as processes): synthetic poses at 1 kHz
+  alongside 90 Hz ticks; pose sample -> client receive latency (the software pipeline) and MTP in
+  the headless display model, with its breakdown.
+- Baseline measured in the same run: raw pyzmq PUB -> SUB between two processes at the same rate
+  (8-byte timestamps, no proxy, no MessagePack), the transport floor under the same machine load.
+
+Goals (issue 4): software pipeline p99 <= 1 ms; MTP p99 <= 20 ms at 90 Hz.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+import zmq
+
+from session.config import NetworkSettings, load_config, resolve_endpoints
+from session.supervisor import Supervisor, prepare_session_dir
+from syncserver.stats import percentile_block
+
+REPO = Path(__file__).resolve().parent.parent
+PIPELINE_GOAL_MS = 1.0
+MTP_GOAL_MS = 20.0
+
+
+def session_figures(duration_s: float, rate_hz: float, work: Path) -> dict[str, Any]:
+    raw = {"session": {"name": "bench-pose", "mode": "realtime", "rate_hz": 90, "duration_s": duration_s},
+           "network": {"host": "127.0.0.1", "base_port": 0},
+           "components": {
+               "client": {"module": "client", "required": True,
+                          "settings": {"display": {"refresh_hz": 90, "vsync_phase_ms": 3.0,
+                                                   "vsync_to_photon_ms": 11.1, "render_ms": 1.0}}},
+               "pose": {"module": "bridges.pose", "settings": {"source": "synthetic", "rate_hz": rate_hz}}}}
+    path = work / "bench-pose.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    outcome = Supervisor(load_config(path), prepare_session_dir(work / "session"), quiet=True).run()
+    s = outcome.summary
+    mtp, pose = s.get("mtp", {}), s.get("pose", {})
+    received = pose.get("received", {})
+    return {
+        "status": outcome.status,
+        "pose_rate_hz": {"configured": rate_hz, "published": pose.get("rate_hz", {}).get("measured"),
+                         "received": received.get("rate_hz")},
+        "pipeline_ms": received.get("sample_to_client_ms"),  # pose sample -> client receive
+        "sample_to_bus_ms": pose.get("sample_to_bus_ms"),
+        "bus_to_client_ms": received.get("bus_to_client_ms"),
+        "mtp_ms": mtp.get("total_ms"),
+        "mtp_breakdown_ms": {k[:-3]: mtp.get(k) for k in ("sample_to_bus_ms", "bus_to_client_ms",
+                                                          "client_to_present_ms", "present_to_vsync_ms",
+                                                          "vsync_to_photon_ms")},
+        "mtp_frames": mtp.get("frames"),
+        "prediction_error": {k: (mtp.get("prediction_error") or {}).get(k)
+                             for k in ("rotation_deg", "unpredicted_rotation_deg")},
+        "tick_lateness_us": s.get("ticks", {}).get("lateness_us"),
+        "late_ticks": s.get("ticks", {}).get("late"),
+    }
+
+
+def raw_sub(endpoint: str, count: int) -> None:
+    sock = zmq.Context.instance().socket(zmq.SUB)
+    sock.setsockopt(zmq.SUBSCRIBE, b"")
+    sock.connect(endpoint)
+    lat = []
+    while len(lat) < count and sock.poll(5000):
+        body = sock.recv()
+        lat.append(time.monotonic_ns() - int.from_bytes(body[:8], "little"))
+    print(json.dumps(lat))
+
+
+def raw_baseline(duration_s: float, rate_hz: float) -> dict[str, Any]:
+    """Plain pyzmq PUB (this process, sleep-paced) -> SUB (another process), same rate."""
+    endpoint = resolve_endpoints(NetworkSettings(base_port=0)).bus_in
+    count = int(duration_s * rate_hz)
+    sock = zmq.Context.instance().socket(zmq.PUB)
+    sock.bind(endpoint)
+    sub = subprocess.Popen([sys.executable, "-m", "bench.pose", "--raw-sub", endpoint, str(count)],
+                           cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)  # the subscriber connects and subscribes
+        start = time.monotonic_ns()
+        period = 1e9 / rate_hz
+        for k in range(count):
+            due = start + int(k * period)
+            while (left := due - time.monotonic_ns()) > 0:
+                time.sleep(left * 1e-9)
+            sock.send(time.monotonic_ns().to_bytes(8, "little") + bytes(120))
+        out, _ = sub.communicate(timeout=30)
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.wait()
+        sock.close()
+    lat = json.loads(out.strip().splitlines()[-1]) if out.strip() else []
+    return {"messages": len(lat), "latency_ms": percentile_block(lat, 1e-6)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=10.0, help="session seconds (default 10)")
+    ap.add_argument("--rate", type=float, default=1000.0, help="pose rate in Hz (default 1000)")
+    ap.add_argument("--raw-sub", nargs=2, metavar=("ENDPOINT", "COUNT"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.raw_sub:
+        raw_sub(args.raw_sub[0], int(args.raw_sub[1]))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench-pose-") as tmp:
+        pipeline = session_figures(args.duration, args.rate, Path(tmp))
+    baseline = raw_baseline(min(args.duration, 5.0), args.rate)
+    p99 = (pipeline["pipeline_ms"] or {}).get("p99")
+    mtp99 = (pipeline["mtp_ms"] or {}).get("p99")
+    raw99 = baseline["latency_ms"]["p99"]
+    result = {
+        "bench": "pose",
+        "duration_s": args.duration,
+        "session": pipeline,
+        "baseline_raw_pyzmq": baseline,
+        "pipeline_p50_ms": (pipeline["pipeline_ms"] or {}).get("p50"),
+        "pipeline_p99_ms": p99,
+        "pipeline_p99_over_raw_p99": round(p99 / raw99, 2) if p99 and raw99 else None,
+        "mtp_p99_ms": mtp99,
+        "goals": {"pipeline_p99_ms": PIPELINE_GOAL_MS, "mtp_p99_ms": MTP_GOAL_MS,
+                  "pipeline_met": p99 is not None and p99 <= PIPELINE_GOAL_MS,
+                  "mtp_met": mtp99 is not None and mtp99 <= MTP_GOAL_MS},
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from recording.report.data import SessionData
 
 MAX_SPLATS = 200
-DEPTH_SCALE_M = 40.0  # e-fold of the compositing weight per this many metres of depth
+DEPTH_SCALE_M = 40.0  # e-fold of the compositing weight per this many metres of depth (at least)
 BACKGROUND_FOOTPRINT = 0.005
 
 
@@ -75,23 +75,32 @@ def top_down(d: SessionData, moments: int = 4) -> tuple[str, str]:
     return (f"{len(picks)} moments of {len(snaps)} snapshots", png(fig))
 
 
-def composite(colors: np.ndarray, weights: np.ndarray, footprints: np.ndarray,
+def composite(colors: np.ndarray, weights: np.ndarray, centers: np.ndarray, sigmas: np.ndarray,
               background: np.ndarray, background_footprint: float = BACKGROUND_FOOTPRINT) -> np.ndarray:
-    """Depth-weighted splat compositing. colors (n, 3), weights (n,), footprints (n, H, W),
-    background (H, W, 3) with weight 0 and a constant footprint. Returns (H, W, 3)."""
-    a = np.exp(-weights)[:, None, None] * footprints  # (n, H, W)
-    num = np.einsum("nhw,nc->hwc", a, colors) + background * background_footprint
-    den = a.sum(axis=0)[..., None] + background_footprint
-    return num / den
+    """Depth-weighted compositing of axis-aligned Gaussian splats: colors (n, 3), weights (n,), pixel
+    centres (n, 2) as (x, y), pixel sigmas (n, 2); background (H, W, 3) has weight 0 and a constant
+    footprint. Each splat touches only its 3-sigma box (its footprint is separable). Returns (H, W, 3)."""
+    h, w = background.shape[:2]
+    num = background * background_footprint
+    den = np.full((h, w), background_footprint)
+    for color, weight, (cx, cy), (sx, sy) in zip(colors, weights, centers, sigmas):
+        x0, x1 = max(0, int(cx - 3 * sx)), min(w, int(cx + 3 * sx) + 2)
+        y0, y1 = max(0, int(cy - 3 * sy)), min(h, int(cy + 3 * sy) + 2)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        gx = np.exp(-0.5 * ((np.arange(x0, x1) - cx) / sx) ** 2)
+        gy = np.exp(-0.5 * ((np.arange(y0, y1) - cy) / sy) ** 2)
+        a = np.exp(-weight) * np.outer(gy, gx)
+        num[y0:y1, x0:x1] += a[..., None] * color
+        den[y0:y1, x0:x1] += a
+    return num / den[..., None]
 
 
-def _footprints(rel: np.ndarray, depth: np.ndarray, right: np.ndarray, up: np.ndarray, focal: float,
-                width: int, height: int, xx: np.ndarray, yy: np.ndarray, size_x_m: float, size_y_m: float) -> np.ndarray:
-    sx = width / 2 + focal * (rel @ right) / depth
-    sy = height / 2 - focal * (rel @ up) / depth
-    sig_x = (focal * size_x_m / depth)[:, None, None]
-    sig_y = (focal * size_y_m / depth)[:, None, None]
-    return np.exp(-0.5 * (((xx[None] - sx[:, None, None]) / sig_x) ** 2 + ((yy[None] - sy[:, None, None]) / sig_y) ** 2))
+def _project(rel: np.ndarray, depth: np.ndarray, right: np.ndarray, up: np.ndarray, focal: float,
+             width: int, height: int, size_x_m: float, size_y_m: float) -> tuple[np.ndarray, np.ndarray]:
+    centers = np.column_stack([width / 2 + focal * (rel @ right) / depth, height / 2 - focal * (rel @ up) / depth])
+    sigmas = np.column_stack([focal * size_x_m / depth, focal * size_y_m / depth])
+    return centers, sigmas
 
 
 def _road_points(d: SessionData, max_points: int = 400) -> np.ndarray:
@@ -114,8 +123,8 @@ def render_splats(d: SessionData, width: int = 480, height: int = 270, fov_deg: 
         where = "the listener's head pose"
     else:
         span = max(10.0, float(np.ptp(pts[:, :2], axis=0).max()))
-        cam = centroid + np.array([-span, 0.0, 0.0])
-        cam[2] = 1.7 + 0.1 * span
+        cam = centroid + np.array([-0.6 * span, 0.0, 0.0])
+        cam[2] = 1.7 + 0.03 * span
         fwd = centroid - cam
         where = "a camera behind the scene (no head pose in this session)"
     fwd = np.array([fwd[0], fwd[1], min(fwd[2], 0.0)], dtype=np.float64)
@@ -132,27 +141,34 @@ def render_splats(d: SessionData, width: int = 480, height: int = 270, fov_deg: 
     depth = rel @ fwd
     keep = np.argsort(depth)
     keep = keep[depth[keep] > 0.5][:MAX_SPLATS]
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    horizon = height / 2 - focal * (fwd[2] / max(np.hypot(fwd[0], fwd[1]), 1e-6))
+    yy = np.mgrid[0:height, 0:width][0].astype(np.float64)
+    horizon = height / 2 + focal * (fwd[2] / max(np.hypot(fwd[0], fwd[1]), 1e-6))  # fwd[2] < 0: above centre
     sky = np.array([0.62, 0.76, 0.92]) * (1 - 0.3 * np.clip(yy / height, 0, 1))[..., None]
     ground = np.array([0.35, 0.36, 0.33]) * (0.7 + 0.3 * np.clip((yy - horizon) / height, 0, 1))[..., None]
     background = np.where((yy < horizon)[..., None], sky, ground)
-    colors, weights, feet = [], [], []
+    colors, weights, centers, sigmas = [], [], [], []
+    z_near = float(depth[keep].min()) if len(keep) else 0.0
+    scale = max(DEPTH_SCALE_M, float(np.ptp(depth[keep])) / 3 if len(keep) else 0.0)
     if len(keep):  # vehicles
         z = depth[keep]
         colors.append(_palette(s.handles[keep] if len(s.handles) == len(pts) else keep))
-        weights.append(z / DEPTH_SCALE_M)
-        feet.append(_footprints(rel[keep], z, right, cup, focal, width, height, xx, yy, 1.6, 0.7))
+        weights.append((z - z_near) / scale)
+        c, sg = _project(rel[keep], z, right, cup, focal, width, height, 1.6, 0.7)
+        centers.append(c)
+        sigmas.append(sg)
     road = _road_points(d) - cam
     rz = road @ fwd
     near = rz > 1.0
     if near.any():  # the driven roads as flat grey splats, always behind a vehicle at the same depth
         rz = rz[near]
         colors.append(np.full((len(rz), 3), 0.52))
-        weights.append(rz / DEPTH_SCALE_M + 1.5)
-        feet.append(_footprints(road[near], rz, right, cup, focal, width, height, xx, yy, 1.2, 0.25))
+        weights.append(np.maximum(rz - z_near, 0.0) / scale + 1.5)
+        c, sg = _project(road[near], rz, right, cup, focal, width, height, 1.2, 0.25)
+        centers.append(c)
+        sigmas.append(sg)
     if colors:
-        image = composite(np.concatenate(colors), np.concatenate(weights), np.concatenate(feet), background)
+        image = composite(np.concatenate(colors), np.concatenate(weights), np.concatenate(centers),
+                          np.concatenate(sigmas), background)
     else:
         image = background
     fig, ax = figure(width=8, height=4.5)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.raw_sub:
         raw_sub(args.raw_sub[0], int(args.raw_sub[1]))
         return 0
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-pose-") as tmp:
         pipeline = session_figures(args.duration, args.rate, Path(tmp))
     baseline = raw_baseline(min(args.duration, 5.0), args.rate)
@@ -126,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pipeline_p99_ms": p99,
         "pipeline_p99_over_raw_p99": round(p99 / raw99, 2) if p99 and raw99 else None,
         "mtp_p99_ms": mtp99,
+        "machine": {"cpus": os.cpu_count(), "loadavg_1m_before": round(load_before, 2),
+                    "loadavg_1m_after": round(os.getloadavg()[0], 2)},
         "goals": {"pipeline_p99_ms": PIPELINE_GOAL_MS, "mtp_p99_ms": MTP_GOAL_MS,
                   "pipeline_met": p99 is not None and p99 <= PIPELINE_GOAL_MS,
                   "mtp_met": mtp99 is not None and mtp99 <= MTP_GOAL_MS},

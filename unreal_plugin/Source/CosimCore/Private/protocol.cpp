@@ -1,0 +1,530 @@
+#include "cosim/protocol.h"
+
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include <msgpack/pack.hpp>
+
+#include "mp_value.h"
+
+namespace cosim {
+
+namespace {
+
+using mp::Value;
+
+template <class T, class = void>
+struct has_arrays : std::false_type {};
+template <class T>
+struct has_arrays<T, std::void_t<decltype(std::declval<T&>().arrays)>> : std::true_type {};
+
+// --- constraints -------------------------------------------------------------------------------
+
+bool utf8_codepoints(const std::string& s, size_t& count) {
+  count = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += n;
+    ++count;
+  }
+  return true;
+}
+
+std::string check_string(const std::string& s, Lim lim) {
+  size_t chars = 0;
+  if (!utf8_codepoints(s, chars)) return "invalid UTF-8";
+  const size_t max = lim == Lim::kName ? 128 : lim == Lim::kText ? 4096 : lim == Lim::kDtype ? 8 : SIZE_MAX;
+  if (chars > max) return "expected str of length <= " + std::to_string(max);
+  if (lim == Lim::kMode && s != "realtime" && s != "lockstep")
+    return "expected one of 'realtime', 'lockstep', got '" + s + "'";
+  if (lim == Lim::kClientEvent && s != "joined" && s != "ready" && s != "left" && s != "dropped" &&
+      s != "rejected")
+    return "expected one of 'joined', 'ready', 'left', 'dropped', 'rejected', got '" + s + "'";
+  return {};
+}
+
+std::string check_int(int64_t v, Lim lim) {
+  if (lim == Lim::kU32 && (v < 0 || v > 0xFFFFFFFFLL)) return "expected int in [0, 4294967295]";
+  if (lim == Lim::kFrame && v < 0) return "expected int >= 0";
+  if (lim == Lim::kShapeDim && (v < 0 || v > (1LL << 31))) return "expected int in [0, 2147483648]";
+  return {};
+}
+
+std::string expected(const char* what, const Value& got) {
+  return std::string("expected ") + what + ", got " + mp::kind_name(got.kind);
+}
+
+// --- decoding: Value -> typed fields ---------------------------------------------------------
+
+std::string read(const Value& v, std::string& out, Lim lim) {
+  if (v.kind != Value::Kind::kStr) return expected("str", v);
+  out = v.s;
+  return check_string(out, lim);
+}
+
+std::string read(const Value& v, bool& out, Lim) {
+  if (v.kind != Value::Kind::kBool) return expected("bool", v);
+  out = v.b;
+  return {};
+}
+
+std::string read(const Value& v, int64_t& out, Lim lim) {
+  if (v.kind == Value::Kind::kUInt) return "int out of range (above 2**63-1)";
+  if (v.kind != Value::Kind::kInt) return expected("int", v);
+  out = v.i;
+  return check_int(out, lim);
+}
+
+std::string read(const Value& v, double& out, Lim) {
+  if (v.kind == Value::Kind::kFloat) out = v.f;
+  else if (v.kind == Value::Kind::kInt) out = static_cast<double>(v.i);  // msgspec accepts ints for floats
+  else if (v.kind == Value::Kind::kUInt) out = static_cast<double>(v.u);
+  else return expected("float", v);
+  return {};
+}
+
+std::string read(const Value& v, Scalar& out, Lim) {
+  switch (v.kind) {
+    case Value::Kind::kBool: out = v.b; return {};
+    case Value::Kind::kInt: out = v.i; return {};
+    case Value::Kind::kFloat: out = v.f; return {};
+    case Value::Kind::kStr: {
+      size_t n = 0;
+      if (!utf8_codepoints(v.s, n)) return "invalid UTF-8";
+      out = v.s;
+      return {};
+    }
+    case Value::Kind::kUInt: return "int out of range (above 2**63-1)";
+    default: return expected("bool | int | float | str", v);
+  }
+}
+
+template <class T>
+std::string read(const Value& v, std::optional<T>& out, Lim lim) {
+  if (v.kind == Value::Kind::kNil) {
+    out.reset();
+    return {};
+  }
+  T tmp{};
+  std::string err = read(v, tmp, lim);
+  if (err.empty()) out = std::move(tmp);
+  return err;
+}
+
+template <size_t N>
+std::string read(const Value& v, std::array<double, N>& out, Lim lim) {
+  if (v.kind != Value::Kind::kArray) return expected("array", v);
+  if (v.items.size() != N) return "expected array of length " + std::to_string(N);
+  for (size_t k = 0; k < N; ++k) {
+    std::string err = read(v.items[k], out[k], lim);
+    if (!err.empty()) return "[" + std::to_string(k) + "]: " + err;
+  }
+  return {};
+}
+
+std::string read(const Value& v, ScalarMap& out, Lim key_lim) {
+  if (v.kind != Value::Kind::kMap) return expected("object", v);
+  out.clear();
+  for (const auto& kv : v.map) {
+    std::string key;
+    std::string err = read(kv.first, key, key_lim);
+    if (err.empty()) {
+      Scalar value;
+      err = read(kv.second, value, Lim::kNone);
+      if (err.empty()) {
+        out.emplace_back(std::move(key), std::move(value));
+        continue;
+      }
+      return "[" + key + "]: " + err;
+    }
+    return "key: " + err;
+  }
+  return {};
+}
+
+template <class T>
+std::string read_struct(const Value& v, T& out);
+
+std::string read(const Value& v, ArraySpec& out, Lim) { return read_struct(v, out); }
+std::string read(const Value& v, ClientStatus& out, Lim) { return read_struct(v, out); }
+
+template <class T>
+size_t max_items(Lim lim) {
+  if (std::is_same<T, ArraySpec>::value) return kMaxPayloadFrames;
+  if (std::is_same<T, ClientStatus>::value) return 1024;
+  return lim == Lim::kShapeDim ? kMaxArrayDims : SIZE_MAX;
+}
+
+template <class T>
+std::string read(const Value& v, std::vector<T>& out, Lim lim) {
+  if (v.kind != Value::Kind::kArray) return expected("array", v);
+  const size_t max = max_items<T>(lim);
+  if (v.items.size() > max) return "expected array of length <= " + std::to_string(max);
+  out.assign(v.items.size(), T{});
+  for (size_t k = 0; k < v.items.size(); ++k) {
+    std::string err = read(v.items[k], out[k], lim);
+    if (!err.empty()) return "[" + std::to_string(k) + "]: " + err;
+  }
+  return {};
+}
+
+// Assigns one map entry to the field it names.
+struct FieldReader {
+  const std::string& key;
+  const Value& value;
+  bool matched = false;
+  std::string error;
+  template <class M>
+  void operator()(const char* name, M& member, Lim lim, bool) {
+    if (matched || key != name) return;
+    matched = true;
+    error = read(value, member, lim);
+  }
+};
+
+struct MissingFinder {
+  const std::vector<std::string>& seen;
+  std::string missing;
+  template <class M>
+  void operator()(const char* name, M&, Lim, bool required) {
+    if (!required || !missing.empty()) return;
+    for (const auto& s : seen)
+      if (s == name) return;
+    missing = name;
+  }
+};
+
+// Reads a map into T's fields; `common` (when given) takes v/frame/t_ns/src and ignores "type".
+template <class T>
+std::string read_fields(const Value& v, T& out, Common* common) {
+  if (v.kind != Value::Kind::kMap) return expected("object", v);
+  std::vector<std::string> seen;
+  for (const auto& kv : v.map) {
+    if (kv.first.kind != Value::Kind::kStr) return "object keys must be str";
+    const std::string& key = kv.first.s;
+    for (const auto& s : seen)
+      if (s == key) return "duplicate field `" + key + "`";
+    seen.push_back(key);
+    std::string err;
+    bool matched = true;
+    if (common && key == "type") {
+      continue;
+    } else if (common && key == "v") {
+      err = read(kv.second, common->v, Lim::kNone);
+    } else if (common && key == "frame") {
+      err = read(kv.second, common->frame, Lim::kFrame);
+    } else if (common && key == "t_ns") {
+      err = read(kv.second, common->t_ns, Lim::kNone);
+    } else if (common && key == "src") {
+      err = read(kv.second, common->src, Lim::kName);
+    } else {
+      FieldReader reader{key, kv.second, false, {}};
+      T::each(out, reader);
+      matched = reader.matched;
+      err = reader.error;
+    }
+    if (!matched) return "object contains unknown field `" + key + "`";
+    if (!err.empty()) return err + " - at `$." + key + "`";
+  }
+  MissingFinder finder{seen, {}};
+  T::each(out, finder);
+  if (!finder.missing.empty()) return "object missing required field `" + finder.missing + "`";
+  return {};
+}
+
+template <class T>
+std::string read_struct(const Value& v, T& out) {
+  return read_fields(v, out, nullptr);
+}
+
+// --- encoding ----------------------------------------------------------------------------------
+
+struct Buffer {
+  std::string bytes;
+  void write(const char* data, size_t n) { bytes.append(data, n); }
+};
+using Packer = msgpack::packer<Buffer>;
+
+void write(Packer& p, const std::string& s) {
+  p.pack_str(static_cast<uint32_t>(s.size()));
+  p.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+void write(Packer& p, bool b) { b ? p.pack_true() : p.pack_false(); }
+void write(Packer& p, int64_t i) { p.pack_int64(i); }
+// msgpack-cxx's pack_double writes integral values as ints; msgspec always writes float64 (0xcb),
+// so the float64 is appended as raw bytes (pack_str_body appends without a header).
+void write(Packer& p, double d) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, 8);
+  char raw[9];
+  raw[0] = static_cast<char>(0xcb);
+  for (int k = 0; k < 8; ++k) raw[1 + k] = static_cast<char>(bits >> (56 - 8 * k));
+  p.pack_str_body(raw, 9);
+}
+void write(Packer& p, const Scalar& s) {
+  std::visit([&p](const auto& x) { write(p, x); }, s);
+}
+template <class T>
+void write(Packer& p, const std::optional<T>& o) {
+  if (o) write(p, *o);
+  else p.pack_nil();
+}
+template <size_t N>
+void write(Packer& p, const std::array<double, N>& a) {
+  p.pack_array(N);
+  for (double d : a) write(p, d);
+}
+void write(Packer& p, const ScalarMap& m) {
+  p.pack_map(static_cast<uint32_t>(m.size()));
+  for (const auto& kv : m) {
+    write(p, kv.first);
+    write(p, kv.second);
+  }
+}
+template <class T>
+void write_struct(Packer& p, const T& s);
+void write(Packer& p, const ArraySpec& s) { write_struct(p, s); }
+void write(Packer& p, const ClientStatus& s) { write_struct(p, s); }
+template <class T>
+void write(Packer& p, const std::vector<T>& v) {
+  p.pack_array(static_cast<uint32_t>(v.size()));
+  for (const auto& x : v) write(p, x);
+}
+
+struct FieldCounter {
+  uint32_t n = 0;
+  template <class M>
+  void operator()(const char*, const M&, Lim, bool) { ++n; }
+};
+
+struct FieldWriter {
+  Packer& p;
+  template <class M>
+  void operator()(const char* name, const M& member, Lim, bool) {
+    write(p, std::string(name));
+    write(p, member);
+  }
+};
+
+template <class T>
+void write_struct(Packer& p, const T& s) {
+  FieldCounter counter;
+  T::each(s, counter);
+  p.pack_map(counter.n);
+  FieldWriter writer{p};
+  T::each(s, writer);
+}
+
+template <class T>
+std::string encode_header(const T& m) {
+  Buffer buf;
+  Packer p(buf);
+  FieldCounter counter;
+  T::each(m, counter);
+  p.pack_map(counter.n + 5);
+  write(p, std::string("type"));
+  write(p, std::string(T::kType));
+  write(p, std::string("v"));
+  write(p, m.v);
+  write(p, std::string("frame"));
+  write(p, m.frame);
+  write(p, std::string("t_ns"));
+  write(p, m.t_ns);
+  write(p, std::string("src"));
+  write(p, m.src);
+  FieldWriter writer{p};
+  T::each(m, writer);
+  return std::move(buf.bytes);
+}
+
+// --- channels ----------------------------------------------------------------------------------
+
+bool allowed_on(size_t index, Channel channel) {
+  // Indices of Message's alternatives: control requests 0-5, replies 6-9, broadcasts 10-14, bus 15-22.
+  switch (channel) {
+    case Channel::kControlRequest: return index <= 5;
+    case Channel::kControlReply: return index >= 6 && index <= 9;
+    case Channel::kBroadcast: return index >= 10 && index <= 14;
+    case Channel::kBus: return index >= 15;
+    case Channel::kAny: return true;
+  }
+  return false;
+}
+
+template <size_t I = 0>
+bool make_by_type(const std::string& type, Message& out, size_t& index) {
+  if constexpr (I < std::variant_size_v<Message>) {
+    using T = std::variant_alternative_t<I, Message>;
+    if (type == T::kType) {
+      out.emplace<I>();
+      index = I;
+      return true;
+    }
+    return make_by_type<I + 1>(type, out, index);
+  } else {
+    return false;
+  }
+}
+
+std::vector<ArraySpec>* specs_of(Message& msg) {
+  return std::visit([](auto& m) -> std::vector<ArraySpec>* {
+    if constexpr (has_arrays<std::decay_t<decltype(m)>>::value) return &m.arrays;
+    else return nullptr;
+  }, msg);
+}
+
+std::string quoted(const Value* v) {
+  if (v == nullptr) return "None";
+  if (v->kind == Value::Kind::kStr) return "'" + v->s + "'";
+  if (v->kind == Value::Kind::kInt) return std::to_string(v->i);
+  return mp::kind_name(v->kind);
+}
+
+const Value* lookup(const Value& map, const char* key) {
+  for (const auto& kv : map.map)
+    if (kv.first.kind == Value::Kind::kStr && kv.first.s == key) return &kv.second;
+  return nullptr;
+}
+
+}  // namespace
+
+// --- public API --------------------------------------------------------------------------------
+
+const Array* Decoded::find(std::string_view name) const {
+  for (const auto& a : arrays)
+    if (a.spec.name == name) return &a;
+  return nullptr;
+}
+
+const char* type_name(const Message& msg) {
+  return std::visit([](const auto& m) { return std::decay_t<decltype(m)>::kType; }, msg);
+}
+
+Common& common(Message& msg) {
+  return std::visit([](auto& m) -> Common& { return m; }, msg);
+}
+
+const Common& common(const Message& msg) {
+  return std::visit([](const auto& m) -> const Common& { return m; }, msg);
+}
+
+size_t dtype_size(std::string_view dtype) {
+  static const std::pair<const char*, size_t> kTable[] = {
+      {"|u1", 1}, {"|i1", 1}, {"<u2", 2}, {"<i2", 2}, {"<u4", 4}, {"<i4", 4},
+      {"<u8", 8}, {"<i8", 8}, {"<f2", 2}, {"<f4", 4}, {"<f8", 8}};
+  for (const auto& e : kTable)
+    if (dtype == e.first) return e.second;
+  return 0;
+}
+
+namespace {
+Result<size_t> expected_bytes(const ArraySpec& spec) {
+  const size_t item = dtype_size(spec.dtype);
+  if (item == 0) return Result<size_t>::fail("array '" + spec.name + "': dtype '" + spec.dtype + "' is not allowed");
+  if (spec.shape.size() > kMaxArrayDims)
+    return Result<size_t>::fail("array '" + spec.name + "': more than " + std::to_string(kMaxArrayDims) + " dimensions");
+  uint64_t n = item;
+  for (int64_t d : spec.shape) {
+    if (d < 0 || d > (1LL << 31)) return Result<size_t>::fail("array '" + spec.name + "': bad dimension " + std::to_string(d));
+    n *= static_cast<uint64_t>(d);
+    if (n > kMaxMessageBytes) return Result<size_t>::fail("array '" + spec.name + "': larger than a message may be");
+  }
+  return static_cast<size_t>(n);
+}
+}  // namespace
+
+Result<Array> make_array(std::string name, std::string dtype, std::vector<int64_t> shape, const void* data,
+                         size_t bytes) {
+  Array a{ArraySpec{std::move(name), std::move(dtype), std::move(shape)}, {}};
+  auto need = expected_bytes(a.spec);
+  if (!need) return Result<Array>::fail(need.error());
+  if (need.value() != bytes)
+    return Result<Array>::fail("array '" + a.spec.name + "': " + std::to_string(bytes) + " bytes for its shape need " +
+                               std::to_string(need.value()));
+  const auto* p = static_cast<const uint8_t*>(data);
+  a.bytes.assign(p, p + bytes);
+  return a;
+}
+
+Result<std::vector<std::string>> encode(std::string_view topic, Message msg, const std::vector<Array>& arrays) {
+  using R = Result<std::vector<std::string>>;
+  std::vector<ArraySpec>* specs = specs_of(msg);
+  if (!arrays.empty()) {
+    if (specs == nullptr) return R::fail(std::string(type_name(msg)) + " does not carry arrays");
+    if (arrays.size() > kMaxPayloadFrames) return R::fail("too many arrays: " + std::to_string(arrays.size()));
+    specs->clear();
+    for (const auto& a : arrays) {
+      auto need = expected_bytes(a.spec);
+      if (!need) return R::fail(need.error());
+      if (need.value() != a.bytes.size())
+        return R::fail("array '" + a.spec.name + "': " + std::to_string(a.bytes.size()) + " bytes do not match its shape");
+      specs->push_back(a.spec);
+    }
+  }
+  std::vector<std::string> frames;
+  frames.reserve(2 + arrays.size());
+  frames.emplace_back(topic);
+  frames.push_back(std::visit([](const auto& m) { return encode_header(m); }, msg));
+  for (const auto& a : arrays) frames.emplace_back(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size());
+  return frames;
+}
+
+Result<Decoded> decode(const std::vector<std::string_view>& frames, Channel channel, size_t max_message_bytes) {
+  using R = Result<Decoded>;
+  if (frames.size() < 2)
+    return R::fail("truncated message: " + std::to_string(frames.size()) + " frame(s), need topic and header");
+  if (frames.size() > 2 + kMaxPayloadFrames)
+    return R::fail("oversized message: " + std::to_string(frames.size()) + " frames (max " +
+                   std::to_string(2 + kMaxPayloadFrames) + ")");
+  size_t total = 0;
+  for (const auto& f : frames) total += f.size();
+  if (total > max_message_bytes)
+    return R::fail("oversized message: " + std::to_string(total) + " bytes (max " + std::to_string(max_message_bytes) + ")");
+  const std::string_view header = frames[1];
+  if (header.size() > kMaxHeaderBytes)
+    return R::fail("oversized header: " + std::to_string(header.size()) + " bytes (max " +
+                   std::to_string(kMaxHeaderBytes) + ")");
+  auto parsed = mp::parse(header);
+  if (!parsed) return R::fail(parsed.error());
+  const Value& root = parsed.value();
+  if (root.kind != Value::Kind::kMap) return R::fail("malformed header: expected a map, got " + std::string(mp::kind_name(root.kind)));
+  const Value* version = lookup(root, "v");
+  if (version && !(version->kind == Value::Kind::kInt && version->i == kProtocolVersion))
+    return R::fail("unsupported protocol version " + quoted(version) + " (this side speaks " +
+                   std::to_string(kProtocolVersion) + ")");
+  const Value* type = lookup(root, "type");
+  Decoded out{std::string(frames[0]), Message{}, {}};
+  size_t index = 0;
+  if (type == nullptr || type->kind != Value::Kind::kStr || !make_by_type(type->s, out.msg, index) ||
+      !allowed_on(index, channel))
+    return R::fail("unknown or unexpected message type " + quoted(type) + " on this channel");
+  std::string err = std::visit([&](auto& m) { return read_fields(root, m, &m); }, out.msg);
+  if (!err.empty()) return R::fail("invalid '" + type->s + "' message: " + err);
+
+  std::vector<ArraySpec>* specs = specs_of(out.msg);
+  const size_t payload = frames.size() - 2;
+  const size_t described = specs ? specs->size() : 0;
+  if (described != payload)
+    return R::fail(std::string(type_name(out.msg)) + ": header describes " + std::to_string(described) +
+                   " array(s) but " + std::to_string(payload) + " payload frame(s) follow");
+  for (size_t k = 0; k < payload; ++k) {
+    const ArraySpec& spec = (*specs)[k];
+    auto need = expected_bytes(spec);
+    if (!need) return R::fail(need.error());
+    const std::string_view frame = frames[2 + k];
+    if (frame.size() != need.value())
+      return R::fail("array '" + spec.name + "': " + std::to_string(frame.size()) + " bytes for its shape of " +
+                     spec.dtype + " (expected " + std::to_string(need.value()) + "; truncated or corrupt)");
+    if (out.find(spec.name)) return R::fail("array '" + spec.name + "' appears twice");
+    out.arrays.push_back(Array{spec, std::vector<uint8_t>(frame.begin(), frame.end())});
+  }
+  return out;
+}
+
+}  // namespace cosim

@@ -1,0 +1,74 @@
+// Vehicle tables from the bus (VEHICLES + VEHICLE_IDS) -> latest state per vehicle, spawn/despawn
+// lists, and smooth poses at render time: cubic Hermite in position between the last two tables
+// (tangents = velocity from speed, yaw, pitch), shortest-arc yaw/pitch, linear speed; past the
+// newest table a short straight-line extrapolation, then hold. Times are int64 ns of session time.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cosim/export.h"
+#include "cosim/protocol.h"
+#include "cosim/result.h"
+
+namespace cosim {
+
+struct VehicleState {
+  uint32_t handle = 0;
+  Vec3 position_cm{};
+  double yaw_deg = 0;
+  double pitch_deg = 0;
+  double speed_cms = 0;
+};
+
+// Columns of a VEHICLES message: handle <u4 (n), position_cm <f4 (n,3), yaw_deg <f4 (n),
+// speed_cms <f4 (n), optional pitch_deg <f4 (n). Anything else is an error naming the column.
+COSIMCORE_API Result<std::vector<VehicleState>> parse_vehicle_table(const Decoded& msg);
+
+struct VehicleInfo {
+  std::string id;
+  std::string type;
+};
+
+struct VehicleChanges {
+  std::vector<uint32_t> spawned;    // now known (state and type), not reported before
+  std::vector<uint32_t> despawned;  // reported before, gone from the newest table
+};
+
+class COSIMCORE_API VehicleScene {
+ public:
+  explicit VehicleScene(int64_t max_extrapolation_ns = 100'000'000) : max_extrap_ns_(max_extrapolation_ns) {}
+
+  void apply_ids(const VehicleIds& ids);
+  // A new table stamped with its frame's session time `t_ns` (older or equal stamps are ignored).
+  Outcome apply_table(const Decoded& vehicles_msg);
+  // The ids_version of the newest table differs from the id map we hold: ask for sumo.ids.
+  bool needs_ids() const { return table_ids_version_ && *table_ids_version_ != ids_version_; }
+
+  VehicleChanges take_changes();
+  std::optional<VehicleState> evaluate(uint32_t handle, int64_t t_ns) const;
+  const VehicleInfo* info(uint32_t handle) const;
+  size_t size() const { return tracks_.size(); }
+
+ private:
+  struct Track {
+    int64_t t_a = 0, t_b = 0;
+    VehicleState a, b;
+    bool has_a = false;
+  };
+  int64_t max_extrap_ns_;
+  int64_t latest_t_ns_ = INT64_MIN;
+  int64_t ids_version_ = -1;
+  std::optional<int64_t> table_ids_version_;
+  std::map<uint32_t, Track> tracks_;
+  std::map<uint32_t, VehicleInfo> infos_;
+  std::map<uint32_t, bool> reported_;  // handle -> spawned reported
+  std::vector<uint32_t> despawned_;
+};
+
+// Cubic Hermite between two states `span_ns` apart at fraction u in [0, 1] (exposed for tests).
+COSIMCORE_API VehicleState hermite(const VehicleState& a, const VehicleState& b, int64_t span_ns, double u);
+
+}  // namespace cosim

@@ -1,0 +1,235 @@
+// cosim_client: the C++ core joining a live session the way the headless Python client does
+// (client/__main__.py): HELLO/WELCOME, clock-probe burst, READY, an ACK with recv/present/photon
+// for every tick (present and photon from the same vsync-grid display model), HEARTBEATs with the
+// clock-offset error when the truth is known, BYE at the end. Prints one JSON summary line.
+//
+//   cosim_client --control tcp://127.0.0.1:P --ticks tcp://127.0.0.1:Q --name cpp [--required]
+//                [--bus-in tcp://...] [--report-frames] [--refresh-hz 90] [--vsync-phase-ms 3]
+//                [--vsync-to-photon-ms 11.1] [--render-ms 1] [--clock-skew-ns 0]
+//                [--connect-timeout-s 30] [--summary FILE]
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cosim/core.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+void on_signal(int sig) { g_signal = sig; }
+
+struct Args {
+  cosim::Endpoints endpoints;
+  cosim::LinkOptions link;
+  bool report_frames = false;
+  double refresh_hz = 90.0, vsync_phase_ms = 3.0, vsync_to_photon_ms = 11.1, render_ms = 1.0;
+  double connect_timeout_s = 30.0;
+  std::string summary;
+};
+
+bool parse_number(const char* flag, const char* text, double& out) {
+  char* end = nullptr;
+  out = std::strtod(text, &end);
+  if (end == text || *end != '\0') {
+    std::fprintf(stderr, "cosim_client: %s expects a number (got '%s')\n", flag, text);
+    return false;
+  }
+  return true;
+}
+
+bool parse_args(int argc, char** argv, Args& a) {
+  a.link.name = "cpp_client";
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--required") { a.link.required = true; continue; }
+    if (flag == "--report-frames") { a.report_frames = true; a.link.publish = true; continue; }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "cosim_client: %s needs a value\n", flag.c_str());
+      return false;
+    }
+    const char* v = argv[++i];
+    double num = 0;
+    if (flag == "--control") a.endpoints.control = v;
+    else if (flag == "--ticks") a.endpoints.ticks = v;
+    else if (flag == "--bus-in") a.endpoints.bus_in = v;
+    else if (flag == "--bus-out") a.endpoints.bus_out = v;
+    else if (flag == "--name") a.link.name = v;
+    else if (flag == "--summary") a.summary = v;
+    else if (flag == "--refresh-hz") { if (!parse_number(argv[i - 1], v, a.refresh_hz)) return false; }
+    else if (flag == "--vsync-phase-ms") { if (!parse_number(argv[i - 1], v, a.vsync_phase_ms)) return false; }
+    else if (flag == "--vsync-to-photon-ms") { if (!parse_number(argv[i - 1], v, a.vsync_to_photon_ms)) return false; }
+    else if (flag == "--render-ms") { if (!parse_number(argv[i - 1], v, a.render_ms)) return false; }
+    else if (flag == "--connect-timeout-s") { if (!parse_number(argv[i - 1], v, a.connect_timeout_s)) return false; }
+    else if (flag == "--clock-skew-ns") {
+      if (!parse_number(argv[i - 1], v, num)) return false;
+      a.link.clock_skew_ns = static_cast<int64_t>(num);
+    } else {
+      std::fprintf(stderr, "cosim_client: unknown option %s\n", flag.c_str());
+      return false;
+    }
+  }
+  if (a.endpoints.control.empty() || a.endpoints.ticks.empty()) {
+    std::fprintf(stderr, "cosim_client: --control and --ticks are required\n");
+    return false;
+  }
+  if (a.report_frames && a.endpoints.bus_in.empty()) {
+    std::fprintf(stderr, "cosim_client: --report-frames needs --bus-in\n");
+    return false;
+  }
+  if (!(a.refresh_hz > 0 && a.refresh_hz <= 1000)) {
+    std::fprintf(stderr, "cosim_client: --refresh-hz must be in (0, 1000] (got %g)\n", a.refresh_hz);
+    return false;
+  }
+  return true;
+}
+
+int64_t ms_to_ns(double ms) { return static_cast<int64_t>(ms * 1e6 + (ms >= 0 ? 0.5 : -0.5)); }
+
+class Client {
+ public:
+  Client(const Args& args, cosim::Link& link)
+      : args_(args), link_(link),
+        display_(static_cast<int64_t>(1e9 / args.refresh_hz + 0.5), ms_to_ns(args.vsync_phase_ms),
+                 ms_to_ns(args.vsync_to_photon_ms)),
+        render_ns_(ms_to_ns(args.render_ms)) {}
+
+  // HELLO -> WELCOME -> first probe burst -> (a broadcast arrived) READY. False with a message on failure.
+  bool join(std::string& error) {
+    const int64_t deadline = cosim::mono_now_ns() + static_cast<int64_t>(args_.connect_timeout_s * 1e9);
+    cosim::Outcome sent = link_.hello();
+    if (!sent) return fail(error, "HELLO: " + sent.error());
+    while (!link_.first_burst_done() || !link_.saw_broadcast()) {
+      if (g_signal) return fail(error, "stopped by a signal before the session started");
+      if (cosim::mono_now_ns() > deadline)
+        return fail(error, link_.welcomed() ? "no session broadcast within the connect timeout"
+                                            : "no WELCOME from the syncserver at " + args_.endpoints.control);
+      if (!poll(100)) return fail(error, last_error_);
+    }
+    sent = link_.ready();
+    if (!sent) return fail(error, "READY: " + sent.error());
+    return true;
+  }
+
+  void run() {
+    while (!g_signal && !link_.ended()) {
+      if (!poll(100)) {
+        std::fprintf(stderr, "cosim_client: %s\n", last_error_.c_str());
+        end_reason_ = "error";
+        return;
+      }
+    }
+    end_reason_ = g_signal ? "signal" : end_reason_;
+  }
+
+  std::string summary_json() const {
+    const auto& s = link_.stats();
+    const auto& est = link_.offset();
+    std::vector<int64_t> abs_errors;
+    for (int64_t e : s.offset_errors_ns) abs_errors.push_back(e < 0 ? -e : e);
+    return std::string("{\"name\": \"") + args_.link.name + "\", \"end_reason\": \"" + end_reason_ +
+           "\", \"ticks\": " + std::to_string(s.ticks) + ", \"acks\": " + std::to_string(acks_) +
+           ", \"gaps\": " + std::to_string(s.gaps) + ", \"decode_errors\": " + std::to_string(s.decode_errors) +
+           ", \"server_errors\": " + std::to_string(s.server_errors) +
+           ", \"offset_ns\": " + (est.offset_ns() ? std::to_string(*est.offset_ns()) : "null") +
+           ", \"rtt_ns\": " + (est.rtt_ns() ? std::to_string(*est.rtt_ns()) : "null") +
+           ", \"probe_bursts\": " + std::to_string(est.history().size()) +
+           ", \"clock_offset_error_us\": " + cosim::to_json(cosim::percentiles(abs_errors, 1e-3)) +
+           ", \"missed_vsyncs\": " + std::to_string(display_.missed_vsyncs()) +
+           ", \"replaced_frames\": " + std::to_string(display_.replaced()) + ", \"mtp\": " + mtp_.summary_json() + "}";
+  }
+
+ private:
+  static bool fail(std::string& error, std::string text) {
+    error = std::move(text);
+    return false;
+  }
+
+  bool poll(int timeout_ms) {
+    inbox_.clear();
+    cosim::Outcome r = link_.poll(timeout_ms, inbox_);
+    if (!r) {
+      last_error_ = r.error();
+      return false;
+    }
+    for (const auto& in : inbox_) {
+      if (in.kind == cosim::Inbound::Kind::kTick) on_tick(std::get<cosim::Tick>(in.msg.msg), in.recv_ns);
+      else if (in.kind == cosim::Inbound::Kind::kEnd) end_reason_ = std::get<cosim::End>(in.msg.msg).reason;
+    }
+    return true;
+  }
+
+  void on_tick(const cosim::Tick& tick, int64_t recv_ns) {
+    if (!link_.first_burst_done()) return;  // ticks before READY (late joiner) need no ACK
+    const int64_t render_start = link_.session_now_ns();
+    const cosim::Presented shown = display_.present(render_start + render_ns_);
+    cosim::Outcome sent = link_.ack(tick, recv_ns, shown.present_ns, shown.photon_ns);
+    if (sent) ++acks_;
+    else std::fprintf(stderr, "cosim_client: ACK %lld: %s\n", static_cast<long long>(tick.frame), sent.error().c_str());
+    cosim::FrameTimes f;
+    f.frame = tick.frame;
+    f.tick_ns = tick.t_ns;
+    f.recv_ns = recv_ns;
+    f.present_ns = shown.present_ns;
+    f.photon_ns = shown.photon_ns;
+    mtp_.record(f);
+    if (args_.report_frames) {
+      cosim::FrameReport rep;
+      rep.frame = tick.frame;
+      rep.t_ns = tick.t_ns;
+      rep.recv_ns = recv_ns;
+      rep.present_ns = shown.present_ns;
+      rep.photon_ns = shown.photon_ns;
+      link_.publish(cosim::topic::kFrames, rep);
+    }
+  }
+
+  const Args& args_;
+  cosim::Link& link_;
+  cosim::DisplayModel display_;
+  int64_t render_ns_;
+  cosim::MtpTracker mtp_;
+  std::vector<cosim::Inbound> inbox_;
+  int64_t acks_ = 0;
+  std::string end_reason_ = "ended";
+  std::string last_error_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (!parse_args(argc, argv, args)) return 2;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  auto opened = cosim::Link::open(args.endpoints, args.link);
+  if (!opened) {
+    std::fprintf(stderr, "cosim_client: %s\n", opened.error().c_str());
+    return 1;
+  }
+  std::unique_ptr<cosim::Link> link = opened.take();
+  Client client(args, *link);
+  std::string error;
+  int rc = 0;
+  if (client.join(error)) {
+    client.run();
+  } else {
+    std::fprintf(stderr, "cosim_client: %s\n", error.c_str());
+    rc = 1;
+  }
+  link->bye(rc == 0 ? "done" : "error");
+  const std::string summary = client.summary_json();
+  if (!args.summary.empty()) {
+    std::FILE* f = std::fopen(args.summary.c_str(), "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "cosim_client: cannot write summary to '%s'\n", args.summary.c_str());
+      rc = rc ? rc : 1;
+    } else {
+      std::fprintf(f, "%s\n", summary.c_str());
+      std::fclose(f);
+    }
+  }
+  std::printf("%s\n", summary.c_str());
+  return rc;
+}

@@ -1,0 +1,207 @@
+// The golden vectors of tests/golden/ (written by `python -m syncserver.golden`): every .bin must
+// decode to the header and arrays its manifest entry lists, and re-encoding the decoded message
+// must reproduce every frame byte for byte.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "cosim/protocol.h"
+#include "cosim/residuals.h"
+#include "json.h"
+
+using testjson::Json;
+
+namespace {
+
+const std::string kDir = COSIM_GOLDEN_DIR;
+
+std::vector<std::string> unpack_frames(const std::string& data) {
+  auto u32 = [&](size_t pos) {
+    uint32_t v;
+    std::memcpy(&v, data.data() + pos, 4);
+    return v;
+  };
+  std::vector<std::string> frames;
+  if (data.size() < 4) return frames;
+  const uint32_t n = u32(0);
+  size_t pos = 4;
+  for (uint32_t k = 0; k < n && pos + 4 <= data.size(); ++k) {
+    const uint32_t len = u32(pos);
+    frames.push_back(data.substr(pos + 4, len));
+    pos += 4 + len;
+  }
+  EXPECT_EQ(pos, data.size()) << "trailing bytes in golden vector";
+  return frames;
+}
+
+Json j_int(int64_t v) { Json j; j.kind = Json::Kind::kInt; j.i = v; return j; }
+Json j_float(double v) { Json j; j.kind = Json::Kind::kFloat; j.f = v; return j; }
+Json j_str(const std::string& v) { Json j; j.kind = Json::Kind::kStr; j.s = v; return j; }
+Json j_bool(bool v) { Json j; j.kind = Json::Kind::kBool; j.b = v; return j; }
+
+Json to_json(const std::string& v) { return j_str(v); }
+Json to_json(bool v) { return j_bool(v); }
+Json to_json(int64_t v) { return j_int(v); }
+Json to_json(double v) { return j_float(v); }
+Json to_json(const cosim::Scalar& v) { return std::visit([](const auto& x) { return to_json(x); }, v); }
+template <class T>
+Json to_json(const std::optional<T>& v) { return v ? to_json(*v) : Json{}; }
+template <size_t N>
+Json to_json(const std::array<double, N>& v) {
+  Json j; j.kind = Json::Kind::kArr;
+  for (double d : v) j.arr.push_back(j_float(d));
+  return j;
+}
+Json to_json(const cosim::ScalarMap& m) {
+  Json j; j.kind = Json::Kind::kObj;
+  for (const auto& kv : m) j.obj.emplace_back(kv.first, to_json(kv.second));
+  return j;
+}
+template <class T>
+Json struct_json(const T& s);
+Json to_json(const cosim::ArraySpec& s) { return struct_json(s); }
+Json to_json(const cosim::ClientStatus& s) { return struct_json(s); }
+template <class T>
+Json to_json(const std::vector<T>& v) {
+  Json j; j.kind = Json::Kind::kArr;
+  for (const auto& x : v) j.arr.push_back(to_json(x));
+  return j;
+}
+
+struct ToJson {
+  Json& obj;
+  template <class M>
+  void operator()(const char* name, const M& member, cosim::Lim, bool) { obj.obj.emplace_back(name, to_json(member)); }
+};
+
+template <class T>
+Json struct_json(const T& s) {
+  Json j; j.kind = Json::Kind::kObj;
+  ToJson v{j};
+  T::each(s, v);
+  return j;
+}
+
+Json header_json(const cosim::Message& msg) {
+  return std::visit([](const auto& m) {
+    using T = std::decay_t<decltype(m)>;
+    Json j; j.kind = Json::Kind::kObj;
+    j.obj.emplace_back("type", j_str(T::kType));
+    j.obj.emplace_back("v", j_int(m.v));
+    j.obj.emplace_back("frame", j_int(m.frame));
+    j.obj.emplace_back("t_ns", j_int(m.t_ns));
+    j.obj.emplace_back("src", j_str(m.src));
+    ToJson v{j};
+    T::each(m, v);
+    return j;
+  }, msg);
+}
+
+double element(const cosim::Array& a, size_t i) {
+  const std::string& d = a.spec.dtype;
+  const uint8_t* p = a.bytes.data();
+  auto get = [&](auto tag) {
+    decltype(tag) v;
+    std::memcpy(&v, p + i * sizeof v, sizeof v);
+    return static_cast<double>(v);
+  };
+  if (d == "<u4") return get(uint32_t{});
+  if (d == "<i4") return get(int32_t{});
+  if (d == "<f4") return get(float{});
+  if (d == "<f8") return get(double{});
+  if (d == "<f2") {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    return cosim::half_to_float(h);
+  }
+  ADD_FAILURE() << "test does not read dtype " << d;
+  return 0;
+}
+
+cosim::Channel channel_for(const std::string& topic, const std::string& type) {
+  if (topic == "ctl") {
+    for (const char* t : {"WELCOME", "REJECT", "PROBE_REPLY", "ERROR"})
+      if (type == t) return cosim::Channel::kControlReply;
+    return cosim::Channel::kControlRequest;
+  }
+  if (topic == "tick" || topic == "session") return cosim::Channel::kBroadcast;
+  return cosim::Channel::kBus;
+}
+
+class Golden : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto parsed = testjson::parse(testjson::read_file(kDir + "/manifest.json"));
+    ASSERT_TRUE(parsed) << parsed.error();
+    manifest = parsed.take();
+  }
+  Json manifest;
+};
+
+TEST_F(Golden, ManifestCoversEveryMessageType) {
+  std::vector<std::string> seen;
+  for (const auto& kv : manifest.obj) seen.push_back(kv.second.get("type")->s);
+  for (size_t i = 0; i < std::variant_size_v<cosim::Message>; ++i) {
+    const char* tags[] = {"HELLO", "READY", "ACK", "PROBE", "HEARTBEAT", "BYE", "WELCOME", "REJECT",
+                          "PROBE_REPLY", "ERROR", "TICK", "START", "END", "STATUS", "CLIENT", "VEHICLES",
+                          "VEHICLE_IDS", "EVENT", "POSE", "RESIDUALS", "AUDIO_ONSET", "FRAME_REPORT", "REQUEST"};
+    EXPECT_NE(std::find(seen.begin(), seen.end(), tags[i]), seen.end()) << tags[i] << " has no golden vector";
+  }
+  EXPECT_EQ(std::variant_size_v<cosim::Message>, 23u);
+}
+
+TEST_F(Golden, DecodeMatchesManifestAndReencodesBytewise) {
+  ASSERT_GE(manifest.obj.size(), 23u);
+  for (const auto& [name, entry] : manifest.obj) {
+    SCOPED_TRACE(name);
+    const std::string data = testjson::read_file(kDir + "/" + name + ".bin");
+    ASSERT_FALSE(data.empty()) << "missing " << name << ".bin";
+    const auto frames = unpack_frames(data);
+    const std::vector<std::string_view> views(frames.begin(), frames.end());
+    const std::string topic = entry.get("topic")->s, type = entry.get("type")->s;
+
+    auto decoded = cosim::decode(views, channel_for(topic, type));
+    ASSERT_TRUE(decoded) << decoded.error();
+    const cosim::Decoded& d = decoded.value();
+    EXPECT_EQ(d.topic, topic);
+    EXPECT_EQ(std::string(cosim::type_name(d.msg)), type);
+    const Json got = header_json(d.msg);
+    EXPECT_EQ(got, *entry.get("header")) << "decoded: " << got.dump() << "\nmanifest: " << entry.get("header")->dump();
+
+    const Json& arrays = *entry.get("arrays");
+    ASSERT_EQ(d.arrays.size(), arrays.obj.size());
+    for (size_t k = 0; k < d.arrays.size(); ++k) {
+      const auto& [aname, spec] = arrays.obj[k];
+      const cosim::Array& a = d.arrays[k];
+      EXPECT_EQ(a.spec.name, aname);
+      EXPECT_EQ(a.spec.dtype, spec.get("dtype")->s);
+      EXPECT_EQ(to_json(a.spec.shape), *spec.get("shape"));
+      const auto& values = spec.get("values")->arr;
+      ASSERT_EQ(a.bytes.size(), values.size() * cosim::dtype_size(a.spec.dtype));
+      for (size_t i = 0; i < values.size(); ++i) {
+        const double want = values[i].kind == Json::Kind::kInt ? static_cast<double>(values[i].i) : values[i].f;
+        EXPECT_EQ(element(a, i), want) << aname << "[" << i << "]";
+      }
+    }
+
+    auto encoded = cosim::encode(topic, d.msg, d.arrays);
+    ASSERT_TRUE(encoded) << encoded.error();
+    ASSERT_EQ(encoded.value().size(), frames.size());
+    for (size_t k = 0; k < frames.size(); ++k) EXPECT_EQ(encoded.value()[k], frames[k]) << "frame " << k << " differs";
+  }
+}
+
+TEST_F(Golden, EncodeFromScratchMatchesGoldenAck) {
+  cosim::Ack a;
+  a.frame = 1234;
+  a.t_ns = 13711111111;
+  a.src = "golden";
+  a.recv_ns = -5;
+  a.done_ns = 0;
+  auto encoded = cosim::encode(cosim::topic::kControl, a);
+  ASSERT_TRUE(encoded);
+  const auto frames = unpack_frames(testjson::read_file(kDir + "/ack_minimal.bin"));
+  EXPECT_EQ(encoded.value(), frames);
+}
+
+}  // namespace

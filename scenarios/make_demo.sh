@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the bundled demo scenario (scenarios/demo/) with SUMO's own tools, from the
 # eclipse-sumo wheel in the project's virtualenv. Deterministic: same SUMO version + seed = same files.
+#   [SEED=42] [TRIP_ATTRS='departPos="random_free" ...'] [MIN_DISTANCE=300] \
 #   bash scenarios/make_demo.sh [OUT_DIR] [GRID] [TRIP_PERIOD_S] [END_S]
 # The benchmark uses the same script with a bigger grid and a shorter period for city-scale runs.
 set -euo pipefail
@@ -11,6 +12,8 @@ grid="${2:-4}"
 period="${3:-0.4}"
 end="${4:-600}"
 seed="${SEED:-42}"
+attrs="${TRIP_ATTRS:-departLane=\"best\" departSpeed=\"max\" departPos=\"base\"}"
+min_dist="${MIN_DISTANCE:-300}"
 home="$("$py" -c "import sumo; print(sumo.SUMO_HOME)")"
 export SUMO_HOME="$home"
 mkdir -p "$out"
@@ -19,8 +22,7 @@ mkdir -p "$out"
     --seed "$seed" --output-file "$out/net.net.xml" --no-warnings true >/dev/null
 "$py" "$home/tools/randomTrips.py" -n "$out/net.net.xml" -o "$out/trips.trips.xml" \
     -r "$out/routes.rou.xml" --seed "$seed" --begin 0 --end "$end" --period "$period" \
-    --fringe-factor 5 --min-distance 300 --validate \
-    --trip-attributes 'departLane="best" departSpeed="max" departPos="base"' >/dev/null
+    --fringe-factor 5 --min-distance "$min_dist" --validate --trip-attributes "$attrs" >/dev/null
 rm -f "$out/trips.trips.xml" "$out/routes.rou.alt.xml"
 cat > "$out/demo.sumocfg" <<CFG
 <?xml version="1.0" encoding="UTF-8"?>

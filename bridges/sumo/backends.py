@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # traci.constants (libsumo shares the values)
 VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_ACCELERATION = 0x39, 0x43, 0x40, 0x36, 0x72
 VAR_TIME, DEPARTED, ARRIVED, TELEPORTING, COLLIDING = 0x66, 0x74, 0x7A, 0x76, 0x81
-TL_CURRENT_PHASE, TL_STATE = 0x28, 0x20
+TL_CURRENT_PHASE = 0x28
 VEHICLE_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_ACCELERATION)
 
 
@@ -38,7 +38,7 @@ class SumoSource:
         self.api: Any = importlib.import_module(self.backend)
         self.path = resolve(settings.scenario)
         self._types: dict[str, str] = {}
-        self._tls: dict[str, tuple[int, str]] = {}
+        self._tls: dict[str, int] = {}
         self.step_ns = 0
         self.info: dict[str, Any] = {}
 
@@ -64,8 +64,9 @@ class SumoSource:
                 raise InputFileError(f"SUMO scenario {str(self.path)!r}: SUMO refused to start it: {exc}") from None
         self.step_ns = int(round(api.simulation.getDeltaT() * 1e9))
         api.simulation.subscribe([VAR_TIME, DEPARTED, ARRIVED, TELEPORTING, COLLIDING])
-        for tls in api.trafficlight.getIDList():
-            api.trafficlight.subscribe(tls, [TL_CURRENT_PHASE, TL_STATE])
+        if "tls_phase" in s.events:
+            for tls in api.trafficlight.getIDList():
+                api.trafficlight.subscribe(tls, [TL_CURRENT_PHASE])
         for vid in api.vehicle.getIDList():  # attached to a running simulation
             self._subscribe(vid)
         (x0, y0), (x1, y1) = api.simulation.getNetBoundary()
@@ -92,10 +93,11 @@ class SumoSource:
     def _read_tls(self, initial: bool = False) -> list[RawEvent]:
         out = []
         for tls, r in self.api.trafficlight.getAllSubscriptionResults().items():
-            now = (int(r[TL_CURRENT_PHASE]), str(r[TL_STATE]))
-            if not initial and self._tls.get(tls) != now:
-                out.append(RawEvent("tls_phase", tls, {"phase": now[0], "state": now[1]}))
-            self._tls[tls] = now
+            phase = int(r[TL_CURRENT_PHASE])
+            if not initial and self._tls.get(tls) != phase:  # the state string only on a change
+                out.append(RawEvent("tls_phase", tls, {"phase": phase,
+                                                       "state": self.api.trafficlight.getRedYellowGreenState(tls)}))
+            self._tls[tls] = phase
         return out
 
     def _snapshot(self, events: list[RawEvent]) -> Snapshot:

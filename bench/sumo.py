@@ -1,0 +1,165 @@
+"""``python -m bench.sumo``: per-frame cost of the SUMO bridge at 90 Hz, city scale.
+
+For 100, 1,000 and 5,000 vehicles on one generated grid (scenarios/make_demo.sh, all vehicles
+inserted in the first 5 s, the session starting at sim time 6 s) it runs real sessions
+(syncserver + bridge, realtime, 90 Hz) with libsumo and traci side by side, the libsumo run recording
+FCD, then replays that recording (backend fcd). A subscriber in this process counts the vehicle
+tables that actually arrive on the bus. Prints one JSON object (last line of stdout).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import yaml
+import zmq
+
+from syncserver import protocol as p
+
+REPO = Path(__file__).resolve().parent.parent
+KEYS = ("frames", "lagged_frames", "vehicles", "vehicles_max", "frame_cost_ms", "step_ms", "rtf", "rtf_mean",
+        "rtf_capacity", "sim_drift_ms", "error")
+
+
+def make_scenarios(root: Path, sizes: list[int]) -> dict[int, Path]:
+    """One grid, the largest trip set from randomTrips; smaller sets are evenly spaced subsets."""
+    big = max(sizes)
+    env = dict(os.environ, TRIP_ATTRS='departLane="random" departSpeed="0" departPos="random_free"',
+               MIN_DISTANCE="1500")
+    subprocess.run(["bash", str(REPO / "scenarios" / "make_demo.sh"), str(root / "net"), "24", str(5.0 / big), "5"],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+    tree = ET.parse(root / "net" / "routes.rou.xml")
+    vehicles = [el for el in tree.getroot() if el.tag == "vehicle"]
+    out = {}
+    for n in sizes:
+        keep = set(id(v) for v in vehicles[:: max(1, len(vehicles) // n)][:n])
+        sub = ET.Element("routes")
+        sub.extend(el for el in tree.getroot() if el.tag != "vehicle" or id(el) in keep)
+        d = root / f"n{n}"
+        d.mkdir()
+        ET.ElementTree(sub).write(d / "routes.rou.xml")
+        cfg = (root / "net" / "demo.sumocfg").read_text().replace('value="net.net.xml"', f'value="{root / "net" / "net.net.xml"}"')
+        (d / "bench.sumocfg").write_text(cfg)
+        out[n] = d / "bench.sumocfg"
+    return out
+
+
+def free_base_port() -> int:
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + 4 < 65535 and all(_free(base + i) for i in range(4)):
+            return base
+    raise RuntimeError("no four free consecutive ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+class BusCounter(threading.Thread):
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(daemon=True)
+        self.endpoint, self.frames, self.bytes, self.stop = endpoint, 0, 0, False
+
+    def run(self) -> None:
+        sock = zmq.Context.instance().socket(zmq.SUB)
+        sock.setsockopt(zmq.SUBSCRIBE, p.TOPIC_VEHICLES)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.endpoint)
+        while not self.stop:
+            if sock.poll(100):
+                frames = sock.recv_multipart(copy=False)
+                self.frames += 1
+                self.bytes += sum(len(f) for f in frames)
+        sock.close()
+
+
+def run_case(tmp: Path, name: str, settings: dict[str, Any], seconds: float) -> dict[str, Any]:
+    base = free_base_port()
+    cfg = {"session": {"name": name, "mode": "realtime", "rate_hz": 90, "duration_s": seconds},
+           "network": {"base_port": base},
+           "components": {"sumo": {"module": "bridges.sumo", "settings": {"startup_timeout_s": 300, **settings}}}}
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    counter = BusCounter(f"tcp://127.0.0.1:{base + 3}")
+    counter.start()
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, str(REPO / "run_session.py"), "--config", str(path),
+                           "--out", str(tmp / name), "--quiet"], cwd=REPO, capture_output=True, text=True)
+    counter.stop = True
+    counter.join()
+    try:
+        section = json.loads((tmp / name / "summary.json").read_text()).get("sumo", {})
+    except (OSError, ValueError) as exc:
+        section = {"error": f"no summary: {exc}; exit {proc.returncode}: {proc.stderr[-500:]}"}
+    out = {k: section.get(k) for k in KEYS}
+    out["received_tables"] = counter.frames
+    out["received_mb_per_s"] = round(counter.bytes / 1e6 / seconds, 2)
+    out["wall_s"] = round(time.monotonic() - t0, 1)
+    print(f"{name}: {json.dumps(out)}", file=sys.stderr)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.sumo")
+    ap.add_argument("--sizes", default="100,1000,5000")
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--backends", default="libsumo,traci,fcd")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    backends = args.backends.split(",")
+    results: dict[str, dict[str, Any]] = {b: {} for b in backends}
+    with tempfile.TemporaryDirectory(prefix="bench-sumo-") as d:
+        tmp = Path(d)
+        t0 = time.monotonic()
+        scenarios = make_scenarios(tmp, sizes)
+        gen_s = round(time.monotonic() - t0, 1)
+        for n in sizes:
+            common = {"scenario": str(scenarios[n]), "start_s": 6.0}
+            fcd = tmp / f"rec{n}.xml.gz"
+            if "libsumo" in backends:
+                results["libsumo"][str(n)] = run_case(tmp, f"libsumo{n}", {**common, "backend": "libsumo",
+                                                                           "record_fcd": str(fcd)}, args.seconds)
+            if "traci" in backends:
+                results["traci"][str(n)] = run_case(tmp, f"traci{n}", {**common, "backend": "traci"}, args.seconds)
+            if "fcd" in backends and fcd.exists():
+                results["fcd"][str(n)] = run_case(tmp, f"fcd{n}", {**common, "backend": "fcd", "scenario": str(fcd)},
+                                                  args.seconds)
+    report: dict[str, Any] = {"bench": "sumo", "rate_hz": 90, "seconds": args.seconds, "cpus": os.cpu_count(),
+                              "load_avg": os.getloadavg(), "scenario_generation_s": gen_s, "results": results}
+    goals: dict[str, Any] = {}
+    fcd5k = results.get("fcd", {}).get("5000")
+    if fcd5k and fcd5k.get("frame_cost_ms"):
+        p99 = fcd5k["frame_cost_ms"]["p99"]
+        goals["fcd_5000_frame_cost_p99_ms"] = {"value": p99, "goal": 2.0, "met": p99 is not None and p99 <= 2.0}
+    live1k = results.get("libsumo", {}).get("1000")
+    if live1k and live1k.get("rtf_mean") is not None:
+        ok = live1k["rtf_mean"] >= 0.999 and live1k["lagged_frames"] == 0 and (live1k["vehicles"] or {}).get("p50", 0) >= 1000
+        goals["libsumo_1000_rtf"] = {"rtf_mean": live1k["rtf_mean"], "lagged_frames": live1k["lagged_frames"],
+                                     "vehicles_p50": (live1k["vehicles"] or {}).get("p50"),
+                                     "received_tables": live1k["received_tables"],
+                                     "rtf_capacity_p50": (live1k["rtf_capacity"] or {}).get("p50"), "met": ok}
+    report["goals"] = goals
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

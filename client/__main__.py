@@ -11,7 +11,6 @@ from typing import Sequence
 
 from bridges.pose import TOPIC_OPENVR
 from client.display import DisplayModel
-from client.events import data_first_events
 from client.mtp import MotionToPhoton
 from syncserver import protocol as p
 from syncserver.component import ComponentContext, start_component
@@ -76,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             node.connect()
             node.ready()
-            for ev in data_first_events(node):
+            for ev in node.events():
                 if isinstance(ev, TickEvent):
                     client.on_tick(ev)
                 elif isinstance(ev, DataEvent):

@@ -227,27 +227,31 @@ class Node:
                     return
 
     def poll(self, timeout_ms: int) -> list[Event]:
-        """One pass: wait up to ``timeout_ms`` (shortened for due heartbeats/probes), drain sockets."""
+        """One pass: wait up to ``timeout_ms`` (shortened for due heartbeats/probes), drain sockets.
+        Returns bus data before ticks and session broadcasts."""
         self._housekeeping()
         now = self.clock.now_ns()
         due = min(self._next_heartbeat_ns, self._next_probe_ns) if self.welcome else now + timeout_ms * 1_000_000
         timeout = max(0, min(timeout_ms, (due - now) // 1_000_000 + 1))
-        out: list[Event] = []
+        ticks: list[Event] = []
+        data: list[Event] = []
         ready = dict(self._poller.poll(timeout))
         if self.ticks in ready:
             for frames in self._drain(self.ticks, copy=True):
                 ev = self._on_broadcast(frames, self.clock.now_ns())
                 if ev is not None:
-                    out.append(ev)
-        if self.dealer in ready:
-            for frames in self._drain(self.dealer, copy=True):
-                self._on_control(frames)
+                    ticks.append(ev)
         if self.bus_sub is not None and self.bus_sub in ready:
             for frames in self._drain(self.bus_sub, copy=False):
                 ev = self._on_bus(frames, self.clock.now_ns())
                 if ev is not None:
-                    out.append(ev)
-        return out
+                    data.append(ev)
+        if self.dealer in ready:
+            for frames in self._drain(self.dealer, copy=True):
+                self._on_control(frames)
+        # Ticks are stamped first (their receive time is a measurement), but data that arrived in
+        # the same batch is handed out first, so a frame is processed with every input already here.
+        return data + ticks
 
     @staticmethod
     def _drain(sock: zmq.Socket, copy: bool) -> Iterator[list]:

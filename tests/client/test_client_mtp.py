@@ -9,10 +9,8 @@ from bridges.pose.synthetic import SyntheticSource
 from client import prediction as pred
 from client.config import DisplaySettings, PoseUseSettings, PredictionSettings
 from client.display import DisplayModel
-from client.events import data_first_events
 from client.mtp import TERMS, MotionToPhoton
 from syncserver import protocol as p
-from syncserver.node import DataEvent, EndEvent, TickEvent
 
 MS = 1_000_000
 
@@ -89,22 +87,6 @@ def test_openvr_display_timing_replaces_the_model() -> None:
                 {"period_ns": 10, "vsync_ns": 0, "vsync_to_photon_ns": 0}):
         m.on_openvr_event(p.Event(kind="openvr.display", data=bad))
     assert d.period_ns == 8_333_333 and m.sections()["mtp"]["display"]["updates"] == 1
-
-
-class _StubNode:
-    def __init__(self, batches) -> None:
-        self.batches = list(batches)
-        self.stop_reason = None
-
-    def poll(self, timeout_ms: int):
-        return self.batches.pop(0) if self.batches else [EndEvent("done")]
-
-
-def test_data_events_come_before_ticks_within_a_batch() -> None:
-    tick = TickEvent(p.Tick(frame=1, sent_ns=0, dt_ns=1, epoch_ns=0), 0, 0)
-    data = DataEvent(p.TOPIC_POSE, _pose(0, 0), {}, 0)
-    got = list(data_first_events(_StubNode([[tick, data], [tick]])))
-    assert got[:3] == [data, tick, tick] and isinstance(got[3], EndEvent) and len(got) == 4
 
 
 def test_disabled_pose_use_writes_no_sections() -> None:

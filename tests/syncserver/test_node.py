@@ -1,0 +1,39 @@
+"""The client library against real sockets bound by the test (no syncserver)."""
+import time
+
+import zmq
+
+from session.config import Endpoints
+from syncserver import protocol as p
+from syncserver.node import DataEvent, Node, TickEvent
+from tests.conftest import free_endpoints, wait_for
+
+
+def test_data_is_handed_out_before_a_tick_of_the_same_batch():
+    eps = Endpoints(**free_endpoints())
+    ctx = zmq.Context.instance()
+    ticks, bus = ctx.socket(zmq.PUB), ctx.socket(zmq.PUB)
+    ticks.bind(eps.ticks)
+    bus.bind(eps.bus_out)
+    with Node("n", eps, data_topics=[p.TOPIC_POSE]) as node:
+        pose = p.Pose(device="hmd", sample_ns=5, position=(0, 0, 0), orientation=(1, 0, 0, 0))
+        tick = p.Tick(frame=1, t_ns=10, sent_ns=10, dt_ns=1, epoch_ns=0)
+
+        def both_arrive() -> bool:
+            ticks.send_multipart(p.encode(p.TOPIC_TICK, tick))
+            bus.send_multipart(p.encode(p.TOPIC_POSE, pose))
+            time.sleep(0.05)
+            got = node.poll(0)
+            return len(got) == 2
+        assert wait_for(both_arrive, 5), "subscriptions never became live"
+        ticks.send_multipart(p.encode(p.TOPIC_TICK, tick))
+        bus.send_multipart(p.encode(p.TOPIC_POSE, pose))
+        time.sleep(0.05)
+        got = node.poll(0)
+        assert [type(e) for e in got] == [DataEvent, TickEvent]
+        assert node.stats.decode_errors == 0
+        ticks.send_multipart([p.TOPIC_TICK, b"\xc1"])
+        time.sleep(0.05)
+        assert node.poll(0) == [] and node.stats.decode_errors == 1
+    ticks.close()
+    bus.close()

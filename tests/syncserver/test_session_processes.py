@@ -44,19 +44,20 @@ def test_lockstep_has_no_gaps(write_config, procs, tmp_path):
 
 
 def test_late_joiner_is_welcomed_at_the_current_frame_and_catches_up(write_config, procs, tmp_path):
-    cfg = write_config(session={"rate_hz": 90, "duration_s": 3},
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 4},
                        components={"a": CLIENT, "late": {"module": "client", "wait_ready": False}})
     server = procs.module("syncserver", cfg, out=tmp_path)
     procs.module("client", cfg, name="a", out=tmp_path)
-    time.sleep(1.5)
+    assert wait_for(lambda: "session starts" in procs.log("syncserver"), 30)
+    time.sleep(1.0)
     with Node("late", endpoints(cfg)) as node:
         welcome = node.connect(10)
         node.ready()
-        assert welcome.epoch_ns is not None and welcome.frame > 30
+        assert welcome.epoch_ns is not None and welcome.frame > 10
         frames = [ev.frame for ev in node.events() if isinstance(ev, TickEvent) and not node.ack(ev)]
     assert server.wait(30) == 0
     assert frames[0] >= welcome.frame
-    assert frames == list(range(frames[0], 270)), "late joiner must see every frame from its first one on"
+    assert frames == list(range(frames[0], 360)), "late joiner must see every frame from its first one on"
     s = sections(tmp_path)
     assert s["clients"]["late"]["joined_frame"] == welcome.frame
     assert s["clients"]["late"]["missed"] <= 1

@@ -41,6 +41,7 @@ class ClockSnapshot:
     ref_stream_ns: float
     slope: float  # stream ns per session ns
     points: tuple[tuple[int, int], ...] = ()  # clock points (session, stream), oldest first
+    earlier_anchors: tuple[tuple[int, float], ...] = ()  # (first sample, anchor) before each re-anchor
 
     def stream_of_session(self, t_ns: float) -> float:
         return self.ref_stream_ns + (t_ns - self.ref_session_ns) * self.slope
@@ -56,7 +57,12 @@ class ClockSnapshot:
 
     def measured_session_of_sample(self, n: float) -> float:
         """Session time of stream sample ``n``, interpolated between the clock points around it."""
-        y = self.anchor_ns + n * NS / self.sample_rate
+        anchor = self.anchor_ns
+        for first, a in reversed(self.earlier_anchors):
+            if n >= first:
+                break
+            anchor = a
+        y = anchor + n * NS / self.sample_rate
         pts = self.points
         i = bisect.bisect_left(pts, y, key=lambda p: p[1])
         if i == 0 or i == len(pts):
@@ -76,7 +82,8 @@ class StreamClock:
         self.fit = LinearClockFit(window=fit_points)
         self.fit_window_ns = fit_window_ns
         self.min_span_ns = min_span_ns
-        self._anchor_obs: deque[float] = deque(maxlen=anchor_callbacks)
+        self._anchor_obs: deque[tuple[float, int]] = deque(maxlen=anchor_callbacks)  # (anchor, sample)
+        self._earlier_anchors: tuple[tuple[int, float], ...] = ()
         self._rejump = rejump_callbacks
         self._win_start: int | None = None
         self._win_best: tuple[int, int] | None = None  # (session, stream) with the least delay
@@ -90,21 +97,25 @@ class StreamClock:
     def observe(self, session_ns: int, current_ns: float, dac_ns: float, n: int, frames: int) -> bool:
         """Add one callback's timestamps; returns True when the sample<->DAC anchor jumped (lost frames)."""
         self.observations += 1
-        jumped = self._observe_anchor(dac_ns - n * NS / self.sample_rate, frames * NS / self.sample_rate)
+        jumped = self._observe_anchor(dac_ns - n * NS / self.sample_rate, n, frames * NS / self.sample_rate)
         self._observe_fit(session_ns, round(current_ns))
         ref_x, ref_y, slope = self._line
-        self.snapshot = ClockSnapshot(self.sample_rate, min(self._anchor_obs), ref_x, ref_y, slope,
-                                      self._frozen_points)
+        self.snapshot = ClockSnapshot(self.sample_rate, self._anchor(), ref_x, ref_y, slope,
+                                      self._frozen_points, self._earlier_anchors)
         return jumped
 
-    def _observe_anchor(self, a: float, period_ns: float) -> bool:
+    def _anchor(self) -> float:
+        return min(a for a, _ in self._anchor_obs)
+
+    def _observe_anchor(self, a: float, n: int, period_ns: float) -> bool:
         obs = self._anchor_obs
-        obs.append(a)
+        obs.append((a, n))
         if len(obs) <= self._rejump:
             return False
         recent = list(obs)[-self._rejump:]
-        base = min(list(obs)[:-self._rejump])
-        if min(recent) - base > 0.5 * period_ns:
+        base = min(a for a, _ in list(obs)[:-self._rejump])
+        if min(a for a, _ in recent) - base > 0.5 * period_ns:
+            self._earlier_anchors += ((recent[0][1], base),)
             obs.clear()
             obs.extend(recent)
             self.discontinuities += 1

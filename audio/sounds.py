@@ -61,12 +61,12 @@ def synth_engine_start(sr: int) -> np.ndarray:
 
 def synth_chime(sr: int) -> np.ndarray:
     t = _t(sr, 0.5)
-    return (0.6 * np.sin(2 * np.pi * 880.0 * t) + 0.4 * np.sin(2 * np.pi * 1320.0 * t)) * _decay(t, 0.15)
+    return (0.6 * np.cos(2 * np.pi * 880.0 * t) + 0.4 * np.cos(2 * np.pi * 1320.0 * t)) * _decay(t, 0.15)
 
 
 def synth_squeal(sr: int) -> np.ndarray:
     t = _t(sr, 0.7)
-    tone = np.sin(2 * np.pi * (2400.0 + 300.0 * np.sin(2 * np.pi * 7.0 * t)) * t)
+    tone = np.cos(2 * np.pi * (2400.0 + 300.0 * np.sin(2 * np.pi * 7.0 * t)) * t)
     return (0.7 * tone + 0.3 * _noise(sr, 0.7, 1)) * np.minimum(1.0, (t[-1] - t) / 0.2 + 1e-3)
 
 

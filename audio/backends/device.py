@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import time
 from collections import deque
 from typing import Any, Callable, Mapping
@@ -50,6 +51,7 @@ class DeviceBackend:
         self.server: JackServer | None = None
         self.device_name = ""
         self.latency_ms: float | None = None
+        self.jack_server_name: str | None = None
         self.settle_ns = 2 * round(settings.fit_window_s * NS)  # a clock point on each side
         self._closed = False
         self._loops: Mapping[int, np.ndarray] | None = None
@@ -67,6 +69,7 @@ class DeviceBackend:
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
+        os.environ.setdefault("JACK_NO_START_SERVER", "1")  # PortAudio probing JACK must not spawn a server
         import sounddevice as sd
         hostapi = self.settings.hostapi
         if self.jack:
@@ -76,9 +79,11 @@ class DeviceBackend:
                 self.server = JackServer(js.server_name or None, rate=self.rate, period=js.period,
                                          timeout_s=js.start_timeout_s)
                 self.server.start()
+                self.jack_server_name = self.server.name
                 use_jack_server(self.server.name)
             elif js.server_name:
                 use_jack_server(js.server_name)
+                self.jack_server_name = js.server_name
         try:
             device = self._device(sd, hostapi)
             self.device_name = sd.query_devices(device)["name"]
@@ -222,6 +227,6 @@ class DeviceBackend:
             "clock_fit_points": len(self.clock.fit),
             "clock_fit_residual_us": percentile_block(np.abs(self.clock.fit_residuals_ns()), 1e-3),
             "dac_anchor_ms": None if snap is None else round(snap.anchor_ns / 1e6, 3),
-            "jack_server": self.server.name if self.server else None,
+            "jack_server": self.jack_server_name,
             "pending": len(self.queue),
         }

@@ -63,7 +63,8 @@ def write_html(a: SessionData, b: SessionData, rows: list[tuple], path: Path) ->
     return path
 
 
-def compare_main(a: str, b: str, out: str | None = None, stream: TextIO = sys.stdout) -> int:
+def compare_main(a: str, b: str, out: str | None = None, stream: TextIO | None = None) -> int:
+    stream = stream or sys.stdout
     try:
         for folder in (a, b):
             if not Path(folder).is_dir():

@@ -88,6 +88,8 @@ def run(ctx: ComponentContext, node: Node) -> int:
             section["error"] = error
         if ctx.out is not None:
             app.write_onset_log(ctx.out / f"{ctx.name}_onsets.csv")
+            if isinstance(backend, DeviceBackend):
+                backend.write_clock_log(ctx.out / f"{ctx.name}_clock.csv")
         ctx.write_sections({"audio": section})
         log.info("%d onsets, |error| p99 %s ms, %d late, %d xruns", section["events"],
                  section["onset_error_ms"]["p99"], section["late"], section["xruns"])

@@ -76,7 +76,7 @@ class ClockSnapshot:
 
 
 class StreamClock:
-    def __init__(self, sample_rate: int, *, fit_window_ns: int = 250_000_000, fit_points: int = 60,
+    def __init__(self, sample_rate: int, *, fit_window_ns: int = 100_000_000, fit_points: int = 100,
                  anchor_callbacks: int = 256, rejump_callbacks: int = 4, min_span_ns: int = 4 * NS) -> None:
         self.sample_rate = sample_rate
         self.fit = LinearClockFit(window=fit_points)
@@ -90,6 +90,8 @@ class StreamClock:
         self._points: deque[tuple[int, int]] = deque(maxlen=fit_points)
         self._line: tuple[int, float, float] = (0, 0.0, 1.0)  # (ref session, ref stream, slope)
         self._frozen_points: tuple[tuple[int, int], ...] = ()
+        self._prediction_errors: list[float] = []
+        self.history: list[tuple[int, int]] = []  # every clock point of the session (for the clock log)
         self.snapshot: ClockSnapshot | None = None
         self.discontinuities = 0
         self.observations = 0
@@ -131,8 +133,12 @@ class StreamClock:
         if not self._points:  # provisional until the first window closes
             self._line = (best[0], float(best[1]), 1.0)
         if session_ns - self._win_start >= self.fit_window_ns:
+            if self._points:
+                ref_x, ref_y, slope = self._line
+                self._prediction_errors.append(best[1] - (ref_y + (best[0] - ref_x) * slope))
             self.fit.add(*best)
             self._points.append(best)
+            self.history.append(best)
             self._frozen_points = tuple(self._points)
             self._line = self._fit_line()
             self._win_start, self._win_best = session_ns, None
@@ -150,9 +156,20 @@ class StreamClock:
         """Session time of the newest clock point."""
         return self._points[-1][0] if self._points else None
 
+    def session_fit(self) -> LinearClockFit | None:
+        """One line through every clock point of the session (its drift is the session's trend)."""
+        if len(self.history) < 2:
+            return None
+        fit = LinearClockFit()
+        for x, y in self.history:
+            fit.add(x, y)
+        return fit
+
     @property
     def drift_ppm(self) -> float | None:
-        return self.fit.drift_ppm if len(self.fit) >= 2 else None
+        fit = self.session_fit()
+        return None if fit is None else fit.drift_ppm
 
-    def fit_residuals_ns(self) -> list[float]:
-        return self.fit.residuals_ns() if len(self.fit) >= 2 else []
+    def local_residuals_ns(self) -> list[float]:
+        """Each clock point minus the line the placement used just before it (the prediction error)."""
+        return list(self._prediction_errors)

@@ -30,8 +30,11 @@ class DeviceBackendSettings(Strict):
     device: str | int | None = None  # None = the host API's default output device
     blocksize: Annotated[int, msgspec.Meta(ge=0, le=8192)] = 0  # 0 = the host's own buffer size
     latency: Literal["low", "high"] | Annotated[float, msgspec.Meta(gt=0, le=2)] = "low"
-    fit_window_s: Annotated[float, msgspec.Meta(gt=0, le=10)] = 0.25  # one clock-fit point per window
-    fit_points: Annotated[int, msgspec.Meta(ge=2, le=10000)] = 60  # sliding window of fit points
+    # run the component's main thread SCHED_FIFO at this priority (0 = no): the audio callback needs
+    # the GIL, and a main thread preempted while holding it makes the callback miss its deadline
+    main_thread_rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 1
+    fit_window_s: Annotated[float, msgspec.Meta(gt=0, le=10)] = 0.1  # one clock point per window
+    fit_points: Annotated[int, msgspec.Meta(ge=2, le=10000)] = 100  # the drift (slope) is fitted over these
     jack: JackServerSettings = msgspec.field(default_factory=JackServerSettings)
 
 

@@ -7,11 +7,13 @@ the vehicle gains replaced as a whole).
 """
 from __future__ import annotations
 
+import csv
 import heapq
 import logging
 import os
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -52,6 +54,7 @@ class DeviceBackend:
         self.device_name = ""
         self.latency_ms: float | None = None
         self.jack_server_name: str | None = None
+        self.main_thread_rt = False
         self.settle_ns = 2 * round(settings.fit_window_s * NS)  # a clock point on each side
         self._closed = False
         self._loops: Mapping[int, np.ndarray] | None = None
@@ -98,8 +101,21 @@ class DeviceBackend:
             self._shutdown()
             raise
         self.latency_ms = round(self.stream.latency * 1e3, 3)
+        self.main_thread_rt = self._realtime_main_thread(self.settings.main_thread_rt_priority)
         log.info("audio stream on %r: %d Hz, %d ch, output latency %.1f ms", self.device_name, self.rate,
                  self.mixer.channels, self.stream.latency * 1e3)
+
+    @staticmethod
+    def _realtime_main_thread(priority: int) -> bool:
+        if priority <= 0 or not hasattr(os, "sched_setscheduler"):
+            return False
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        except (PermissionError, OSError) as exc:
+            log.warning("could not run the main thread at SCHED_FIFO %d (%s); the audio callback may "
+                        "wait for the GIL under load", priority, exc)
+            return False
+        return True
 
     def _device(self, sd: Any, hostapi: str | None) -> int | str | None:
         if hostapi is None:
@@ -213,6 +229,14 @@ class DeviceBackend:
             _, seq = heapq.heappop(heap)
             self._baseline[seq] = n0
 
+    def write_clock_log(self, path: Path) -> None:
+        """The DAC clock points (session ns, stream ns) and the final line, one row each (CSV)."""
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(("session_ns", "stream_ns", "offset_ns"))
+            for x, y in self.clock.history:
+                w.writerow((x, y, y - x))
+
     def summary(self) -> dict[str, Any]:
         snap = self.clock.snapshot
         return {
@@ -224,9 +248,10 @@ class DeviceBackend:
             "no_dac_time_callbacks": self.no_dac_time, "samples": self.samples,
             "block_frames": round(self.samples / self.callbacks) if self.callbacks else None,
             "output_latency_ms": self.latency_ms,
-            "clock_fit_points": len(self.clock.fit),
-            "clock_fit_residual_us": percentile_block(np.abs(self.clock.fit_residuals_ns()), 1e-3),
+            "clock_points": len(self.clock.history),
+            "clock_prediction_error_us": percentile_block(np.abs(self.clock.local_residuals_ns()), 1e-3),
             "dac_anchor_ms": None if snap is None else round(snap.anchor_ns / 1e6, 3),
             "jack_server": self.jack_server_name,
+            "main_thread_realtime": self.main_thread_rt,
             "pending": len(self.queue),
         }

@@ -69,7 +69,7 @@ def test_onsets_land_within_1ms_on_the_dac_clock(jack_server: JackServer) -> Non
     assert [m.scheduled_ns for m in on_time] == times
     errors_ms = np.array([m.error_ns for m in on_time]) / MS
     print(f"onset error ms: max |e| {np.abs(errors_ms).max():.4f}, mean {errors_ms.mean():.4f}; "
-          f"drift {summary['drift_ppm']} ppm, fit residual {summary['clock_fit_residual_us']} us")
+          f"drift {summary['drift_ppm']} ppm, clock prediction error {summary['clock_prediction_error_us']} us")
     assert not any(m.late for m in on_time)
     assert np.abs(errors_ms).max() <= 1.0
     # what the stream actually played: each click on the sample the scheduler placed it on

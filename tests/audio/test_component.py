@@ -73,3 +73,33 @@ def test_session_on_jack_dummy_driver(tmp_path: Path, write_config: Callable[...
     assert sec["events"] >= 15 and sec["drift_ppm"] is not None
     assert sec["jack_server"] is not None and sec["callbacks"] > 100
     print({k: sec[k] for k in ("events", "late", "xruns", "onset_error_ms", "drift_ppm")})
+
+
+def test_ctrl_c_closes_the_wav_and_writes_the_section(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    import signal
+    import time
+    cfg = write_config(session={"duration_s": 30}, components={"client": CLIENT, "audio": {
+        "module": "audio", "settings": {"test_clicks": {"period_s": 0.25}}}})
+    out = tmp_path / "session"
+    proc = subprocess.Popen([sys.executable, "run_session.py", "--config", str(cfg), "--out", str(out), "--quiet"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _started(out):
+            time.sleep(0.1)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    sec = audio_section(out)
+    assert sec["events"] >= 3
+    data, rate = sf.read(out / "audio.wav")  # a complete, readable file
+    assert 1.0 < len(data) / rate < 25
+
+
+def _started(out: Path) -> bool:
+    log = out / "logs" / "syncserver.log"
+    return log.exists() and "session starts" in log.read_text(errors="replace")

@@ -12,6 +12,7 @@ from typing import Sequence
 from bridges.pose import TOPIC_OPENVR
 from client.display import DisplayModel
 from client.mtp import MotionToPhoton
+from client.residuals import ResidualApplier
 from syncserver import protocol as p
 from syncserver.component import ComponentContext, start_component
 from syncserver.errors import HandshakeError
@@ -27,6 +28,7 @@ class HeadlessClient:
         self.node = node
         self.display = DisplayModel(ctx.settings.display)
         self.mtp = MotionToPhoton(ctx.settings.pose, self.display)
+        self.residuals = ResidualApplier.from_config(ctx.config)
         self.frames = 0
         self.present_ns: list[int] = []
         self.photon_ns: list[int] = []
@@ -36,6 +38,7 @@ class HeadlessClient:
         ready = render_start + self.display.render_ns
         shown = self.display.present(ready)
         used = self.mtp.on_frame(ready, shown)
+        residual_frame = self.residuals.on_tick(ev.frame, ev.tick.t_ns) if self.residuals else None
         self.frames += 1
         self.present_ns.append(shown.present_ns - ev.tick.t_ns)
         self.photon_ns.append(shown.photon_ns - ev.tick.t_ns)
@@ -44,13 +47,15 @@ class HeadlessClient:
             self.node.publish(p.TOPIC_FRAMES, p.FrameReport(
                 frame=ev.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns, present_ns=shown.present_ns,
                 photon_ns=shown.photon_ns, pose_sample_ns=used.sample_ns if used else None,
-                data=used.data() if used else {}))
+                data=used.data() if used else {}, residual_frame=residual_frame))
 
     def on_data(self, ev: DataEvent) -> None:
         if isinstance(ev.msg, p.Pose):
             self.mtp.on_pose(ev.msg, ev.recv_ns)
         elif ev.topic == TOPIC_OPENVR and isinstance(ev.msg, p.Event):
             self.mtp.on_openvr_event(ev.msg)
+        elif isinstance(ev.msg, p.Residuals) and self.residuals:
+            self.residuals.on_residuals(ev.msg, ev.arrays)
 
     def sections(self) -> dict:
         stats = self.node.stats
@@ -62,14 +67,14 @@ class HeadlessClient:
             "replaced_frames": self.display.replaced,
             "tick_gaps": stats.gaps,
             "decode_errors": stats.decode_errors,
-        }}}, **self.mtp.sections()}
+        }}}, **self.mtp.sections(), **(self.residuals.section() if self.residuals else {})}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ctx = start_component("client", "Headless reference client (stands in for Unreal).", argv)
     with Node(ctx.name, ctx.endpoints, role="client", required=ctx.required,
               publish=ctx.settings.report_frames,
-              data_topics=[p.TOPIC_POSE, TOPIC_OPENVR] if ctx.settings.pose.enabled else []) as node:
+              data_topics=([p.TOPIC_POSE, TOPIC_OPENVR] if ctx.settings.pose.enabled else []) + [p.TOPIC_RESIDUALS]) as node:
         node.install_signal_handlers()
         client = HeadlessClient(ctx, node)
         try:

@@ -50,9 +50,9 @@ def run(ctx: ComponentContext, node: Node) -> int:
     error: str | None = None
     last_tick: TickEvent | None = None
     try:
-        node.connect()
-        backend.start()
+        backend.start()  # before joining: starting jackd can take longer than a heartbeat timeout
         epoch = node.epoch_ns
+        node.connect()
         node.ready()
         for ev in node.events(poll_ms=20):
             if node.epoch_ns != epoch:

@@ -55,6 +55,7 @@ class DeviceBackend:
         self.latency_ms: float | None = None
         self.jack_server_name: str | None = None
         self.main_thread_rt = False
+        self._last_flag_callback = -1000
         self.settle_ns = 2 * round(settings.fit_window_s * NS)  # a clock point on each side
         self._closed = False
         self._loops: Mapping[int, np.ndarray] | None = None
@@ -201,12 +202,16 @@ class DeviceBackend:
         if dac == 0.0:  # the host API gave no DAC time (e.g. an unconnected JACK port)
             self.no_dac_time += 1
             dac = current
-        if status.output_underflow:
-            self.underflow_flags += 1
         if self._reset:
             self.clock, self._reset = self._new_clock(), False
         jumped = self.clock.observe(session_ns, current, dac, n0, frames)
-        if jumped or status.output_underflow:
+        # an xrun: PortAudio flags it, or lost frames show up as a jump of the DAC anchor (which is
+        # seen a few callbacks after a flagged one: not counted twice)
+        if status.output_underflow:
+            self.underflow_flags += 1
+            self.xruns += 1
+            self._last_flag_callback = self.callbacks
+        elif jumped and self.callbacks - self._last_flag_callback > 8:
             self.xruns += 1
         snap = self.clock.snapshot
         for pl in place_due(self.queue, self.mixer, n0, frames, snap.session_of_sample(n0 + frames),

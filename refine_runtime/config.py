@@ -1,0 +1,114 @@
+"""Config structs: the runtime component's settings and the offline training config (YAML)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from session.config import Strict, convert, load_yaml
+
+PosInt = Annotated[int, msgspec.Meta(ge=1)]
+Unit = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class Settings(Strict):
+    """``components.<name>.settings`` of ``python -m refine_runtime``."""
+
+    train_config: str = "configs/refine/skirt.yaml"  # its output paths name checkpoint and sequence
+    checkpoint: str | None = None  # overrides the training config's output.checkpoint
+    sequence: str | None = None  # overrides output.sequence: the recorded base played on the clock
+    steps: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
+    warm_start: Unit = 0.4  # restart the reverse diffusion from this fraction of T with the previous frame
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    half: bool = True  # float16 inference on CUDA
+    cuda_graphs: bool = True
+    threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    build_if_missing: bool = True  # train on first run (progress bar in the log) when no checkpoint exists
+    stitch_tolerance_m: Annotated[float, msgspec.Meta(gt=0)] = 1e-3
+
+
+class PatternAsset(Strict):
+    pattern: str
+    cols: Annotated[int, msgspec.Meta(ge=3, le=512)] = 24
+    rows: Annotated[int, msgspec.Meta(ge=3, le=512)] = 20
+
+
+class MeshAsset(Strict):
+    base_dir: str
+    gt_dir: str
+    fps: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+
+
+class AssetConfig(Strict):
+    garment: PatternAsset | None = None
+    meshes: MeshAsset | None = None
+    frames: Annotated[int, msgspec.Meta(ge=2, le=100000)] = 120
+    fps: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    lowpass_rounds: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
+    holdout_every: Annotated[int, msgspec.Meta(ge=2)] = 5  # every k-th frame is held out of training
+    sim_iterations: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
+    sim_substeps: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+
+
+class ModelConfig(Strict):
+    levels: Annotated[int, msgspec.Meta(ge=1, le=24)] = 8
+    features_per_level: Annotated[int, msgspec.Meta(ge=1, le=8)] = 2
+    log2_table_size: Annotated[int, msgspec.Meta(ge=8, le=24)] = 14
+    base_resolution: Annotated[int, msgspec.Meta(ge=1)] = 4
+    max_resolution: Annotated[int, msgspec.Meta(ge=2)] = 256
+    hidden: Annotated[int, msgspec.Meta(ge=8, le=1024)] = 64
+    max_neighbors: Annotated[int, msgspec.Meta(ge=3, le=32)] = 8
+    state_codes: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8  # PCA components of the global base state
+
+
+class DiffusionConfig(Strict):
+    timesteps: Annotated[int, msgspec.Meta(ge=10, le=10000)] = 1000
+    beta_start: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 1e-4
+    beta_end: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.02
+
+
+class TrainingConfig(Strict):
+    iterations: PosInt = 3000
+    diffusion_start_iter: Annotated[int, msgspec.Meta(ge=0)] = 1000  # stage 1 before: conditional mean only
+    batch_frames: PosInt = 4
+    lr: Annotated[float, msgspec.Meta(gt=0)] = 5e-3
+    grad_weight: Annotated[float, msgspec.Meta(ge=0)] = 0.1  # metric-scaled residual-gradient loss
+    l1_weight: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    seed: int = 0
+    threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    log_every: PosInt = 50
+
+
+class NuvoConfig(Strict):
+    charts: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
+    iterations: PosInt = 600
+    hidden: Annotated[int, msgspec.Meta(ge=8, le=512)] = 64
+    lr: Annotated[float, msgspec.Meta(gt=0)] = 3e-3
+    bijective_weight: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    cluster_weight: Annotated[float, msgspec.Meta(ge=0)] = 0.5
+    balance_weight: Annotated[float, msgspec.Meta(ge=0)] = 0.1
+
+
+class OutputConfig(Strict):
+    sequence: str
+    checkpoint: str
+    loss_log: str | None = None
+
+
+class TrainConfig(Strict):
+    asset: AssetConfig
+    output: OutputConfig
+    model: ModelConfig = msgspec.field(default_factory=ModelConfig)
+    diffusion: DiffusionConfig = msgspec.field(default_factory=DiffusionConfig)
+    training: TrainingConfig = msgspec.field(default_factory=TrainingConfig)
+    nuvo: NuvoConfig = msgspec.field(default_factory=NuvoConfig)
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    cfg = convert(load_yaml(path), TrainConfig, where=str(path) + ":")
+    if (cfg.asset.garment is None) == (cfg.asset.meshes is None):
+        from syncserver.errors import ConfigError
+        raise ConfigError(f"{path}: asset needs exactly one of 'garment' (sewing pattern) or 'meshes' (OBJ/PLY folders)")
+    return cfg

@@ -1,0 +1,127 @@
+"""The residual model: a multiresolution hash-grid feature field over (chart, u, v) and a small
+denoiser MLP that predicts the clean normalised residual x0 from (x_t, t, field features, base
+features). Plus the diffusion schedule and the DDIM step coefficients."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from refine_runtime.config import DiffusionConfig, ModelConfig
+from refine_runtime.geometry import FEATURES
+
+PRIMES = (1, 2654435761, 805459861)
+TIME_DIM = 16
+
+
+class HashGrid(nn.Module):
+    """Instant-NGP style: per level a table of ``2**log2_table_size`` feature vectors; a (chart, u, v)
+    corner is looked up densely when the level's grid fits the table, hashed otherwise; bilinear blend."""
+
+    def __init__(self, cfg: ModelConfig, charts: int) -> None:
+        super().__init__()
+        self.levels, self.feats, self.size = cfg.levels, cfg.features_per_level, 2 ** cfg.log2_table_size
+        self.charts = charts
+        growth = (cfg.max_resolution / cfg.base_resolution) ** (1 / max(cfg.levels - 1, 1))
+        self.resolutions = [int(math.floor(cfg.base_resolution * growth ** lvl)) for lvl in range(cfg.levels)]
+        self.table = nn.Parameter(torch.empty(cfg.levels, self.size, self.feats).uniform_(-1e-4, 1e-4))
+
+    @property
+    def out_dim(self) -> int:
+        return self.levels * self.feats
+
+    def index(self, chart: torch.Tensor, uv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Table rows (L, n, 4) and bilinear weights (L, n, 4) for every vertex."""
+        rows, weights = [], []
+        offsets = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], device=uv.device)
+        for res in self.resolutions:
+            pos = uv.clamp(0, 1) * res
+            base = pos.floor().clamp(max=res - 1)
+            frac = pos - base
+            corner = base.long().unsqueeze(1) + offsets  # (n, 4, 2)
+            if (res + 1) ** 2 * self.charts <= self.size:
+                row = chart.unsqueeze(1) * (res + 1) ** 2 + corner[..., 1] * (res + 1) + corner[..., 0]
+            else:
+                row = (corner[..., 0] * PRIMES[0]) ^ (corner[..., 1] * PRIMES[1]) ^ (chart.unsqueeze(1) * PRIMES[2])
+                row = row % self.size
+            wx = torch.stack([1 - frac[:, 0], frac[:, 0], 1 - frac[:, 0], frac[:, 0]], -1)
+            wy = torch.stack([1 - frac[:, 1], 1 - frac[:, 1], frac[:, 1], frac[:, 1]], -1)
+            rows.append(row)
+            weights.append(wx * wy)
+        return torch.stack(rows), torch.stack(weights)
+
+    def forward(self, chart: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+        return self.lookup(*self.index(chart, uv))
+
+    def lookup(self, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        level = torch.arange(self.levels, device=rows.device).view(-1, 1, 1)
+        feats = self.table[level, rows]  # (L, n, 4, F)
+        out = (feats * weights.unsqueeze(-1)).sum(2)  # (L, n, F)
+        return out.permute(1, 0, 2).reshape(rows.shape[1], -1)
+
+
+def time_embedding(t: torch.Tensor, timesteps: int) -> torch.Tensor:
+    """Sinusoids of t / T at octave frequencies."""
+    freqs = math.pi * 2.0 ** torch.arange(TIME_DIM // 2, device=t.device, dtype=torch.float32)
+    arg = (t.float() / timesteps).unsqueeze(-1) * freqs
+    return torch.cat([torch.sin(arg), torch.cos(arg)], -1)
+
+
+class ResidualModel(nn.Module):
+    def __init__(self, cfg: ModelConfig, diffusion: DiffusionConfig, charts: int, vertices: int) -> None:
+        super().__init__()
+        self.cfg, self.diffusion = cfg, diffusion
+        self.grid = HashGrid(cfg, charts)
+        self.n_feat = len(FEATURES)
+        h = cfg.hidden
+        self.in_field = nn.Linear(self.grid.out_dim, h)
+        self.in_cond = nn.Linear(self.n_feat, h, bias=False)
+        self.in_x = nn.Linear(3, h, bias=False)
+        self.in_t = nn.Linear(TIME_DIM, h, bias=False)
+        self.in_code = nn.Linear(cfg.state_codes, h, bias=False)
+        self.mid = nn.Linear(h, h)
+        self.out = nn.Linear(h, 3)
+        self.register_buffer("feat_mean", torch.zeros(self.n_feat))
+        self.register_buffer("feat_std", torch.ones(self.n_feat))
+        self.register_buffer("res_mean", torch.zeros(3))
+        self.register_buffer("res_std", torch.ones(3))
+        # global base-state code: PCA of the training base frames (k x 3n basis), per-code scale
+        self.register_buffer("pca_mean", torch.zeros(vertices * 3))
+        self.register_buffer("pca_basis", torch.zeros(cfg.state_codes, vertices * 3))
+        self.register_buffer("code_std", torch.ones(cfg.state_codes))
+        betas = torch.linspace(diffusion.beta_start, diffusion.beta_end, diffusion.timesteps, dtype=torch.float64)
+        self.register_buffer("alpha_bar", torch.cumprod(1 - betas, 0).float(), persistent=False)
+
+    def first_layer_static(self, field: torch.Tensor) -> torch.Tensor:
+        return self.in_field(field)
+
+    def state_code(self, base: torch.Tensor) -> torch.Tensor:
+        """Base positions (..., n, 3) -> normalised global state code (..., k)."""
+        flat = base.reshape(*base.shape[:-2], -1) - self.pca_mean
+        return flat @ self.pca_basis.t() / self.code_std
+
+    def denoise(self, static: torch.Tensor, cond: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
+                code: torch.Tensor) -> torch.Tensor:
+        """static: first-layer field term (n, H); cond: normalised features (..., n, C); t: (...,) or
+        scalar; code: global state code (..., k)."""
+        temb = self.in_t(time_embedding(t, self.diffusion.timesteps)) + self.in_code(code)
+        while temb.dim() < x_t.dim():
+            temb = temb.unsqueeze(-2)
+        h = nn.functional.silu(static + self.in_cond(cond) + self.in_x(x_t) + temb)
+        return self.out(nn.functional.silu(self.mid(h)))
+
+    def normalise_features(self, feats: torch.Tensor) -> torch.Tensor:
+        return (feats - self.feat_mean) / self.feat_std
+
+
+def ddim_schedule(alpha_bar: torch.Tensor, steps: int, start: float) -> list[tuple[int, float, float]]:
+    """Timesteps from ``start`` (fraction of T) down to 0 in ``steps`` steps: (t, a_t, a_prev) each."""
+    T = len(alpha_bar)
+    top = max(1, min(T - 1, int(round(start * (T - 1)))))
+    ts = torch.linspace(top, 0, steps).round().long().tolist()
+    out = []
+    for k, t in enumerate(ts):
+        prev = ts[k + 1] if k + 1 < len(ts) else -1
+        out.append((t, float(alpha_bar[t]), float(alpha_bar[prev]) if prev >= 0 else 1.0))
+    return out

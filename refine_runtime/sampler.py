@@ -1,0 +1,152 @@
+"""Per-frame inference: a K-step DDIM sampler in normalised tangent-frame residual space.
+
+Everything static is precomputed once per asset: the hash-grid lookups and their first-layer
+projection, the neighbour stencil, per-step time biases and DDIM coefficients, the seam groups and
+the noise (one fixed draw from ``seed``, so the sampler is deterministic and temporally coherent).
+Per frame: base features -> K denoiser steps -> residual in world space -> stitch groups averaged.
+After the first frame the reverse diffusion is warm-started from the previous frame's result noised
+to ``warm_start * T``. On CUDA it runs in float16 and replays the K steps as a captured CUDA graph.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from refine_runtime.geometry import Stencil, build_stencil, frame_and_features, to_world
+from refine_runtime.model import ResidualModel, ddim_schedule, time_embedding
+from refine_runtime.unionfind import SeamGroups
+
+
+@dataclass(frozen=True)
+class AssetIndex:
+    """What the sampler needs about an asset's vertices (all static)."""
+
+    rest: np.ndarray
+    faces: np.ndarray
+    chart: np.ndarray
+    uv: np.ndarray
+    stitches: np.ndarray
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+class Sampler:
+    def __init__(self, model: ResidualModel, asset: AssetIndex, fps: float, *, steps: int = 5,
+                 warm_start: float = 0.4, seed: int = 0, device: torch.device | str = "cpu",
+                 half: bool = True, cuda_graphs: bool = True) -> None:
+        self.device = torch.device(device)
+        self.dtype = torch.float16 if (half and self.device.type == "cuda") else torch.float32
+        self.fps = fps
+        self.steps = steps
+        self.model = model.eval()
+        n = len(asset.rest)
+        self.n = n
+        st = build_stencil(asset.rest, asset.faces, asset.chart, asset.uv, model.cfg.max_neighbors)
+        self.stencil: Stencil = st.to(self.device)
+        seams = SeamGroups.from_pairs(n, asset.stitches)
+        self.seam_index = torch.from_numpy(seams.index).to(self.device)
+        self.seam_group = torch.from_numpy(seams.group).to(self.device)
+        self.seam_count = seams.count
+        self.seam_size = torch.bincount(self.seam_group, minlength=seams.count).to(self.dtype).unsqueeze(-1) \
+            if seams.count else None
+        dt = self.dtype
+        with torch.no_grad():
+            chart = torch.from_numpy(asset.chart).to(self.device)
+            uv = torch.from_numpy(asset.uv).float().to(self.device)
+            m = model.to(self.device)
+            self.static = m.first_layer_static(m.grid(chart, uv)).to(dt)  # (n, H)
+            self.w_cond = (m.in_cond.weight / m.feat_std).t().to(dt).contiguous()  # folds normalisation
+            self.b_cond = (-(m.feat_mean / m.feat_std) @ m.in_cond.weight.t()).to(dt)
+            self.w_x = m.in_x.weight.t().to(dt).contiguous()
+            self.w_mid, self.b_mid = m.mid.weight.t().to(dt).contiguous(), m.mid.bias.to(dt)
+            self.w_out, self.b_out = m.out.weight.t().to(dt).contiguous(), m.out.bias.to(dt)
+            self.res_mean, self.res_std = m.res_mean.to(dt), m.res_std.to(dt)
+            self.code_model = m
+            self.w_code = m.in_code.weight.t().to(dt).contiguous()
+            gen = torch.Generator().manual_seed(seed)
+            self.noise = torch.randn(n, 3, generator=gen).to(self.device, dt)
+            self.cold = self._plan(m, ddim_schedule(m.alpha_bar, steps, 1.0))
+            self.warm = self._plan(m, ddim_schedule(m.alpha_bar, steps, warm_start)) if warm_start > 0 else None
+        self.prev_x0: torch.Tensor | None = None
+        self.prev_base: torch.Tensor | None = None
+        self._graphs: dict[str, tuple] = {}
+        self.use_graphs = cuda_graphs and self.device.type == "cuda"
+
+    def _plan(self, m: ResidualModel, schedule: list[tuple[int, float, float]]) -> dict:
+        ts = torch.tensor([t for t, _, _ in schedule], device=self.device)
+        bias = m.in_t(time_embedding(ts, m.diffusion.timesteps)).to(self.dtype)  # (K, H)
+        coef = [(a ** 0.5, (1 - a) ** 0.5, ap ** 0.5, (1 - ap) ** 0.5) for _, a, ap in schedule]
+        return {"bias": bias, "coef": coef, "a0": schedule[0][1]}
+
+    def reset(self) -> None:
+        self.prev_x0 = None
+        self.prev_base = None
+
+    # --- the per-frame path ------------------------------------------------------------------
+
+    def _denoise_loop(self, pre: torch.Tensor, x: torch.Tensor, plan: dict) -> torch.Tensor:
+        x0 = x
+        for k, (sa, s1a, sap, s1ap) in enumerate(plan["coef"]):
+            h = torch.addmm(pre + plan["bias"][k], x, self.w_x)
+            h = nn.functional.silu(h)
+            h = nn.functional.silu(torch.addmm(self.b_mid, h, self.w_mid))
+            x0 = torch.addmm(self.b_out, h, self.w_out)
+            eps = (x - sa * x0) / s1a
+            x = sap * x0 + s1ap * eps
+        return x0
+
+    def _run_steps(self, pre: torch.Tensor, x: torch.Tensor, plan: dict, key: str) -> torch.Tensor:
+        if not self.use_graphs:
+            return self._denoise_loop(pre, x, plan)
+        if key not in self._graphs:
+            self._graphs[key] = self._capture(pre, x, plan)
+        graph, pre_buf, x_buf, out = self._graphs[key]
+        pre_buf.copy_(pre)
+        x_buf.copy_(x)
+        graph.replay()
+        return out.clone()
+
+    def _capture(self, pre: torch.Tensor, x: torch.Tensor, plan: dict) -> tuple:
+        pre_buf, x_buf = pre.clone(), x.clone()
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):  # warm-up outside the graph, as capture requires
+            for _ in range(2):
+                self._denoise_loop(pre_buf, x_buf, plan)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = self._denoise_loop(pre_buf, x_buf, plan)
+        return graph, pre_buf, x_buf, out
+
+    @torch.no_grad()
+    def refine(self, base: np.ndarray | torch.Tensor, base_prev: np.ndarray | torch.Tensor | None = None) -> torch.Tensor:
+        """Base positions (n, 3) -> world-space residual offsets (n, 3) in the sampler's dtype."""
+        x = torch.as_tensor(base, dtype=torch.float32).to(self.device)
+        xp = x if base_prev is None else torch.as_tensor(base_prev, dtype=torch.float32).to(self.device)
+        frames, feats = frame_and_features(x, xp, self.stencil, self.fps)
+        frames, feats = frames.to(self.dtype), feats.to(self.dtype)
+        code = self.code_model.state_code(x).to(self.dtype)
+        pre = torch.addmm(self.static + (self.b_cond + code @ self.w_code), feats, self.w_cond)
+        if self.prev_x0 is not None and self.warm is not None:
+            plan, key = self.warm, "warm"
+            a0 = plan["a0"]
+            x_t = a0 ** 0.5 * self.prev_x0 + (1 - a0) ** 0.5 * self.noise
+        else:
+            plan, key, x_t = self.cold, "cold", self.noise
+        x0 = self._run_steps(pre, x_t, plan, key)
+        self.prev_x0 = x0
+        local = x0 * self.res_std + self.res_mean
+        world = to_world(frames, local)
+        if self.seam_count:
+            sums = torch.zeros(self.seam_count, 3, device=self.device, dtype=world.dtype)
+            sums.index_add_(0, self.seam_group, world[self.seam_index])
+            world[self.seam_index] = (sums / self.seam_size)[self.seam_group]
+        return world

@@ -1,0 +1,184 @@
+"""Offline training: ``python -m refine_runtime.train --config configs/refine/skirt.yaml``.
+
+Stage 1 (iterations < diffusion_start_iter): the field and denoiser learn the conditional mean
+(inputs at t = T, i.e. pure noise). Stage 2: the full diffusion objective, t ~ U[0, T), x0 target.
+Loss: MSE on the normalised tangent-frame residual + a metric-scaled gradient term (neighbour
+residual differences divided by their rest distance, as the notes prescribe) + optional L1.
+A tqdm bar shows progress; a CSV loss log is written; the checkpoint is a safetensors file.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence as Seq
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from refine_runtime.checkpoint import Checkpoint, save_checkpoint
+from refine_runtime.config import TrainConfig, load_train_config
+from refine_runtime.dataset import holdout_mask, make_sequence, resolve
+from refine_runtime.geometry import build_stencil, frame_and_features, to_local
+from refine_runtime.metrics import quality
+from refine_runtime.model import ResidualModel
+from refine_runtime.sampler import AssetIndex, Sampler
+from refine_runtime.sequence import Sequence, load_sequence, save_sequence
+from refine_runtime.sim import mesh_edges
+from syncserver.errors import CosimError
+
+log = logging.getLogger("refine.train")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def base_features(seq: Sequence, chart: np.ndarray, uv: np.ndarray, max_neighbors: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tangent frames (F, n, 3, 3) and raw features (F, n, 8) of every recorded base frame."""
+    st = build_stencil(seq.rest, seq.faces, chart, uv, max_neighbors)
+    base = torch.from_numpy(seq.base)
+    prev = torch.roll(base, 1, dims=0)  # the recording loops
+    return frame_and_features(base, prev, st, seq.fps)
+
+
+def fit_state_codes(model: ResidualModel, base: torch.Tensor) -> None:
+    """PCA of the training base frames: the global base-state code that conditions the denoiser."""
+    flat = base.reshape(len(base), -1).double()
+    mean = flat.mean(0)
+    _, sv, vt = torch.linalg.svd(flat - mean, full_matrices=False)
+    k = min(model.pca_basis.shape[0], vt.shape[0])
+    model.pca_mean.copy_(mean.float())
+    model.pca_basis.zero_()
+    model.pca_basis[:k] = vt[:k].float()
+    std = (sv[:k] / max(len(base) - 1, 1) ** 0.5).float().clamp(min=1e-6)
+    model.code_std.fill_(1.0)
+    model.code_std[:k] = std
+
+
+def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None, uv: np.ndarray | None = None,
+                progress: bool = True, loss_log: Path | None = None) -> Checkpoint:
+    if seq.residual is None:
+        raise CosimError(f"sequence {seq.name!r} has no ground truth to train on")
+    tc = cfg.training
+    torch.manual_seed(tc.seed)
+    torch.set_num_threads(tc.threads)
+    chart = seq.chart if chart is None else chart
+    uv = seq.uv if uv is None else uv
+    frames, feats = base_features(seq, chart, uv, cfg.model.max_neighbors)
+    local = to_local(frames, torch.from_numpy(seq.residual))
+    train_idx = torch.from_numpy(np.nonzero(~holdout_mask(seq.frames, cfg.asset.holdout_every))[0])
+    model = ResidualModel(cfg.model, cfg.diffusion, int(chart.max()) + 1, seq.n)
+    fit_state_codes(model, torch.from_numpy(seq.base[train_idx.numpy()]))
+    codes = model.state_code(torch.from_numpy(seq.base))
+    f_tr, r_tr = feats[train_idx].reshape(-1, feats.shape[-1]), local[train_idx].reshape(-1, 3)
+    model.feat_mean.copy_(f_tr.mean(0))
+    model.feat_std.copy_(f_tr.std(0).clamp(min=1e-6))
+    model.res_mean.copy_(r_tr.mean(0))
+    model.res_std.copy_(r_tr.std(0).clamp(min=1e-8))
+    cond = model.normalise_features(feats)
+    target = (local - model.res_mean) / model.res_std
+    rows, weights = model.grid.index(torch.from_numpy(chart), torch.from_numpy(uv).float())
+    edges = torch.from_numpy(mesh_edges(seq.faces)[0])
+    ei, ej = edges[:, 0], edges[:, 1]
+    rest = torch.from_numpy(seq.rest)
+    spatial = torch.linalg.vector_norm(rest[ei] - rest[ej], dim=-1, keepdim=True) + 1e-8
+    spatial = spatial / spatial.mean()
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, tc.iterations, eta_min=tc.lr * 0.05)
+    T = cfg.diffusion.timesteps
+    writer, fh = None, None
+    if loss_log is not None:
+        loss_log.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(loss_log, "w", newline="")
+        writer = csv.writer(fh)
+        writer.writerow(["iteration", "stage", "loss", "mse", "grad", "l1", "lr"])
+    bar = tqdm(range(tc.iterations), desc=f"training {seq.name}", unit="it", disable=not progress)
+    gen = torch.Generator().manual_seed(tc.seed)
+    try:
+        for it in bar:
+            b = train_idx[torch.randint(len(train_idx), (tc.batch_frames,), generator=gen)]
+            x0 = target[b]
+            stage = 1 if it < tc.diffusion_start_iter else 2
+            t = torch.full((len(b),), T - 1) if stage == 1 else torch.randint(0, T, (len(b),), generator=gen)
+            ab = model.alpha_bar[t].view(-1, 1, 1)
+            x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * torch.randn(x0.shape, generator=gen)
+            static = model.first_layer_static(model.grid.lookup(rows, weights))
+            pred = model.denoise(static, cond[b], x_t, t, codes[b])
+            err = pred - x0
+            mse = err.pow(2).mean()
+            grad = ((err[:, ei] - err[:, ej]) / spatial).pow(2).mean()
+            l1 = err.abs().mean()
+            loss = mse + tc.grad_weight * grad + tc.l1_weight * l1
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            if it % tc.log_every == 0 or it == tc.iterations - 1:
+                bar.set_postfix(stage=stage, loss=f"{loss.item():.4f}", mse=f"{mse.item():.4f}")
+                if writer:
+                    writer.writerow([it, stage, f"{loss.item():.6f}", f"{mse.item():.6f}", f"{grad.item():.6f}",
+                                     f"{l1.item():.6f}", f"{sched.get_last_lr()[0]:.6g}"])
+    finally:
+        if fh:
+            fh.close()
+    model.eval()
+    ck = Checkpoint(model, chart, uv, seq.topology_key(), seq.name, {})
+    ck.stats = {"train_frames": int(len(train_idx)), "heldout": evaluate(ck, seq, cfg.asset.holdout_every)}
+    return ck
+
+
+def refine_sequence(ck: Checkpoint, seq: Sequence, steps: int = 5, warm_start: float = 0.4, seed: int = 0) -> np.ndarray:
+    """Run the runtime sampler over every recorded frame in order, as the live process would."""
+    sampler = Sampler(ck.model, AssetIndex(seq.rest, seq.faces, ck.chart, ck.uv, seq.stitches), seq.fps,
+                      steps=steps, warm_start=warm_start, seed=seed)
+    out = np.empty_like(seq.base)
+    for f in range(seq.frames):
+        out[f] = seq.base[f] + sampler.refine(seq.base[f], seq.base[f - 1]).float().numpy()
+    return out
+
+
+def evaluate(ck: Checkpoint, seq: Sequence, holdout_every: int, steps: int = 5, warm_start: float = 0.4) -> dict:
+    refined = refine_sequence(ck, seq, steps, warm_start)
+    held = holdout_mask(seq.frames, holdout_every)
+    return quality(refined[held], seq.base[held], seq.gt[held], seq.faces) | {"frames": int(held.sum()), "steps": steps}
+
+
+def prepare_sequence(cfg: TrainConfig, root: Path, regenerate: bool = False, progress: bool = True) -> Sequence:
+    path = resolve(cfg.output.sequence, root)
+    if path.is_file() and not regenerate:
+        seq = load_sequence(path)
+        if seq.residual is not None:
+            return seq
+    seq = make_sequence(cfg, root, progress)
+    save_sequence(seq, path)
+    return seq
+
+
+def build(cfg: TrainConfig, root: Path = REPO_ROOT, regenerate: bool = False, progress: bool = True) -> Checkpoint:
+    seq = prepare_sequence(cfg, root, regenerate, progress)
+    loss_log = resolve(cfg.output.loss_log, root) if cfg.output.loss_log else None
+    ck = train_model(seq, cfg, progress=progress, loss_log=loss_log)
+    save_checkpoint(resolve(cfg.output.checkpoint, root), ck)
+    return ck
+
+
+def main(argv: Seq[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m refine_runtime.train", description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default=str(REPO_ROOT / "configs" / "refine" / "skirt.yaml"))
+    ap.add_argument("--regenerate", action="store_true", help="re-simulate the sequence even if the file exists")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_train_config(args.config)
+        ck = build(cfg, REPO_ROOT, args.regenerate)
+    except CosimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"checkpoint": cfg.output.checkpoint, "asset": ck.asset, **ck.stats}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Training quality, sampler determinism, checkpoint round trip and validation, stitch consistency."""
+import numpy as np
+import pytest
+import torch
+
+from refine_runtime.checkpoint import load_checkpoint, save_checkpoint
+from refine_runtime.dataset import holdout_mask
+from refine_runtime.errors import CheckpointError
+from refine_runtime.geometry import build_stencil, frame_and_features
+from refine_runtime.sampler import AssetIndex, Sampler
+from refine_runtime.train import refine_sequence
+from refine_runtime.unionfind import SeamGroups, stitch_consistency
+
+
+def _index(seq, ck):
+    return AssetIndex(seq.rest, seq.faces, ck.chart, ck.uv, seq.stitches)
+
+
+def test_training_lowers_the_heldout_error(tiny):
+    _, cfg, seq, ck = tiny
+    held = ck.stats["heldout"]
+    assert held["frames"] == holdout_mask(seq.frames, cfg.asset.holdout_every).sum() > 0
+    assert held["refined_l2_cm"] <= 0.5 * held["base_l2_cm"], held
+
+
+def test_sampler_is_deterministic_for_a_seed(tiny):
+    _, _, seq, ck = tiny
+    runs = []
+    for seed in (7, 7, 8):
+        s = Sampler(ck.model, _index(seq, ck), seq.fps, steps=5, seed=seed)
+        runs.append(torch.stack([s.refine(seq.base[f], seq.base[f - 1]) for f in range(3)]))
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_fused_sampler_matches_the_model(tiny):
+    """The precomputed/fused per-frame path computes the trained model's function."""
+    _, _, seq, ck = tiny
+    m = ck.model
+    s = Sampler(m, _index(seq, ck), seq.fps, steps=1, warm_start=0.0)
+    out = s.refine(seq.base[3], seq.base[2])
+    st = build_stencil(seq.rest, seq.faces, ck.chart, ck.uv, m.cfg.max_neighbors)
+    frames, feats = frame_and_features(torch.from_numpy(seq.base[3]), torch.from_numpy(seq.base[2]), st, seq.fps)
+    with torch.no_grad():
+        static = m.first_layer_static(m.grid(torch.from_numpy(ck.chart), torch.from_numpy(ck.uv)))
+        t = torch.tensor(len(m.alpha_bar) - 1)
+        x0 = m.denoise(static, m.normalise_features(feats), s.noise, t, m.state_code(torch.from_numpy(seq.base[3])))
+        ref = torch.einsum("nij,ni->nj", frames, x0 * m.res_std + m.res_mean)
+    seams = s.seam_index
+    keep = torch.ones(seq.n, dtype=torch.bool)
+    keep[seams] = False  # seam vertices are averaged over their stitch group
+    assert torch.allclose(out[keep], ref[keep], atol=1e-5)
+
+
+def test_checkpoint_round_trip(tiny, tmp_path):
+    _, _, seq, ck = tiny
+    path = save_checkpoint(tmp_path / "ck.safetensors", ck)
+    again = load_checkpoint(path, topology=seq.topology_key(), vertices=seq.n)
+    for (k, a), (k2, b) in zip(ck.model.state_dict().items(), again.model.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+    assert np.array_equal(again.chart, ck.chart) and np.array_equal(again.uv, ck.uv)
+    assert again.stats == ck.stats
+    a = refine_sequence(ck, seq)[:4]
+    b = refine_sequence(again, seq)[:4]
+    assert np.array_equal(a, b)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tiny, tmp_path):
+    _, cfg, seq, _ = tiny
+    data = open(cfg.output.checkpoint, "rb").read()
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated.safetensors.*corrupt"):
+        load_checkpoint(truncated)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not a header at all")
+    with pytest.raises(CheckpointError, match="garbage.safetensors"):
+        load_checkpoint(garbage)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+
+
+def test_mismatched_checkpoint_is_a_clear_error(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+    _, cfg, seq, _ = tiny
+    with pytest.raises(CheckpointError, match="topology"):
+        load_checkpoint(cfg.output.checkpoint, topology="0123456789abcdef")
+    with pytest.raises(CheckpointError, match=f"indexes {seq.n} vertices but the asset has 5"):
+        load_checkpoint(cfg.output.checkpoint, vertices=5)
+    tensors = load_file(cfg.output.checkpoint)
+    with safe_open(cfg.output.checkpoint, framework="pt") as f:
+        meta = f.metadata()
+    tensors["model.mid.weight"] = tensors["model.mid.weight"][:, :-1].contiguous()
+    save_file(tensors, str(tmp_path / "shape.safetensors"), metadata=meta)
+    with pytest.raises(CheckpointError, match="do not match the model"):
+        load_checkpoint(tmp_path / "shape.safetensors")
+    tensors = load_file(cfg.output.checkpoint)
+    tensors["model.out.bias"][0] = float("nan")
+    save_file(tensors, str(tmp_path / "nan.safetensors"), metadata=meta)
+    with pytest.raises(CheckpointError, match="non-finite"):
+        load_checkpoint(tmp_path / "nan.safetensors")
+    save_file(load_file(cfg.output.checkpoint), str(tmp_path / "nometa.safetensors"), metadata={"format": "x"})
+    with pytest.raises(CheckpointError, match="format 'x'"):
+        load_checkpoint(tmp_path / "nometa.safetensors")
+
+
+def test_stitch_consistency_holds_on_refined_frames(tiny):
+    _, _, seq, ck = tiny
+    refined = refine_sequence(ck, seq)
+    seams = SeamGroups.from_pairs(seq.n, seq.stitches)
+    assert seams.count > 0
+    rep = stitch_consistency(refined, seams, tolerance_m=1e-4)
+    assert rep.ok, rep
+    # float16 on the wire keeps them together too
+    offsets16 = (refined - seq.base).astype(np.float16).astype(np.float32)
+    assert stitch_consistency(seq.base + offsets16, seams, tolerance_m=1e-4).ok

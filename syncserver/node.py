@@ -35,6 +35,8 @@ from syncserver.errors import HandshakeError, ProtocolError
 
 log = logging.getLogger(__name__)
 
+BUS_PROBE_PREFIX = b"_probe."  # loopback probes of the data bus; never handed to components
+
 
 @dataclass
 class TickEvent:
@@ -107,6 +109,7 @@ class Node:
         self._next_probe_ns = 0
         self._next_heartbeat_ns = 0
         self._saw_broadcast = False
+        self._pending: list[Event] = []  # events that arrived while ready() waited
         self._same_host = False
 
         self.dealer = self._ctx.socket(zmq.DEALER)
@@ -180,12 +183,45 @@ class Node:
         return w
 
     def ready(self, timeout_s: float = 10.0) -> None:
-        """Send READY once the tick subscription is live (a session broadcast has arrived)."""
+        """Send READY once the tick subscription is live (a session broadcast has arrived) and, for a
+        node on the data bus, once a loopback probe has crossed the bus proxy (so subscriptions made
+        before READY have reached every producer, and ours has reached the proxy)."""
         deadline = time.monotonic() + timeout_s
         while not self._saw_broadcast and time.monotonic() < deadline and not self.stop_reason:
-            for _ in self.poll(50):
-                pass
+            self._pending.extend(self.poll(50))
+        if self.bus_sub is not None or self.bus_pub is not None:
+            self._confirm_bus(deadline)
         self._send(p.Ready())
+
+    def _confirm_bus(self, deadline: float) -> None:
+        topic = BUS_PROBE_PREFIX + f"{self.name}.{os.getpid()}".encode()
+        sub = self.bus_sub or self._ctx.socket(zmq.SUB)
+        pub = self.bus_pub or self._ctx.socket(zmq.PUB)
+        if sub is not self.bus_sub:
+            sub.connect(self.endpoints.bus_out)
+        if pub is not self.bus_pub:
+            pub.connect(self.endpoints.bus_in)
+        sub.setsockopt(zmq.SUBSCRIBE, topic)
+        probe = p.encode(topic, p.Request(what="bus_probe", src=self.name))
+        try:
+            while time.monotonic() < deadline and not self.stop_reason:
+                pub.send_multipart(probe)
+                if not sub.poll(20):
+                    continue
+                for frames in self._drain(sub, copy=False):
+                    if bytes(frames[0]) == topic:
+                        return
+                    if sub is self.bus_sub:
+                        ev = self._on_bus(frames, self.clock.now_ns())
+                        if ev is not None:
+                            self._pending.append(ev)
+            log.warning("data bus path not confirmed before READY (proxy at %s / %s unreachable?)",
+                        self.endpoints.bus_in, self.endpoints.bus_out)
+        finally:
+            sub.setsockopt(zmq.UNSUBSCRIBE, topic)
+            for sock, own in ((sub, self.bus_sub), (pub, self.bus_pub)):
+                if sock is not own:
+                    sock.close(linger=0)
 
     def close(self, reason: str = "done") -> None:
         if self.dealer.closed:
@@ -229,6 +265,9 @@ class Node:
     def poll(self, timeout_ms: int) -> list[Event]:
         """One pass: wait up to ``timeout_ms`` (shortened for due heartbeats/probes), drain sockets.
         Returns bus data before ticks and session broadcasts."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            return pending
         self._housekeeping()
         now = self.clock.now_ns()
         due = min(self._next_heartbeat_ns, self._next_probe_ns) if self.welcome else now + timeout_ms * 1_000_000
@@ -359,6 +398,8 @@ class Node:
         return SessionEvent(msg, self.session_ns(recv_local))
 
     def _on_bus(self, frames: list[zmq.Frame], recv_local: int) -> Event | None:
+        if frames[0].bytes.startswith(BUS_PROBE_PREFIX):
+            return None
         try:
             topic, msg, arrays = self._bus_decoder.decode([f.buffer for f in frames])
         except ProtocolError as exc:

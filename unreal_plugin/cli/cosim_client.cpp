@@ -109,6 +109,7 @@ class Client {
     }
     sent = link_.ready();
     if (!sent) return fail(error, "READY: " + sent.error());
+    ready_ = true;
     return true;
   }
 
@@ -161,7 +162,7 @@ class Client {
   }
 
   void on_tick(const cosim::Tick& tick, int64_t recv_ns) {
-    if (!link_.first_burst_done()) return;  // ticks before READY (late joiner) need no ACK
+    if (!ready_) return;  // ticks before our READY (a late joiner) need no ACK
     const int64_t render_start = link_.session_now_ns();
     const cosim::Presented shown = display_.present(render_start + render_ns_);
     cosim::Outcome sent = link_.ack(tick, recv_ns, shown.present_ns, shown.photon_ns);
@@ -192,6 +193,7 @@ class Client {
   cosim::MtpTracker mtp_;
   std::vector<cosim::Inbound> inbox_;
   int64_t acks_ = 0;
+  bool ready_ = false;
   std::string end_reason_ = "ended";
   std::string last_error_;
 };

@@ -1,0 +1,376 @@
+#include "CosimSyncSubsystem.h"
+
+#include "Components/DynamicMeshComponent.h"
+#include "Components/StaticMeshComponent.h"
+#include "Engine/StaticMesh.h"
+#include "Engine/StaticMeshActor.h"
+#include "Engine/World.h"
+#include "UDynamicMesh.h"
+
+#include "CosimReceiver.h"
+#include "CosimSyncSettings.h"
+#include "CosimVehicleTypes.h"
+#include "CosimXrTiming.h"
+
+DEFINE_LOG_CATEGORY_STATIC(LogCosim, Log, All);
+
+// Game-thread state; never seen by the receiver thread.
+struct FCosimGameState
+{
+	TUniquePtr<FCosimReceiver> Receiver;
+	cosim::VehicleScene Vehicles;
+	TMap<uint32, TWeakObjectPtr<AStaticMeshActor>> Actors;
+	TMap<FName, TObjectPtr<UStaticMesh>> Meshes;
+	TObjectPtr<UStaticMesh> FallbackMesh;
+	std::vector<std::pair<cosim::Tick, int64>> PendingTicks;  // (tick, recv_ns) consumed this frame
+	FName GarmentAsset;
+	TWeakObjectPtr<UDynamicMeshComponent> Garment;
+	TArray<float> GarmentBase;     // registered rest positions, x y z per vertex
+	TArray<float> GarmentScratch;
+	std::optional<cosim::ResidualFrame> PendingResiduals;  // newest only
+	int64 AppliedResidualFrame = -1;
+	int64 LastIdsRequestNs = INT64_MIN;
+	int64 InterpolationDelayNs = 0;
+	int64 VsyncToPhotonNs = 0;
+	std::unique_ptr<cosim::DisplayModel> Display;  // used when XR gives no display time
+	cosim::MtpTracker Mtp;
+	bool bReportFrames = true;
+	float ResidualScale = 100.0f;
+	FString EndReason;
+};
+
+UCosimSyncSubsystem::UCosimSyncSubsystem() = default;
+UCosimSyncSubsystem::~UCosimSyncSubsystem() = default;
+
+bool UCosimSyncSubsystem::ShouldCreateSubsystem(UObject* Outer) const
+{
+	const UWorld* World = Cast<UWorld>(Outer);
+	return World != nullptr && World->IsGameWorld();
+}
+
+void UCosimSyncSubsystem::OnWorldBeginPlay(UWorld& InWorld)
+{
+	Super::OnWorldBeginPlay(InWorld);
+	if (GetDefault<UCosimSyncSettings>()->bAutoConnect)
+	{
+		Connect();
+	}
+}
+
+void UCosimSyncSubsystem::Deinitialize()
+{
+	Disconnect();
+	Super::Deinitialize();
+}
+
+TStatId UCosimSyncSubsystem::GetStatId() const
+{
+	RETURN_QUICK_DECLARE_CYCLE_STAT(UCosimSyncSubsystem, STATGROUP_Tickables);
+}
+
+bool UCosimSyncSubsystem::Connect()
+{
+	Disconnect();
+	const UCosimSyncSettings* S = GetDefault<UCosimSyncSettings>();
+	State = MakeUnique<FCosimGameState>();
+	State->InterpolationDelayNs = static_cast<int64>(S->InterpolationDelayUs) * 1000;
+	State->VsyncToPhotonNs = static_cast<int64>(S->VsyncToPhotonUs) * 1000;
+	State->bReportFrames = S->bReportFrames;
+	State->ResidualScale = S->ResidualScale;
+	State->GarmentAsset = S->GarmentAsset;
+	const int64 PeriodNs = static_cast<int64>(FMath::RoundToDouble(1e9 / FMath::Max(1.0f, S->RefreshHz)));
+	State->Display = std::make_unique<cosim::DisplayModel>(PeriodNs, 0, State->VsyncToPhotonNs);
+	if (UCosimVehicleTypes* Types = S->VehicleTypes.LoadSynchronous())
+	{
+		for (const auto& Pair : Types->Meshes)
+		{
+			State->Meshes.Add(Pair.Key, Pair.Value.LoadSynchronous());
+		}
+		State->FallbackMesh = Types->Fallback.LoadSynchronous();
+	}
+
+	cosim::Endpoints Endpoints{TCHAR_TO_UTF8(*S->ControlEndpoint), TCHAR_TO_UTF8(*S->TicksEndpoint),
+	                           TCHAR_TO_UTF8(*S->BusInEndpoint), TCHAR_TO_UTF8(*S->BusOutEndpoint)};
+	cosim::LinkOptions Options;
+	Options.name = TCHAR_TO_UTF8(*S->ClientName);
+	Options.role = "client";
+	Options.required = S->bRequired;
+	Options.data_topics = {std::string(cosim::topic::kVehicles), std::string(cosim::topic::kVehicleIds),
+	                       std::string(cosim::topic::kResiduals)};
+	Options.publish = true;
+	Options.host = TCHAR_TO_UTF8(FPlatformProcess::ComputerName());
+	FString Error;
+	State->Receiver = FCosimReceiver::Start(Endpoints, Options, S->PollTimeoutMs, Error);
+	if (!State->Receiver)
+	{
+		UE_LOG(LogCosim, Error, TEXT("Cosim: cannot join the session at %s: %s"), *S->ControlEndpoint, *Error);
+		State.Reset();
+		return false;
+	}
+	UE_LOG(LogCosim, Log, TEXT("Cosim: joining %s as '%s'"), *S->ControlEndpoint, *S->ClientName);
+	return true;
+}
+
+void UCosimSyncSubsystem::Disconnect()
+{
+	if (!State)
+	{
+		return;
+	}
+	State->Receiver.Reset();  // stops and joins the thread, says BYE, closes the sockets
+	for (auto& Pair : State->Actors)
+	{
+		if (AStaticMeshActor* Actor = Pair.Value.Get())
+		{
+			Actor->Destroy();
+		}
+	}
+	UE_LOG(LogCosim, Log, TEXT("Cosim: left after %d frames"), static_cast<int32>(State->Mtp.frames()));
+	State.Reset();
+}
+
+void UCosimSyncSubsystem::RegisterGarment(FName Asset, UDynamicMeshComponent* Mesh)
+{
+	if (!State || Mesh == nullptr)
+	{
+		return;
+	}
+	State->GarmentAsset = Asset;
+	State->Garment = Mesh;
+	State->GarmentBase.Reset();
+	Mesh->GetDynamicMesh()->ProcessMesh([this](const UE::Geometry::FDynamicMesh3& M) {
+		for (int32 Vid = 0; Vid < M.MaxVertexID(); ++Vid)
+		{
+			const FVector3d P = M.IsVertex(Vid) ? M.GetVertex(Vid) : FVector3d::ZeroVector;
+			State->GarmentBase.Append({static_cast<float>(P.X), static_cast<float>(P.Y), static_cast<float>(P.Z)});
+		}
+	});
+	State->GarmentScratch.SetNumUninitialized(State->GarmentBase.Num());
+}
+
+int64 UCosimSyncSubsystem::GetSessionTimeNs() const
+{
+	return (State && State->Receiver && State->Receiver->HasClock()) ? State->Receiver->SessionNowNs() : -1;
+}
+
+void UCosimSyncSubsystem::Tick(float DeltaTime)
+{
+	Super::Tick(DeltaTime);
+	if (!State || !State->Receiver)
+	{
+		return;
+	}
+	DrainInbound();
+	FQuat HmdOrientation;
+	FVector HmdPosition;
+	const bool bPose = CosimXr::HmdPose(HmdOrientation, HmdPosition);
+	const int64 PoseSampleNs = bPose ? State->Receiver->SessionNowNs() : -1;
+	int64 PresentNs = 0, PhotonNs = 0;
+	DisplayTimes(PresentNs, PhotonNs);
+	UpdateVehicles(PhotonNs - State->InterpolationDelayNs);
+	ApplyGarment();
+	ReportFrame(PoseSampleNs, PresentNs, PhotonNs);
+	if (!State->EndReason.IsEmpty())
+	{
+		const FString Reason = State->EndReason;
+		Disconnect();
+		OnSessionEnded.Broadcast(Reason);  // game thread
+	}
+}
+
+void UCosimSyncSubsystem::DrainInbound()
+{
+	FString Error;
+	while (State->Receiver->DequeueError(Error))
+	{
+		UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), *Error);
+	}
+	cosim::Inbound In;
+	while (State->Receiver->Dequeue(In))
+	{
+		switch (In.kind)
+		{
+		case cosim::Inbound::Kind::kTick:
+			State->PendingTicks.emplace_back(std::get<cosim::Tick>(In.msg.msg), In.recv_ns);
+			break;
+		case cosim::Inbound::Kind::kEnd:
+			State->EndReason = UTF8_TO_TCHAR(std::get<cosim::End>(In.msg.msg).reason.c_str());
+			break;
+		case cosim::Inbound::Kind::kData:
+			if (const auto* Ids = std::get_if<cosim::VehicleIds>(&In.msg.msg))
+			{
+				State->Vehicles.apply_ids(*Ids);
+			}
+			else if (std::holds_alternative<cosim::Vehicles>(In.msg.msg))
+			{
+				const cosim::Outcome Applied = State->Vehicles.apply_table(In.msg);
+				if (!Applied)
+				{
+					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
+				}
+			}
+			else if (std::holds_alternative<cosim::Residuals>(In.msg.msg))
+			{
+				auto Frame = cosim::parse_residuals(In.msg);
+				if (!Frame)
+				{
+					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Frame.error().c_str()));
+				}
+				else if (Frame.value().asset == TCHAR_TO_UTF8(*State->GarmentAsset.ToString()))
+				{
+					State->PendingResiduals = Frame.take();
+				}
+			}
+			break;
+		case cosim::Inbound::Kind::kSession:
+			break;
+		}
+	}
+}
+
+void UCosimSyncSubsystem::DisplayTimes(int64& OutPresentNs, int64& OutPhotonNs)
+{
+	int64 PhotonLocalNs = 0;
+	if (CosimXr::PredictedPhotonLocalNs(PhotonLocalNs))
+	{
+		OutPhotonNs = State->Receiver->LocalToSessionNs(PhotonLocalNs);
+		OutPresentNs = OutPhotonNs - State->VsyncToPhotonNs;
+		return;
+	}
+	const cosim::Presented Shown = State->Display->present(State->Receiver->SessionNowNs());
+	OutPresentNs = Shown.present_ns;
+	OutPhotonNs = Shown.photon_ns;
+}
+
+void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
+{
+	UWorld* World = GetWorld();
+	const cosim::VehicleChanges Changes = State->Vehicles.take_changes();
+	for (uint32 Handle : Changes.despawned)
+	{
+		TWeakObjectPtr<AStaticMeshActor> Actor;
+		if (State->Actors.RemoveAndCopyValue(Handle, Actor) && Actor.IsValid())
+		{
+			Actor->Destroy();
+		}
+	}
+	for (uint32 Handle : Changes.spawned)
+	{
+		const cosim::VehicleInfo* Info = State->Vehicles.info(Handle);
+		const TObjectPtr<UStaticMesh>* Mesh = Info ? State->Meshes.Find(FName(UTF8_TO_TCHAR(Info->type.c_str()))) : nullptr;
+		UStaticMesh* Chosen = Mesh ? Mesh->Get() : State->FallbackMesh.Get();
+		FActorSpawnParameters Params;
+		Params.SpawnCollisionHandlingOverride = ESpawnActorCollisionHandlingMethod::AlwaysSpawn;
+		AStaticMeshActor* Actor = World->SpawnActor<AStaticMeshActor>(FVector::ZeroVector, FRotator::ZeroRotator, Params);
+		if (Actor == nullptr)
+		{
+			continue;
+		}
+		Actor->GetStaticMeshComponent()->SetMobility(EComponentMobility::Movable);
+		Actor->GetStaticMeshComponent()->SetStaticMesh(Chosen);
+		State->Actors.Add(Handle, Actor);
+	}
+	for (auto& Pair : State->Actors)
+	{
+		AStaticMeshActor* Actor = Pair.Value.Get();
+		const std::optional<cosim::VehicleState> S = State->Vehicles.evaluate(Pair.Key, RenderSessionNs);
+		if (Actor == nullptr || !S)
+		{
+			continue;
+		}
+		// Already Unreal units and axes (cosim/units.h is the one conversion, done by the bridge).
+		Actor->SetActorLocationAndRotation(FVector(S->position_cm[0], S->position_cm[1], S->position_cm[2]),
+		                                   FRotator(S->pitch_deg, S->yaw_deg, 0.0));
+	}
+	const int64 Now = State->Receiver->SessionNowNs();
+	if (State->Vehicles.needs_ids() && Now - State->LastIdsRequestNs > 1000000000LL)
+	{
+		State->LastIdsRequestNs = Now;
+		cosim::Request Ask;
+		Ask.what = std::string(cosim::topic::kVehicleIds);
+		FCosimOutbound Out;
+		Out.Kind = FCosimOutbound::EKind::Publish;
+		Out.Topic = std::string(cosim::topic::kRequest);
+		Out.Msg = Ask;
+		State->Receiver->Send(MoveTemp(Out));
+	}
+}
+
+void UCosimSyncSubsystem::ApplyGarment()
+{
+	UDynamicMeshComponent* Mesh = State->Garment.Get();
+	if (!State->PendingResiduals || Mesh == nullptr)
+	{
+		return;
+	}
+	const cosim::ResidualFrame Frame = std::move(*State->PendingResiduals);
+	State->PendingResiduals.reset();
+	const size_t Vertices = static_cast<size_t>(State->GarmentBase.Num() / 3);
+	const cosim::Outcome Applied = cosim::apply_residuals(Frame, State->GarmentBase.GetData(), Vertices,
+	                                                      State->ResidualScale, State->GarmentScratch.GetData());
+	if (!Applied)
+	{
+		UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
+		return;
+	}
+	const float* P = State->GarmentScratch.GetData();
+	Mesh->GetDynamicMesh()->EditMesh([P](UE::Geometry::FDynamicMesh3& M) {
+		for (int32 Vid = 0; Vid < M.MaxVertexID(); ++Vid)
+		{
+			if (M.IsVertex(Vid))
+			{
+				M.SetVertex(Vid, FVector3d(P[3 * Vid], P[3 * Vid + 1], P[3 * Vid + 2]));
+			}
+		}
+	}, EDynamicMeshChangeType::DeformationEdit, EDynamicMeshAttributeChangeFlags::VertexPositions);
+	State->AppliedResidualFrame = Frame.frame;
+}
+
+void UCosimSyncSubsystem::ReportFrame(int64 PoseSampleNs, int64 PresentNs, int64 PhotonNs)
+{
+	for (const auto& [Tick, RecvNs] : State->PendingTicks)
+	{
+		FCosimOutbound Ack;
+		Ack.Kind = FCosimOutbound::EKind::Ack;
+		Ack.Tick = Tick;
+		Ack.RecvNs = RecvNs;
+		Ack.PresentNs = PresentNs;
+		Ack.PhotonNs = PhotonNs;
+		State->Receiver->Send(MoveTemp(Ack));
+		cosim::FrameTimes Times;
+		Times.frame = Tick.frame;
+		Times.tick_ns = Tick.t_ns;
+		Times.recv_ns = RecvNs;
+		Times.present_ns = PresentNs;
+		Times.photon_ns = PhotonNs;
+		if (PoseSampleNs >= 0)
+		{
+			Times.pose_sample_ns = PoseSampleNs;
+		}
+		State->Mtp.record(Times);
+	}
+	if (State->bReportFrames && !State->PendingTicks.empty())
+	{
+		const auto& [Tick, RecvNs] = State->PendingTicks.back();
+		cosim::FrameReport Report;
+		Report.frame = Tick.frame;
+		Report.t_ns = Tick.t_ns;
+		Report.recv_ns = RecvNs;
+		Report.present_ns = PresentNs;
+		Report.photon_ns = PhotonNs;
+		if (PoseSampleNs >= 0)
+		{
+			Report.pose_sample_ns = PoseSampleNs;
+		}
+		if (State->AppliedResidualFrame >= 0)
+		{
+			Report.residual_frame = State->AppliedResidualFrame;
+		}
+		FCosimOutbound Out;
+		Out.Kind = FCosimOutbound::EKind::Publish;
+		Out.Topic = std::string(cosim::topic::kFrames);
+		Out.Msg = Report;
+		State->Receiver->Send(MoveTemp(Out));
+	}
+	State->PendingTicks.clear();
+}

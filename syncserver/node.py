@@ -272,25 +272,23 @@ class Node:
         now = self.clock.now_ns()
         due = min(self._next_heartbeat_ns, self._next_probe_ns) if self.welcome else now + timeout_ms * 1_000_000
         timeout = max(0, min(timeout_ms, (due - now) // 1_000_000 + 1))
-        ticks: list[Event] = []
-        data: list[Event] = []
         ready = dict(self._poller.poll(timeout))
-        if self.ticks in ready:
-            for frames in self._drain(self.ticks, copy=True):
-                ev = self._on_broadcast(frames, self.clock.now_ns())
-                if ev is not None:
-                    ticks.append(ev)
-        if self.bus_sub is not None and self.bus_sub in ready:
-            for frames in self._drain(self.bus_sub, copy=False):
-                ev = self._on_bus(frames, self.clock.now_ns())
-                if ev is not None:
-                    data.append(ev)
-        if self.dealer in ready:
-            for frames in self._drain(self.dealer, copy=True):
-                self._on_control(frames)
-        # Ticks are stamped first (their receive time is a measurement), but data that arrived in
-        # the same batch is handed out first, so a frame is processed with every input already here.
+        # Read everything first, stamping each message as it is read (control first: probe replies
+        # are the most timing-sensitive), then decode; decoding never delays another's timestamp.
+        control = self._stamped(self.dealer, True) if self.dealer in ready else []
+        broadcasts = self._stamped(self.ticks, True) if self.ticks in ready else []
+        bus = self._stamped(self.bus_sub, False) if self.bus_sub is not None and self.bus_sub in ready else []
+        for frames, t in control:
+            self._on_control(frames, t)
+        ticks = [ev for frames, t in broadcasts if (ev := self._on_broadcast(frames, t)) is not None]
+        data = [ev for frames, t in bus if (ev := self._on_bus(frames, t)) is not None]
+        # Data that arrived in the same batch as a tick is handed out first, so a frame is processed
+        # with every input already here.
         return data + ticks
+
+    def _stamped(self, sock: zmq.Socket, copy: bool) -> list[tuple[list, int]]:
+        now = self.clock.now_ns
+        return [(frames, now()) for frames in self._drain(sock, copy)]
 
     @staticmethod
     def _drain(sock: zmq.Socket, copy: bool) -> Iterator[list]:
@@ -342,8 +340,8 @@ class Node:
             self._probe_pending.clear()
             self._start_probe_burst()
 
-    def _on_control(self, frames: list[bytes]) -> None:
-        t3 = self.clock.now_ns()
+    def _on_control(self, frames: list[bytes], t3: int | None = None) -> None:
+        t3 = self.clock.now_ns() if t3 is None else t3
         try:
             _, msg, _ = self._reply_decoder.decode(frames)
         except ProtocolError as exc:

@@ -191,7 +191,7 @@ class SyncServer:
             poller.poll(min(max(0, (wait_until - now) // 1_000_000), 20))
             self._drain_control()
             self._housekeeping()
-            if self.epoch_ns is not None and self._due():
+            if self.epoch_ns is not None and self.end_reason is None and self._due():
                 self._emit()
         gc.enable()
         self._linger()

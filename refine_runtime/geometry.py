@@ -26,6 +26,10 @@ class Stencil:
     rest_norm: torch.Tensor  # (n, 2) |dx/du|, |dx/dv| at rest
     spacing: torch.Tensor  # (n,) mean rest distance to the neighbours
 
+    def __post_init__(self) -> None:
+        self.weight_u = self.weight[..., 0:1].contiguous()  # (n, K, 1)
+        self.weight_v = self.weight[..., 1:2].contiguous()
+
     def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> Stencil:
         return Stencil(self.nbr.to(device), self.weight.to(device, dtype), self.mask.to(device, dtype),
                        self.rest_norm.to(device, dtype), self.spacing.to(device, dtype))
@@ -61,9 +65,9 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
 
 def frame_and_features(x: torch.Tensor, x_prev: torch.Tensor, st: Stencil, fps: float) -> tuple[torch.Tensor, torch.Tensor]:
     """x, x_prev (..., n, 3) -> tangent frames (..., n, 3, 3) (rows e1, e2, normal), raw features (..., n, 8)."""
-    diff = (x[..., st.nbr, :] - x.unsqueeze(-2)) * st.mask.unsqueeze(-1)  # (..., n, K, 3)
-    jac = torch.einsum("nkc,...nkd->...ncd", st.weight, diff)  # (..., n, 2, 3)
-    tu, tv = jac[..., 0, :], jac[..., 1, :]
+    diff = x[..., st.nbr, :] - x.unsqueeze(-2)  # (..., n, K, 3); padding is the vertex itself: 0
+    tu = (st.weight_u * diff).sum(-2)  # d(x)/du, (..., n, 3)
+    tv = (st.weight_v * diff).sum(-2)
     nu, nv = torch.linalg.vector_norm(tu, dim=-1), torch.linalg.vector_norm(tv, dim=-1)
     e1 = tu / (nu.unsqueeze(-1) + 1e-12)
     normal = _unit(torch.cross(tu, tv, dim=-1))

@@ -32,4 +32,4 @@ def low_pass(g: Garment, fine: np.ndarray, rounds: int) -> np.ndarray:
     first[wd.of_vertex] = np.arange(g.n)  # any member of a group represents it (they coincide)
     welded = fine[:, first].astype(np.float64)
     smooth = taubin(welded, wd.edges, wd.pinned, rounds)
-    return smooth[:, wd.of_vertex].astype(np.float32)
+    return np.ascontiguousarray(smooth[:, wd.of_vertex], dtype=np.float32)

@@ -69,6 +69,9 @@ def time_embedding(t: torch.Tensor, timesteps: int) -> torch.Tensor:
 
 
 class ResidualModel(nn.Module):
+    """Denoiser = a per-frame trunk (hash field, base features, state code; two layers) and a per-step
+    head (one hidden layer on trunk, x_t and t), so K steps cost little more than one."""
+
     def __init__(self, cfg: ModelConfig, diffusion: DiffusionConfig, charts: int, vertices: int) -> None:
         super().__init__()
         self.cfg, self.diffusion = cfg, diffusion
@@ -81,6 +84,7 @@ class ResidualModel(nn.Module):
         self.in_t = nn.Linear(TIME_DIM, h, bias=False)
         self.in_code = nn.Linear(cfg.state_codes, h, bias=False)
         self.mid = nn.Linear(h, h)
+        self.step_z = nn.Linear(h, h)
         self.out = nn.Linear(h, 3)
         self.register_buffer("feat_mean", torch.zeros(self.n_feat))
         self.register_buffer("feat_std", torch.ones(self.n_feat))
@@ -101,15 +105,23 @@ class ResidualModel(nn.Module):
         flat = base.reshape(*base.shape[:-2], -1) - self.pca_mean
         return flat @ self.pca_basis.t() / self.code_std
 
+    def trunk(self, static: torch.Tensor, cond: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        """Once per frame: field + base features + state code -> (..., n, H), already projected for the step head."""
+        h = nn.functional.silu(static + self.in_cond(cond) + self.in_code(code).unsqueeze(-2))
+        return self.step_z(nn.functional.silu(self.mid(h)))
+
+    def step(self, z: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Once per diffusion step: a light head on (trunk, x_t, t) -> predicted clean residual x0."""
+        temb = self.in_t(time_embedding(t, self.diffusion.timesteps))
+        while temb.dim() < x_t.dim():
+            temb = temb.unsqueeze(-2)
+        return self.out(nn.functional.silu(z + self.in_x(x_t) + temb))
+
     def denoise(self, static: torch.Tensor, cond: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
                 code: torch.Tensor) -> torch.Tensor:
         """static: first-layer field term (n, H); cond: normalised features (..., n, C); t: (...,) or
         scalar; code: global state code (..., k)."""
-        temb = self.in_t(time_embedding(t, self.diffusion.timesteps)) + self.in_code(code)
-        while temb.dim() < x_t.dim():
-            temb = temb.unsqueeze(-2)
-        h = nn.functional.silu(static + self.in_cond(cond) + self.in_x(x_t) + temb)
-        return self.out(nn.functional.silu(self.mid(h)))
+        return self.step(self.trunk(static, cond, code), x_t, t)
 
     def normalise_features(self, feats: torch.Tensor) -> torch.Tensor:
         return (feats - self.feat_mean) / self.feat_std

@@ -3,7 +3,7 @@
 Everything static is precomputed once per asset: the hash-grid lookups and their first-layer
 projection, the neighbour stencil, per-step time biases and DDIM coefficients, the seam groups and
 the noise (one fixed draw from ``seed``, so the sampler is deterministic and temporally coherent).
-Per frame: base features -> K denoiser steps -> residual in world space -> stitch groups averaged.
+Per frame: base features -> denoiser trunk -> K light denoiser steps -> residual in world space -> stitch groups averaged.
 After the first frame the reverse diffusion is warm-started from the previous frame's result noised
 to ``warm_start * T``. On CUDA it runs in float16 and replays the K steps as a captured CUDA graph.
 """
@@ -66,6 +66,7 @@ class Sampler:
             self.b_cond = (-(m.feat_mean / m.feat_std) @ m.in_cond.weight.t()).to(dt)
             self.w_x = m.in_x.weight.t().to(dt).contiguous()
             self.w_mid, self.b_mid = m.mid.weight.t().to(dt).contiguous(), m.mid.bias.to(dt)
+            self.w_z, self.b_z = m.step_z.weight.t().to(dt).contiguous(), m.step_z.bias.to(dt)
             self.w_out, self.b_out = m.out.weight.t().to(dt).contiguous(), m.out.bias.to(dt)
             self.res_mean, self.res_std = m.res_mean.to(dt), m.res_std.to(dt)
             self.code_model = m
@@ -94,9 +95,7 @@ class Sampler:
     def _denoise_loop(self, pre: torch.Tensor, x: torch.Tensor, plan: dict) -> torch.Tensor:
         x0 = x
         for k, (sa, s1a, sap, s1ap) in enumerate(plan["coef"]):
-            h = torch.addmm(pre + plan["bias"][k], x, self.w_x)
-            h = nn.functional.silu(h)
-            h = nn.functional.silu(torch.addmm(self.b_mid, h, self.w_mid))
+            h = nn.functional.silu(torch.addmm(pre + plan["bias"][k], x, self.w_x))
             x0 = torch.addmm(self.b_out, h, self.w_out)
             eps = (x - sa * x0) / s1a
             x = sap * x0 + s1ap * eps
@@ -134,7 +133,9 @@ class Sampler:
         frames, feats = frame_and_features(x, xp, self.stencil, self.fps)
         frames, feats = frames.to(self.dtype), feats.to(self.dtype)
         code = self.code_model.state_code(x).to(self.dtype)
-        pre = torch.addmm(self.static + (self.b_cond + code @ self.w_code), feats, self.w_cond)
+        h = nn.functional.silu(torch.addmm(self.static + (self.b_cond + code @ self.w_code), feats, self.w_cond))
+        h = nn.functional.silu(torch.addmm(self.b_mid, h, self.w_mid))
+        pre = torch.addmm(self.b_z, h, self.w_z)
         if self.prev_x0 is not None and self.warm is not None:
             plan, key = self.warm, "warm"
             a0 = plan["a0"]

@@ -76,9 +76,9 @@ def save_sequence(seq: Sequence, path: str | Path, with_residual: bool = True) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: np.ascontiguousarray(getattr(seq, k).astype(dt)) for k, (_, dt) in _STATIC.items()}
-    tensors["base"] = seq.base.astype(np.float16)
+    tensors["base"] = np.ascontiguousarray(seq.base, dtype=np.float16)
     if with_residual and seq.residual is not None:
-        tensors["residual"] = seq.residual.astype(np.float16)
+        tensors["residual"] = np.ascontiguousarray(seq.residual, dtype=np.float16)
     tmp = path.with_suffix(".tmp")
     save_file(tensors, str(tmp), metadata={"format": FORMAT, "name": seq.name, "fps": repr(float(seq.fps))})
     tmp.replace(path)

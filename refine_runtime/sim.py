@@ -127,7 +127,7 @@ def simulate(g: Garment, body: SwaySitBody, frames: int, settings: SimSettings =
     for f in range(-settle, frames):
         t = max(f, 0) / settings.fps
         for s in range(settings.substeps):
-            ts = t + (s + 1) * dt if f >= 0 else 0.0
+            ts = max(0.0, t - 1.0 / settings.fps + (s + 1) * dt)  # the frame's last substep ends at t
             pose = body.pose(ts)
             prev = x.copy()
             v += dt * GRAVITY * (w > 0)[:, None]

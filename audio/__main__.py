@@ -62,8 +62,7 @@ def run(ctx: ComponentContext, node: Node) -> int:
                 app.on_message(ev.msg, ev.arrays)
             elif isinstance(ev, TickEvent):
                 last_tick = ev
-                if ctx.required:
-                    node.ack(ev)
+                node.ack(ev)
             elif isinstance(ev, EndEvent):
                 log.info("session ended (%s)", ev.reason)
                 break

@@ -90,7 +90,8 @@ def main(argv: Seq[str] | None = None) -> int:
             section["refine"].update(
                 ticks=ticks, refreshed=st.refreshed, skipped=st.skipped, errors=st.errors,
                 frame_ms=percentile_block(st.frame_ns, 1e-6), refresh_hz=worker.refresh_hz(session_s),
-                capacity_hz=round(1e9 / float(np.median(st.frame_ns)), 1) if st.frame_ns else None)
+                capacity_hz=round(1e9 / float(np.median(st.frame_ns)), 1) if st.frame_ns else None,
+                stitch=worker.stitch_check(s.stitch_tolerance_m))
             ctx.write_sections(section)
     return 0
 

@@ -43,6 +43,7 @@ def build_stencil(rest: np.ndarray, faces: np.ndarray, chart: np.ndarray, uv: np
     both = both[np.lexsort((both[:, 1], both[:, 0]))]
     start = np.searchsorted(both[:, 0], np.arange(n))
     slot = np.arange(len(both)) - start[both[:, 0]]
+    k = int(min(k, slot.max() + 1 if len(slot) else 1))  # no wider than the largest 1-ring
     keep = slot < k
     nbr = np.tile(np.arange(n)[:, None], (1, k))
     nbr[both[keep, 0], slot[keep]] = both[keep, 1]

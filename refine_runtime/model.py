@@ -115,7 +115,7 @@ class ResidualModel(nn.Module):
         temb = self.in_t(time_embedding(t, self.diffusion.timesteps))
         while temb.dim() < x_t.dim():
             temb = temb.unsqueeze(-2)
-        return self.out(nn.functional.silu(z + self.in_x(x_t) + temb))
+        return self.out(torch.relu(z + self.in_x(x_t) + temb))  # ReLU: the cheap per-step activation
 
     def denoise(self, static: torch.Tensor, cond: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
                 code: torch.Tensor) -> torch.Tensor:

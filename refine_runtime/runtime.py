@@ -16,6 +16,7 @@ import numpy as np
 
 from refine_runtime.sampler import Sampler
 from refine_runtime.sequence import Sequence
+from refine_runtime.unionfind import SeamGroups, stitch_consistency
 
 log = logging.getLogger("refine")
 
@@ -77,6 +78,7 @@ class RefineWorker:
         self._base = np.empty((seq.n, 3), np.float32)
         self._prev = np.empty((seq.n, 3), np.float32)
         self._dt_seq_ns = int(round(1e9 / seq.fps))
+        self.last: tuple[np.ndarray, np.ndarray] | None = None  # (base, float16 offsets) of the newest frame
 
     def refine_frame(self, frame: int, t_ns: int) -> np.ndarray:
         """Base state at ``t_ns`` -> float16 offsets (n, 3); times the whole per-frame path."""
@@ -86,6 +88,7 @@ class RefineWorker:
         offsets = self.sampler.refine(self._base, self._prev)
         out = offsets.to("cpu").numpy().astype(np.float16, copy=False)
         end = time.perf_counter_ns()
+        self.last = (self._base, out)
         st = self.stats
         st.frame_ns.append(end - start)
         st.refreshed += 1
@@ -118,6 +121,15 @@ class RefineWorker:
         if self._thread is not None:
             self._thread.join(timeout)
         self.stats.skipped = self.box.replaced
+
+    def stitch_check(self, tolerance_m: float) -> dict | None:
+        """Union-find stitch consistency of the newest refined frame, as displayed (base + float16 offsets)."""
+        if self.last is None:
+            return None
+        base, offsets = self.last
+        rep = stitch_consistency(base + offsets.astype(np.float32), SeamGroups.from_pairs(self.seq.n, self.seq.stitches),
+                                 tolerance_m)
+        return {"groups": rep.groups, "max_spread_mm": round(rep.max_spread_m * 1e3, 4), "ok": rep.ok}
 
     def refresh_hz(self, session_s: float | None = None) -> float | None:
         st = self.stats

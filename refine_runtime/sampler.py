@@ -67,12 +67,14 @@ class Sampler:
             self.w_x = m.in_x.weight.t().to(dt).contiguous()
             self.w_mid, self.b_mid = m.mid.weight.t().to(dt).contiguous(), m.mid.bias.to(dt)
             self.w_z, self.b_z = m.step_z.weight.t().to(dt).contiguous(), m.step_z.bias.to(dt)
-            self.w_out, self.b_out = m.out.weight.t().to(dt).contiguous(), m.out.bias.to(dt)
+            # the step state lives transposed, (3, n): the (H -> 3) output is then one wide GEMM
+            self.w_out_t, self.b_out_col = m.out.weight.to(dt).contiguous(), m.out.bias.to(dt).unsqueeze(-1)
             self.res_mean, self.res_std = m.res_mean.to(dt), m.res_std.to(dt)
             self.code_model = m
             self.w_code = m.in_code.weight.t().to(dt).contiguous()
             gen = torch.Generator().manual_seed(seed)
-            self.noise = torch.randn(n, 3, generator=gen).to(self.device, dt)
+            self.noise_t = torch.randn(3, n, generator=gen).to(self.device, dt)
+            self.noise = self.noise_t.t()
             self.cold = self._plan(m, ddim_schedule(m.alpha_bar, steps, 1.0))
             self.warm = self._plan(m, ddim_schedule(m.alpha_bar, steps, warm_start)) if warm_start > 0 else None
         self.prev_x0: torch.Tensor | None = None
@@ -93,12 +95,12 @@ class Sampler:
     # --- the per-frame path ------------------------------------------------------------------
 
     def _denoise_loop(self, pre: torch.Tensor, x: torch.Tensor, plan: dict) -> torch.Tensor:
+        """pre: trunk output (n, H); x: x_t transposed (3, n) -> x0 transposed (3, n)."""
         x0 = x
         for k, (sa, s1a, sap, s1ap) in enumerate(plan["coef"]):
-            h = nn.functional.silu(torch.addmm(pre + plan["bias"][k], x, self.w_x))
-            x0 = torch.addmm(self.b_out, h, self.w_out)
-            eps = (x - sa * x0) / s1a
-            x = sap * x0 + s1ap * eps
+            h = torch.addmm(pre, x.t(), self.w_x).add_(plan["bias"][k]).relu_()
+            x0 = torch.addmm(self.b_out_col, self.w_out_t, h.t())
+            x = (sap - s1ap * sa / s1a) * x0 + (s1ap / s1a) * x  # DDIM, eta = 0
         return x0
 
     def _run_steps(self, pre: torch.Tensor, x: torch.Tensor, plan: dict, key: str) -> torch.Tensor:
@@ -139,12 +141,12 @@ class Sampler:
         if self.prev_x0 is not None and self.warm is not None:
             plan, key = self.warm, "warm"
             a0 = plan["a0"]
-            x_t = a0 ** 0.5 * self.prev_x0 + (1 - a0) ** 0.5 * self.noise
+            x_t = a0 ** 0.5 * self.prev_x0 + (1 - a0) ** 0.5 * self.noise_t
         else:
-            plan, key, x_t = self.cold, "cold", self.noise
+            plan, key, x_t = self.cold, "cold", self.noise_t
         x0 = self._run_steps(pre, x_t, plan, key)
         self.prev_x0 = x0
-        local = x0 * self.res_std + self.res_mean
+        local = x0.t() * self.res_std + self.res_mean
         world = to_world(frames, local)
         if self.seam_count:
             sums = torch.zeros(self.seam_count, 3, device=self.device, dtype=world.dtype)

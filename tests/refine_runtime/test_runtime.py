@@ -89,3 +89,4 @@ def test_refine_in_a_session_and_the_client_applies_it(tiny, tmp_path):
     assert r["refreshed"] > 0 and r["refresh_hz"] > 0 and r["frame_ms"]["p50"] > 0
     assert r["applied_frames"] > 0 and r["residual_age_frames"]["p50"] is not None
     assert r["rejected_residuals"] == 0
+    assert r["stitch"]["ok"] and r["stitch"]["groups"] > 0

@@ -18,10 +18,13 @@ from syncserver.errors import InputFileError
 log = logging.getLogger(__name__)
 
 # traci.constants (libsumo shares the values)
-VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_ACCELERATION = 0x39, 0x43, 0x40, 0x36, 0x72
+VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE = 0x39, 0x43, 0x40, 0x36
 VAR_TIME, DEPARTED, ARRIVED, TELEPORTING, COLLIDING = 0x66, 0x74, 0x7A, 0x76, 0x81
 TL_CURRENT_PHASE = 0x28
-VEHICLE_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_ACCELERATION)
+# Each subscribed variable costs SUMO work per vehicle and step, and one Python object per vehicle;
+# the acceleration is not among them: the segment builder derives it from consecutive speeds, which
+# is what SUMO reports for its (default) Euler update.
+VEHICLE_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE)
 
 
 def sumo_binary(gui: bool = False) -> str:
@@ -103,13 +106,11 @@ class SumoSource:
     def _snapshot(self, events: list[RawEvent]) -> Snapshot:
         res = self.api.vehicle.getAllSubscriptionResults()
         ids = list(res)
-        n = len(ids)
-        rows = np.fromiter((c for r in res.values() for c in (*r[VAR_POSITION3D], r[VAR_ANGLE], r[VAR_SPEED],
-                                                                  r[VAR_SLOPE], r[VAR_ACCELERATION])),
-                           dtype=np.float64, count=n * 7).reshape(n, 7)
+        rows = np.array([(*r[VAR_POSITION3D], r[VAR_ANGLE], r[VAR_SPEED], r[VAR_SLOPE]) for r in res.values()],
+                        dtype=np.float64).reshape(len(ids), 6)
         types = [self._types.get(v, "") for v in ids]
         return Snapshot(self._now_ns(), ids, types, rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4],
-                        rows[:, 5], rows[:, 6], events)
+                        rows[:, 5], None, events)
 
     def step(self) -> Snapshot | None:
         api = self.api

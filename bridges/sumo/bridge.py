@@ -39,10 +39,13 @@ class SumoBridge:
         self.current: Segment | None = None
         self.frames = 0
         self.lagged = 0
-        self.frame_cost_ns: list[int] = []
+        self.frame_cost_ns: list[int] = []  # wall time of the frame work
+        self.publish_ns: list[int] = []  # wall time from the tick to the table handed to the bus
+        self.frame_cpu_ns: list[int] = []  # its CPU time: the difference is time the process was descheduled
         self.drift_ns: list[int] = []  # shown sim time - the frame's sim time
         self.vs_session_ns: list[int] = []  # shown sim time - sim time of the session clock at publication
         self.step_ms: list[float] = []
+        self.step_cpu_ms: list[float] = []
         self.capacity: list[float] = []  # sim seconds per wall second SUMO could do, per step
         self.vehicles: list[int] = []
         self.shown: list[tuple[int, int]] = []  # (frame logical ns, shown sim ns)
@@ -53,38 +56,48 @@ class SumoBridge:
     # --- per frame ------------------------------------------------------------------------
 
     def on_tick(self, tick: p.Tick) -> None:
-        t0 = time.perf_counter_ns()
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         self.dt_ns = tick.dt_ns
         t_logical = tick.frame * tick.dt_ns
         target = self.clock.sim_at(t_logical)
-        self.stepper.set_horizon(self.clock.sim_at(t_logical + self.lookahead_ns))
-        self._take(self.stepper.drain())
+        horizon = self.clock.sim_at(t_logical + self.lookahead_ns)
         if self.lockstep:
-            t0 += self._wait_for(target)
+            self.stepper.set_horizon(horizon)
+            self._take(self.stepper.drain())
+            waited, waited_cpu = self._wait_for(target)
+            t0, c0 = t0 + waited, c0 + waited_cpu
+        elif not self.stepper.covers(target):
+            self._take(self.stepper.drain())  # the state this frame needs may just have arrived
         seg = self.stepper.segment_for(target)
+        if seg is not None:
+            lag = target >= seg.s_b and not seg.terminal and not self.stepper.ended
+            shown = min(target, seg.s_b) if lag else target
+            table = evaluate(seg, shown)
+            if seg.ids_version != self.published_version:
+                self._send_ids(seg, tick.frame, t_logical)
+            self.current = seg
+            self.publish(p.TOPIC_VEHICLES, p.Vehicles(frame=tick.frame, t_ns=t_logical, sim_ns=shown,
+                                                       ids_version=seg.ids_version), arrays=table)
+            self.publish_ns.append(time.perf_counter_ns() - t0)
+        # Only once the table is out: wake the stepping process (so that its step does not compete
+        # with this frame for a CPU) and take in what it sent meanwhile.
+        self.stepper.set_horizon(horizon)
+        self._take(self.stepper.drain())
+        self.frames += 1
         if seg is None:
             self.lagged += 1
-            self.frames += 1
             return
-        lag = target >= seg.s_b and not seg.terminal and not self.stepper.ended
-        shown = min(target, seg.s_b) if lag else target
-        table = evaluate(seg, shown)
-        if seg.ids_version != self.published_version:
-            self._send_ids(seg, tick.frame, t_logical)
-        self.current = seg
-        self.publish(p.TOPIC_VEHICLES, p.Vehicles(frame=tick.frame, t_ns=t_logical, sim_ns=shown,
-                                                   ids_version=seg.ids_version), arrays=table)
         self.frame_cost_ns.append(time.perf_counter_ns() - t0)
-        self.frames += 1
+        self.frame_cpu_ns.append(time.thread_time_ns() - c0)
         self.lagged += lag
         self.drift_ns.append(shown - target)
         self.vs_session_ns.append(shown - self.clock.sim_at(self.session_ns()))
         self.vehicles.append(len(seg))
         self.shown.append((t_logical, shown))
 
-    def _wait_for(self, target: int) -> int:
-        """Lockstep: block until SUMO has reached ``target``; returns the ns spent waiting."""
-        t0 = time.perf_counter_ns()
+    def _wait_for(self, target: int) -> tuple[int, int]:
+        """Lockstep: block until SUMO has reached ``target``; returns the wall and CPU ns spent waiting."""
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         deadline = time.monotonic() + self.s.wait_timeout_s
         while not self.stepper.covers(target):
             if time.monotonic() > deadline:
@@ -92,12 +105,13 @@ class SumoBridge:
                                    f"{self.s.wait_timeout_s} s (wait_timeout_s)")
             self._take(self.stepper.drain(50))
             self.idle()
-        return time.perf_counter_ns() - t0
+        return time.perf_counter_ns() - t0, time.thread_time_ns() - c0
 
     def _take(self, segments: list[Segment]) -> None:
         for seg in segments:
             if seg.s_b > seg.s_a:
                 self.step_ms.append(seg.step_ms)
+                self.step_cpu_ms.append(seg.step_cpu_ms)
                 if seg.step_ms > 0:
                     self.capacity.append((seg.s_b - seg.s_a) / 1e6 / seg.step_ms)
             for ev in seg.events:
@@ -113,8 +127,8 @@ class SumoBridge:
         if table is None:
             return
         self.publish(p.TOPIC_VEHICLE_IDS, p.VehicleIds(frame=frame, t_ns=t_ns, ids_version=table.version,
-                                                       handles=table.handles, ids=[i[:128] for i in table.ids],
-                                                       types=[t[:128] for t in table.types]))
+                                                       handles=table.handles, ids=_clip(table.ids),
+                                                       types=_clip(table.types)))
         self.published_version = table.version
         self.ids_sent += 1
 
@@ -159,7 +173,10 @@ class SumoBridge:
             "rtf_mean": self._rtf_mean(),
             "rtf_capacity": percentile_block(self.capacity),
             "step_ms": percentile_block(self.step_ms),
+            "step_cpu_ms": percentile_block(self.step_cpu_ms),
             "frame_cost_ms": percentile_block(self.frame_cost_ns, 1e-6),
+            "frame_cpu_ms": percentile_block(self.frame_cpu_ns, 1e-6),
+            "publish_ms": percentile_block(self.publish_ns, 1e-6),
             "sim_drift_ms": abs_block(self.drift_ns, 1e-6),
             "sim_vs_session_ms": percentile_block(self.vs_session_ns, 1e-6),
             "vehicles": percentile_block(self.vehicles),
@@ -188,3 +205,6 @@ class SumoBridge:
         return round((s1 - s0) / (t1 - t0), 4)
 
 
+def _clip(names: list[str], limit: int = 128) -> list[str]:
+    """Names as the wire allows them (the id table is re-sent whenever the vehicle set changes)."""
+    return names if max(map(len, names), default=0) <= limit else [n[:limit] for n in names]

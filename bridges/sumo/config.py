@@ -31,6 +31,8 @@ class Settings(Strict):
     start_s: Seconds | None = None  # sim time of frame 0 (None: scenario begin / first FCD step)
     lookahead_s: Annotated[float, msgspec.Meta(gt=0, le=10)] = 0.25  # session seconds SUMO runs ahead
     origin_m: tuple[float, float, float] = (0.0, 0.0, 0.0)  # SUMO net point that becomes Unreal 0
+    # parsed FCD traces are kept here (bridges.sumo.fcdcache); None: parse the trace on every start
+    fcd_cache_dir: str | None = "~/.cache/cosim/sumo-fcd"
     record_fcd: str | None = None  # write the run to this FCD file (.xml or .xml.gz)
     fcd_precision: Annotated[int, msgspec.Meta(ge=1, le=6)] = 3
     events: list[EventKind] = msgspec.field(default_factory=lambda: list(EVENT_KINDS))

@@ -1,13 +1,17 @@
-"""FCD traces (SUMO's ``--fcd-output``, .xml or .xml.gz): a streaming reader and a seekable source.
+"""FCD traces (SUMO's ``--fcd-output``, .xml or .xml.gz): parsed once into columns, replayed from them.
 
 Read per <timestep>: ``vehicle`` elements with x, y, angle, speed (required), z, slope, type,
 acceleration (optional). Persons and containers are ignored. A malformed trace fails with the file,
-the timestep and the vehicle named.
+the timestep and the vehicle named. Parsing XML in Python costs ~20 us per vehicle, far too slow for
+a 10 Hz trace of thousands of vehicles, so a trace is converted once to :class:`FcdColumns` (numpy
+columns with a time index), which ``bridges.sumo.fcdcache`` keeps on disk; a step or a seek is then
+an array slice.
 """
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -17,14 +21,153 @@ from bridges.sumo.scenario import check_file, open_maybe_gz
 from bridges.sumo.snapshot import Snapshot
 from syncserver.errors import InputFileError
 
-REQUIRED = ("x", "y", "angle", "speed")
+VALUES = ("x", "y", "z", "angle", "speed", "slope", "acceleration")  # columns of FcdColumns.values
 
 
-def read_fcd(path: Path) -> Iterator[Snapshot]:
-    """Yield one Snapshot per <timestep>, in file order (times must increase)."""
+@dataclass
+class FcdColumns:
+    """A whole trace: row r is one vehicle at one timestep; timestep k is rows offsets[k]:offsets[k+1]."""
+
+    times_ns: np.ndarray  # (T,) int64, strictly increasing
+    offsets: np.ndarray  # (T+1,) int64
+    vid: np.ndarray  # (N,) int32 index into ids
+    vtype: np.ndarray  # (N,) int32 index into types
+    values: np.ndarray  # (N, 7) float64, VALUES; acceleration 0 where the timestep lacks it
+    has_accel: np.ndarray  # (T,) bool: every vehicle of the timestep has an acceleration
+    ids: np.ndarray  # (I,) str
+    types: np.ndarray  # (Y,) str
+
+    def __len__(self) -> int:
+        return len(self.times_ns)
+
+    @property
+    def rows(self) -> int:
+        return len(self.vid)
+
+    def snapshot(self, k: int) -> Snapshot:
+        a, b = int(self.offsets[k]), int(self.offsets[k + 1])
+        v = self.values[a:b]
+        return Snapshot(int(self.times_ns[k]), self.ids[self.vid[a:b]].tolist(), self.types[self.vtype[a:b]].tolist(),
+                        v[:, 0], v[:, 1], v[:, 2], v[:, 3], v[:, 4], v[:, 5], v[:, 6] if self.has_accel[k] else None)
+
+    def index_at(self, sim_ns: int) -> int:
+        """The last timestep at or before ``sim_ns`` (the first one if ``sim_ns`` is earlier)."""
+        return max(int(np.searchsorted(self.times_ns, sim_ns, side="right")) - 1, 0)
+
+    def check(self) -> str | None:
+        """What is inconsistent (for data read back from a cache file), or None."""
+        t, n = len(self.times_ns), len(self.vid)
+        expect = {"times_ns": (np.int64, 1), "offsets": (np.int64, 1), "vid": (np.int32, 1), "vtype": (np.int32, 1),
+                  "values": (np.float64, 2), "has_accel": (np.bool_, 1)}
+        for name, (dtype, ndim) in expect.items():
+            arr = getattr(self, name)
+            if arr.dtype != dtype or arr.ndim != ndim:
+                return f"{name} has dtype {arr.dtype} and {arr.ndim} dimension(s), expected {np.dtype(dtype)}/{ndim}"
+        for name in ("ids", "types"):
+            arr = getattr(self, name)
+            if arr.dtype.kind != "U" or arr.ndim != 1:
+                return f"{name} is not a 1-d string array"
+        if t == 0:
+            return "no timestep"
+        if self.offsets.shape != (t + 1,) or self.has_accel.shape != (t,) or self.vtype.shape != (n,) \
+                or self.values.shape != (n, len(VALUES)):
+            return "column lengths disagree"
+        if self.offsets[0] != 0 or self.offsets[-1] != n or np.any(np.diff(self.offsets) < 0):
+            return "time index (offsets) is not a partition of the rows"
+        if t > 1 and np.any(np.diff(self.times_ns) <= 0):
+            return "times do not increase"
+        if n and (self.vid.min() < 0 or self.vid.max() >= len(self.ids)
+                  or self.vtype.min() < 0 or self.vtype.max() >= len(self.types)):
+            return "vehicle id or type index out of range"
+        if not np.isfinite(self.values).all():
+            return "non-finite values"
+        return None
+
+
+class _Builder:
+    """Collects parsed timesteps; one numpy block per timestep keeps the peak memory near the result's."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.times: list[int] = []
+        self.blocks: list[np.ndarray] = []
+        self.vid: list[np.ndarray] = []
+        self.vtype: list[np.ndarray] = []
+        self.has_accel: list[bool] = []
+        self.ids: dict[str, int] = {}
+        self.types: dict[str, int] = {}
+
+    def timestep(self, el: ET.Element) -> None:
+        name = self.name
+        t = el.get("time")
+        try:
+            sim_ns = int(round(float(t) * 1e9))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InputFileError(f"FCD trace {name!r}: <timestep> has time={t!r}, expected seconds") from None
+        if self.times and sim_ns <= self.times[-1]:
+            raise InputFileError(f"FCD trace {name!r}: timestep {sim_ns / 1e9:.3f} s does not "
+                                 f"come after {self.times[-1] / 1e9:.3f} s")
+        ids, types = self.ids, self.types
+        rows: list[tuple[float, ...]] = []
+        vid: list[int] = []
+        vtype: list[int] = []
+        all_accel = True
+        for v in el:
+            if v.tag != "vehicle":
+                continue
+            a = v.attrib
+            get = a.get
+            key = get("id")
+            if not key:
+                raise InputFileError(f"FCD trace {name!r}: timestep {t}: a <vehicle> has no id")
+            acc = get("acceleration")
+            try:
+                rows.append((float(a["x"]), float(a["y"]), float(get("z", 0.0)), float(a["angle"]),
+                             float(a["speed"]), float(get("slope", 0.0)), 0.0 if acc is None else float(acc)))
+            except KeyError as exc:
+                raise InputFileError(f"FCD trace {name!r}: timestep {t}: vehicle {key!r} lacks attribute "
+                                     f"{exc.args[0]!r}") from None
+            except ValueError as exc:
+                raise InputFileError(f"FCD trace {name!r}: timestep {t}: vehicle {key!r}: {exc}") from None
+            all_accel = all_accel and acc is not None
+            i = ids.get(key)
+            if i is None:
+                i = ids[key] = len(ids)
+            vid.append(i)
+            typ = get("type", "")
+            j = types.get(typ)
+            if j is None:
+                j = types[typ] = len(types)
+            vtype.append(j)
+        block = np.array(rows, dtype=np.float64).reshape(-1, len(VALUES))
+        if not np.isfinite(block).all():
+            raise InputFileError(f"FCD trace {name!r}: timestep {t}: non-finite coordinate or speed")
+        self.times.append(sim_ns)
+        self.blocks.append(block)
+        self.vid.append(np.array(vid, dtype=np.int32))
+        self.vtype.append(np.array(vtype, dtype=np.int32))
+        self.has_accel.append(all_accel and bool(rows))
+
+    def result(self) -> FcdColumns:
+        if not self.times:
+            raise InputFileError(f"FCD trace {self.name!r} has no <timestep>")
+        counts = np.array([len(b) for b in self.blocks], dtype=np.int64)
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        return FcdColumns(np.array(self.times, dtype=np.int64), offsets, np.concatenate(self.vid),
+                          np.concatenate(self.vtype), np.concatenate(self.blocks), np.array(self.has_accel, dtype=bool),
+                          _strings(self.ids), _strings(self.types))
+
+
+def _strings(index: dict[str, int]) -> np.ndarray:
+    return np.array(list(index), dtype=str) if index else np.zeros(0, dtype="<U1")
+
+
+def parse_fcd(path: Path) -> FcdColumns:
+    """Parse a whole trace (times must increase). Raises InputFileError naming the file and the problem."""
     check_file(path, "FCD trace")
     name = str(path)
-    last_ns: int | None = None
+    builder = _Builder(name)
     with open_maybe_gz(path) as fh:
         it = ET.iterparse(fh, events=("start", "end"))
         try:
@@ -32,104 +175,57 @@ def read_fcd(path: Path) -> Iterator[Snapshot]:
             if root.tag != "fcd-export":
                 raise InputFileError(f"FCD trace {name!r}: root element is <{root.tag}>, expected <fcd-export>")
             for ev, el in it:
-                if ev != "end" or el.tag != "timestep":
-                    continue
-                snap = _timestep(name, el)
-                if last_ns is not None and snap.sim_ns <= last_ns:
-                    raise InputFileError(f"FCD trace {name!r}: timestep {snap.sim_ns / 1e9:.3f} s does not "
-                                         f"come after {last_ns / 1e9:.3f} s")
-                last_ns = snap.sim_ns
-                root.clear()
-                yield snap
+                if ev == "end" and el.tag == "timestep":
+                    builder.timestep(el)
+                    root.clear()
         except ET.ParseError as exc:
             raise InputFileError(f"FCD trace {name!r} is not well-formed XML: {exc}") from None
         except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt .gz
             raise InputFileError(f"FCD trace {name!r} cannot be read: {exc}") from None
         except StopIteration:
             pass
-    if last_ns is None:
-        raise InputFileError(f"FCD trace {name!r} has no <timestep>")
+    return builder.result()
 
 
-def _timestep(name: str, el: ET.Element) -> Snapshot:
-    t = el.get("time")
-    try:
-        sim_ns = int(round(float(t) * 1e9))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InputFileError(f"FCD trace {name!r}: <timestep> has time={t!r}, expected seconds") from None
-    vehicles = [v for v in el if v.tag == "vehicle"]
-    ids, types = [], []
-    rows = np.zeros((len(vehicles), 7))
-    have_accel = bool(vehicles) and all(v.get("acceleration") is not None for v in vehicles)
-    for i, v in enumerate(vehicles):
-        a = v.attrib
-        vid = a.get("id")
-        if not vid:
-            raise InputFileError(f"FCD trace {name!r}: timestep {t}: a <vehicle> has no id")
-        try:
-            rows[i, 0] = float(a["x"])
-            rows[i, 1] = float(a["y"])
-            rows[i, 2] = float(a.get("z", 0.0))
-            rows[i, 3] = float(a["angle"])
-            rows[i, 4] = float(a["speed"])
-            rows[i, 5] = float(a.get("slope", 0.0))
-            if have_accel:
-                rows[i, 6] = float(a["acceleration"])
-        except KeyError as exc:
-            raise InputFileError(f"FCD trace {name!r}: timestep {t}: vehicle {vid!r} lacks attribute {exc.args[0]!r}") from None
-        except ValueError as exc:
-            raise InputFileError(f"FCD trace {name!r}: timestep {t}: vehicle {vid!r}: {exc}") from None
-        ids.append(vid)
-        types.append(a.get("type", ""))
-    if not np.isfinite(rows).all():
-        raise InputFileError(f"FCD trace {name!r}: timestep {t}: non-finite coordinate or speed")
-    return Snapshot(sim_ns, ids, types, rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4], rows[:, 5],
-                    rows[:, 6] if have_accel else None)
+def read_fcd(path: Path) -> Iterator[Snapshot]:
+    """One Snapshot per <timestep>, in file order."""
+    cols = parse_fcd(path)
+    return (cols.snapshot(k) for k in range(len(cols)))
 
 
 class FcdSource:
-    """Replays a trace without SUMO. Seeking backwards re-reads the file from the start."""
+    """Replays a trace without SUMO, from its columns (cached on disk in ``cache_dir`` unless None)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cache_dir: Path | None = None) -> None:
         self.path = path
-        self._it: Iterator[Snapshot] | None = None
-        self._last: Snapshot | None = None
+        self.cache_dir = cache_dir
+        self.cols: FcdColumns | None = None
+        self.k = 0
         self.info: dict = {}
 
     def start(self) -> Snapshot:
-        self._it = read_fcd(self.path)
-        self._last = next(self._it)
-        self.info = {"backend": "fcd", "scenario": str(self.path)}
-        return self._last
+        from bridges.sumo.fcdcache import load_columns
+        if self.cols is None:
+            self.cols, how = load_columns(self.path, self.cache_dir)
+            self.info = {"backend": "fcd", "scenario": str(self.path), "fcd_cache": how.state,
+                         "fcd_cache_file": how.file, "fcd_load_ms": round(how.load_ms, 1),
+                         "fcd_timesteps": len(self.cols), "fcd_rows": self.cols.rows}
+        self.k = 0
+        return self.cols.snapshot(0)
 
     def step(self) -> Snapshot | None:
-        assert self._it is not None
-        nxt = next(self._it, None)
-        if nxt is not None:
-            self._last = nxt
-        return nxt
+        assert self.cols is not None
+        if self.k + 1 >= len(self.cols):
+            self.k = len(self.cols)
+            return None
+        self.k += 1
+        return self.cols.snapshot(self.k)
 
     def seek(self, sim_ns: int) -> Snapshot:
-        """The last timestep at or before ``sim_ns`` (the first one if ``sim_ns`` is earlier)."""
-        if self._last is None or sim_ns < self._last.sim_ns:
-            self.start()
-        assert self._it is not None and self._last is not None
-        while True:
-            nxt = next(self._it, None)
-            if nxt is None:
-                break
-            if nxt.sim_ns > sim_ns:
-                break
-            self._last = nxt
-        snap = self._last
-        if nxt is not None:
-            self._it = _chain(nxt, self._it)
-        return snap
+        """The last timestep at or before ``sim_ns`` (the first one if ``sim_ns`` is earlier); both ways."""
+        assert self.cols is not None
+        self.k = self.cols.index_at(sim_ns)
+        return self.cols.snapshot(self.k)
 
     def close(self) -> None:
-        self._it = None
-
-
-def _chain(first: Snapshot, rest: Iterator[Snapshot]) -> Iterator[Snapshot]:
-    yield first
-    yield from rest
+        self.cols = None

@@ -39,6 +39,7 @@ class SegmentHeader(_Msg, tag="segment"):
     s_b: int
     ids_version: int
     step_ms: float
+    step_cpu_ms: float
     epoch: int
     terminal: bool
     table: tuple[list[int], list[str], list[str]] | None = None
@@ -73,7 +74,7 @@ def encode(msg: _Msg) -> list[bytes]:
 def encode_segment(seg: Segment) -> list[bytes | memoryview]:
     table = (seg.table.handles, seg.table.ids, seg.table.types) if seg.table is not None else None
     header = SegmentHeader(s_a=seg.s_a, s_b=seg.s_b, ids_version=seg.ids_version, step_ms=seg.step_ms,
-                           epoch=seg.epoch, terminal=seg.terminal, table=table,
+                           step_cpu_ms=seg.step_cpu_ms, epoch=seg.epoch, terminal=seg.terminal, table=table,
                            events=[EventRec(e.kind, e.sim_ns, e.subject, e.data) for e in seg.events])
     frames = p.encode(b"", header, {name: getattr(seg, name) for name in ARRAY_FIELDS})
     return frames[1:]
@@ -101,4 +102,4 @@ def decode_to_bridge(frames: list[Any]) -> Hello | Failed | Segment:
     events = [SimEvent(e.kind, e.sim_ns, e.subject, e.data) for e in msg.events]
     cols: dict[str, np.ndarray] = {k: arrays[k] for k in ARRAY_FIELDS}
     return Segment(s_a=msg.s_a, s_b=msg.s_b, ids_version=msg.ids_version, table=table, events=events,
-                   step_ms=msg.step_ms, epoch=msg.epoch, terminal=msg.terminal, **cols)
+                   step_ms=msg.step_ms, step_cpu_ms=msg.step_cpu_ms, epoch=msg.epoch, terminal=msg.terminal, **cols)

@@ -46,7 +46,8 @@ class Segment:
     ids_version: int
     table: IdTable | None = None  # set when the active set differs from the previous segment's
     events: list[SimEvent] = field(default_factory=list)
-    step_ms: float = 0.0  # cost of producing B
+    step_ms: float = 0.0  # cost of producing B (wall time)
+    step_cpu_ms: float = 0.0  # the stepping process's CPU time for it (wall minus time it was descheduled)
     epoch: int = 0  # seek generation; segments of an older epoch are stale
     terminal: bool = False
 

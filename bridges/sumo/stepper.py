@@ -68,6 +68,11 @@ class Stepper:
         raise StepperError(f"the SUMO stepping process did not load {self.settings.scenario!r} within {timeout_s:.0f} s")
 
     def set_horizon(self, sim_ns: int) -> None:
+        """Tell the stepping process how far to run. It steps until its state is at or past the
+        horizon, so a horizon that the newest segment already reaches would change nothing: it is not
+        sent (one message per SUMO step instead of one per frame, each of which wakes the process)."""
+        if self.segments and sim_ns <= self.segments[-1].s_b:
+            return
         if self._horizon is None or sim_ns > self._horizon:
             self._horizon = sim_ns
             self._send(pipe.Horizon(sim_ns=sim_ns))

@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 import msgspec
@@ -33,7 +34,8 @@ log = logging.getLogger("sumo.worker")
 
 def make_source(settings: Settings) -> FcdSource:
     if settings.backend == "fcd":
-        return FcdSource(resolve(settings.scenario))
+        cache = Path(settings.fcd_cache_dir).expanduser() if settings.fcd_cache_dir else None
+        return FcdSource(resolve(settings.scenario), cache)
     from bridges.sumo.backends import SumoSource
     return SumoSource(settings)  # type: ignore[return-value]
 
@@ -108,10 +110,11 @@ class Worker:
                 self._advance()
 
     def _advance(self) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         snap = self.source.step()
         seg = self.builder.next(snap)
-        seg.step_ms = (time.perf_counter() - t0) * 1e3
+        seg.step_ms = (time.perf_counter_ns() - t0) / 1e6
+        seg.step_cpu_ms = (time.thread_time_ns() - c0) / 1e6
         seg.epoch = self.epoch
         if snap is None:
             self.ended = True

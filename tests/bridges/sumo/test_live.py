@@ -47,10 +47,11 @@ def at_step_times(cap):
 
 
 @pytest.mark.parametrize("which", ["ours", "sumo_native"])
-def test_fcd_replay_matches_the_live_run(recorded, which):
+def test_fcd_replay_matches_the_live_run(recorded, which, tmp_path):
     live, _, ours, native = recorded
-    replay, section = run_bridge(FRAMES, backend="fcd", scenario=str(ours if which == "ours" else native), start_s=40)
-    assert section["backend"] == "fcd" and section["lagged_frames"] == 0
+    replay, section = run_bridge(FRAMES, backend="fcd", scenario=str(ours if which == "ours" else native), start_s=40,
+                                 fcd_cache_dir=str(tmp_path))
+    assert section["backend"] == "fcd" and section["lagged_frames"] == 0 and section["fcd_cache"] == "built"
     a, b = at_step_times(live), at_step_times(replay)
     assert a.keys() == b.keys()
     for f in a:
@@ -76,7 +77,7 @@ def test_missing_scenario_names_the_file(tmp_path):
     bad = tmp_path / "bad.xml"
     bad.write_text("<fcd-export><timestep time='0'><vehicle id='a' x='1'/></timestep></fcd-export>")
     with pytest.raises(InputFileError, match=r"bad.xml'.*vehicle 'a' lacks attribute 'y'"):
-        run_bridge(1, backend="fcd", scenario=str(bad))
+        run_bridge(1, backend="fcd", scenario=str(bad), fcd_cache_dir=str(tmp_path / "cache"))
 
 
 def test_traci_backend_matches_libsumo():

@@ -78,6 +78,7 @@ def main(argv: Seq[str] | None = None) -> int:
                         node.ack(ev)
                     else:
                         worker.submit(ev.frame, ev.tick.t_ns)
+                        node.ack(ev)
                 elif isinstance(ev, EndEvent):
                     log.info("session ended (%s) after %d ticks", ev.reason, ticks)
         except CosimError as exc:

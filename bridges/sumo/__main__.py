@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections import deque
 from typing import Any, Sequence
@@ -38,6 +39,19 @@ def run(node: Node, bridge: SumoBridge, pending: deque[Event]) -> None:
                 return
 
 
+def realtime_main_thread(priority: int) -> bool:
+    """SCHED_FIFO for the calling thread only (the stepping process and zmq's threads keep theirs)."""
+    if priority <= 0 or not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except OSError as exc:
+        log.warning("could not run the main thread at SCHED_FIFO %d (%s); frames may wait for a CPU under load",
+                    priority, exc)
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ctx = start_component("bridges.sumo", "SUMO bridge: traffic on the master clock.", argv, default_name="sumo")
     settings: Settings = ctx.settings or Settings()
@@ -55,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bridge = SumoBridge(settings, stepper, node.publish, node.session_ns,
                                 lockstep=welcome.mode == "lockstep", idle=lambda: pending.extend(node.poll(0)))
             stepper.set_horizon(bridge.clock.sim_at(bridge.lookahead_ns))
+            section["rt_priority"] = settings.rt_priority if realtime_main_thread(settings.rt_priority) else 0
             node.ready()
             try:
                 run(node, bridge, pending)

@@ -38,5 +38,8 @@ class Settings(Strict):
     events: list[EventKind] = msgspec.field(default_factory=lambda: list(EVENT_KINDS))
     emergency_decel_ms2: Annotated[float, msgspec.Meta(gt=0)] = 7.0
     traci: TraciSettings = msgspec.field(default_factory=TraciSettings)
+    # run the bridge's main thread (the per-frame work) SCHED_FIFO at this priority (0 = no); on a
+    # loaded machine a woken frame otherwise waits for a CPU behind other processes' time slices
+    rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0
     startup_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     wait_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # lockstep: longest wait for SUMO

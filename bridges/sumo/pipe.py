@@ -42,7 +42,9 @@ class SegmentHeader(_Msg, tag="segment"):
     step_cpu_ms: float
     epoch: int
     terminal: bool
-    table: tuple[list[int], list[str], list[str]] | None = None
+    # handles, then ids and types as NUL-joined UTF-8: one string split on the bridge's side instead
+    # of thousands of msgpack strings (the table comes whenever the vehicle set changes)
+    table: tuple[list[int], bytes, bytes] | None = None
     events: list[EventRec] = []
     arrays: list[p.ArraySpec] = []
 
@@ -72,12 +74,30 @@ def encode(msg: _Msg) -> list[bytes]:
 
 
 def encode_segment(seg: Segment) -> list[bytes | memoryview]:
-    table = (seg.table.handles, seg.table.ids, seg.table.types) if seg.table is not None else None
+    table = (seg.table.handles, _join(seg.table.ids), _join(seg.table.types)) if seg.table is not None else None
     header = SegmentHeader(s_a=seg.s_a, s_b=seg.s_b, ids_version=seg.ids_version, step_ms=seg.step_ms,
                            step_cpu_ms=seg.step_cpu_ms, epoch=seg.epoch, terminal=seg.terminal, table=table,
                            events=[EventRec(e.kind, e.sim_ns, e.subject, e.data) for e in seg.events])
     frames = p.encode(b"", header, {name: getattr(seg, name) for name in ARRAY_FIELDS})
     return frames[1:]
+
+
+def _join(names: list[str]) -> bytes:
+    return "\0".join(names).encode()
+
+
+def _split(raw: bytes, n: int, what: str) -> list[str]:
+    try:
+        names = raw.decode().split("\0") if n else []
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"segment from the stepping process: id table {what} are not UTF-8: {exc}") from None
+    if len(names) != n:
+        raise ProtocolError(f"segment from the stepping process: id table has {n} handles but {len(names)} {what}")
+    return names
+
+
+def _table(version: int, handles: list[int], ids: bytes, types: bytes) -> IdTable:
+    return IdTable(version, handles, _split(ids, len(handles), "ids"), _split(types, len(handles), "types"))
 
 
 def decode_to_worker(frames: list[bytes]) -> Horizon | Seek | Stop:
@@ -98,7 +118,7 @@ def decode_to_bridge(frames: list[Any]) -> Hello | Failed | Segment:
     missing = set(ARRAY_FIELDS) - set(arrays)
     if missing:
         raise ProtocolError(f"segment from the stepping process lacks arrays {sorted(missing)}")
-    table = IdTable(msg.ids_version, *msg.table) if msg.table is not None else None
+    table = _table(msg.ids_version, *msg.table) if msg.table is not None else None
     events = [SimEvent(e.kind, e.sim_ns, e.subject, e.data) for e in msg.events]
     cols: dict[str, np.ndarray] = {k: arrays[k] for k in ARRAY_FIELDS}
     return Segment(s_a=msg.s_a, s_b=msg.s_b, ids_version=msg.ids_version, table=table, events=events,

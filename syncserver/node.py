@@ -282,9 +282,22 @@ class Node:
             self._on_control(frames, t)
         ticks = [ev for frames, t in broadcasts if (ev := self._on_broadcast(frames, t)) is not None]
         data = [ev for frames, t in bus if (ev := self._on_bus(frames, t)) is not None]
+        if self.bus_sub is not None and any(isinstance(ev, EndEvent) for ev in ticks):
+            data.extend(self._drain_bus_after_end())
         # Data that arrived in the same batch as a tick is handed out first, so a frame is processed
         # with every input already here.
         return data + ticks
+
+    def _drain_bus_after_end(self, quiet_ms: int = 50, max_ms: int = 500) -> list[Event]:
+        """END overtakes bus messages still in the proxy (a different path): collect what was
+        published before it, until the bus has been quiet for ``quiet_ms``."""
+        out: list[Event] = []
+        deadline = time.monotonic() + max_ms / 1000
+        while time.monotonic() < deadline and self.bus_sub.poll(quiet_ms):
+            for frames, t in self._stamped(self.bus_sub, False):
+                if (ev := self._on_bus(frames, t)) is not None:
+                    out.append(ev)
+        return out
 
     def _stamped(self, sock: zmq.Socket, copy: bool) -> list[tuple[list, int]]:
         now = self.clock.now_ns

@@ -105,6 +105,6 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"{key}:")
             lines.extend(_lines("", value))
     for name, comp in summary.get("runner", {}).get("components", {}).items():
-        if comp.get("status") not in ("exited",) and name != "syncserver" or comp.get("exit_code") not in (0, None):
+        if comp.get("exit_code") != 0:
             lines.append(f"! {name}: {comp.get('status')} (exit {comp.get('exit_code')}), log {comp.get('log')}")
     return "\n".join(lines)

@@ -97,15 +97,21 @@ def _spawn(*args: str) -> subprocess.Popen:
 
 
 def _wait(procs: list[subprocess.Popen], timeout: float) -> None:
+    """Wait for every process; on a timeout, a failure or an interrupt, kill all that remain."""
     deadline = time.monotonic() + timeout
-    for proc in procs:
-        try:
-            proc.wait(max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.returncode != 0:
-            raise RuntimeError(f"bench worker failed: {proc.args}: {proc.stderr.read().decode()[-2000:]}")
+    try:
+        for proc in procs:
+            try:
+                proc.wait(max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"bench process timed out: {proc.args}") from None
+            if proc.returncode != 0:
+                raise RuntimeError(f"bench worker failed: {proc.args}: {proc.stderr.read().decode()[-2000:]}")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def run_ours(tmp: Path, tag: str, n: int, mode: str, seconds: float, rate_hz: float = 90.0,

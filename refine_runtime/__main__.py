@@ -51,7 +51,8 @@ def main(argv: Seq[str] | None = None) -> int:
         ctx.write_sections(section)
         return 2
     section["refine"].update(vertices=seq.n, device=f"{device.type}" + (" float16" if sampler.dtype == torch.float16 else " float32"),
-                             asset=seq.name, checkpoint=str(paths.checkpoint), heldout=ck.stats.get("heldout"))
+                             asset=seq.name, checkpoint=str(paths.checkpoint), heldout=ck.stats.get("heldout"),
+                             heldout_tail=ck.stats.get("heldout_tail"))
     lockstep = ctx.config.session.mode == "lockstep" and ctx.required
     ticks = 0
     with Node(ctx.name, ctx.endpoints, role="refine", required=ctx.required, publish=True) as node:

@@ -48,6 +48,7 @@ class AssetConfig(Strict):
     fps: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     lowpass_rounds: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
     holdout_every: Annotated[int, msgspec.Meta(ge=2)] = 5  # every k-th frame is held out of training
+    holdout_tail: Annotated[float, msgspec.Meta(ge=0, lt=0.5)] = 0.0  # and this last fraction, as one block
     sim_iterations: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
     sim_substeps: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
 

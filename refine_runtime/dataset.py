@@ -2,6 +2,7 @@
 OBJ/PLY sequence pair and index it with a learned Nuvo chart/UV map. Written as one sequence file."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,20 @@ def make_sequence(cfg: TrainConfig, root: Path, progress: bool = True) -> Sequen
     return mesh_sequence(cfg, root, progress)
 
 
-def holdout_mask(frames: int, every: int) -> np.ndarray:
-    """True for held-out frames: every ``every``-th frame, starting at the middle of the first block."""
-    return (np.arange(frames) % every) == every // 2
+@dataclass(frozen=True)
+class Holdout:
+    """Frames kept out of training: ``interleaved`` (every ``every``-th frame, outside the tail) and
+    ``tail`` (the last ``tail`` fraction of the sequence, one contiguous block: a temporal hold-out)."""
+
+    interleaved: np.ndarray
+    tail: np.ndarray
+
+    @property
+    def train(self) -> np.ndarray:
+        return ~(self.interleaved | self.tail)
+
+
+def holdout_masks(frames: int, every: int, tail: float = 0.0) -> Holdout:
+    idx = np.arange(frames)
+    in_tail = idx >= frames - int(round(tail * frames))
+    return Holdout(((idx % every) == every // 2) & ~in_tail, in_tail)

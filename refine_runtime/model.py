@@ -83,9 +83,19 @@ class ResidualModel(nn.Module):
         self.in_x = nn.Linear(3, h, bias=False)
         self.in_t = nn.Linear(TIME_DIM, h, bias=False)
         self.in_code = nn.Linear(cfg.state_codes, h, bias=False)
+        # multiplicative: the base state (code, local features) scales each vertex's field term, so a
+        # vertex can respond to the pose in its own way (an additive code cannot do that)
+        self.mod_code = nn.Linear(cfg.state_codes, h, bias=False)
+        self.mod_cond = nn.Linear(self.n_feat, h, bias=False)
+        for lin in (self.mod_code, self.mod_cond):
+            nn.init.zeros_(lin.weight)
         self.mid = nn.Linear(h, h)
         self.step_z = nn.Linear(h, h)
         self.out = nn.Linear(h, 3)
+        # a linear skip from the first layer's pre-activation to x0: the per-frame part of the prediction
+        # that is bilinear in (field, base state) reaches the output without passing the deep layers
+        self.skip = nn.Linear(h, 3, bias=False)
+        nn.init.zeros_(self.skip.weight)
         self.register_buffer("feat_mean", torch.zeros(self.n_feat))
         self.register_buffer("feat_std", torch.ones(self.n_feat))
         self.register_buffer("res_mean", torch.zeros(3))
@@ -105,17 +115,20 @@ class ResidualModel(nn.Module):
         flat = base.reshape(*base.shape[:-2], -1) - self.pca_mean
         return flat @ self.pca_basis.t() / self.code_std
 
-    def trunk(self, static: torch.Tensor, cond: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        """Once per frame: field + base features + state code -> (..., n, H), already projected for the step head."""
-        h = nn.functional.silu(static + self.in_cond(cond) + self.in_code(code).unsqueeze(-2))
-        return self.step_z(nn.functional.silu(self.mid(h)))
+    def trunk(self, static: torch.Tensor, cond: torch.Tensor, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Once per frame: field + base features + state code -> trunk output (..., n, H), already
+        projected for the step head, and the skip term of x0 (..., n, 3)."""
+        gain = 1 + self.mod_cond(cond) + self.mod_code(code).unsqueeze(-2)
+        pre = static * gain + self.in_cond(cond) + self.in_code(code).unsqueeze(-2)
+        return self.step_z(nn.functional.silu(self.mid(nn.functional.silu(pre)))), self.skip(pre)
 
-    def step(self, z: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def step(self, trunk: tuple[torch.Tensor, torch.Tensor], x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Once per diffusion step: a light head on (trunk, x_t, t) -> predicted clean residual x0."""
+        z, skip = trunk
         temb = self.in_t(time_embedding(t, self.diffusion.timesteps))
         while temb.dim() < x_t.dim():
             temb = temb.unsqueeze(-2)
-        return self.out(torch.relu(z + self.in_x(x_t) + temb))  # ReLU: the cheap per-step activation
+        return self.out(torch.relu(z + self.in_x(x_t) + temb)) + skip  # ReLU: the cheap per-step activation
 
     def denoise(self, static: torch.Tensor, cond: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
                 code: torch.Tensor) -> torch.Tensor:

@@ -62,16 +62,21 @@ class Sampler:
             uv = torch.from_numpy(asset.uv).float().to(self.device)
             m = model.to(self.device)
             self.static = m.first_layer_static(m.grid(chart, uv)).to(dt)  # (n, H)
-            self.w_cond = (m.in_cond.weight / m.feat_std).t().to(dt).contiguous()  # folds normalisation
-            self.b_cond = (-(m.feat_mean / m.feat_std) @ m.in_cond.weight.t()).to(dt)
+            # additive and multiplicative first-layer terms of the features as one GEMM (n, 2H); folds normalisation
+            w_feat = torch.cat([m.in_cond.weight, m.mod_cond.weight])  # (2H, C)
+            self.w_cond = (w_feat / m.feat_std).t().to(dt).contiguous()
+            self.b_cond = (-(m.feat_mean / m.feat_std) @ w_feat.t()).to(dt)
+            self.b_cond[m.cfg.hidden:] += 1
+            self.hidden = m.cfg.hidden
             self.w_x = m.in_x.weight.t().to(dt).contiguous()
             self.w_mid, self.b_mid = m.mid.weight.t().to(dt).contiguous(), m.mid.bias.to(dt)
             self.w_z, self.b_z = m.step_z.weight.t().to(dt).contiguous(), m.step_z.bias.to(dt)
             # the step state lives transposed, (3, n): the (H -> 3) output is then one wide GEMM
             self.w_out_t, self.b_out_col = m.out.weight.to(dt).contiguous(), m.out.bias.to(dt).unsqueeze(-1)
+            self.w_skip_t = m.skip.weight.to(dt).contiguous()  # (3, H)
             self.res_mean, self.res_std = m.res_mean.to(dt), m.res_std.to(dt)
             self.code_model = m
-            self.w_code = m.in_code.weight.t().to(dt).contiguous()
+            self.w_code = torch.cat([m.in_code.weight, m.mod_code.weight]).t().to(dt).contiguous()  # (k, 2H)
             gen = torch.Generator().manual_seed(seed)
             self.noise_t = torch.randn(3, n, generator=gen).to(self.device, dt)
             self.noise = self.noise_t.t()
@@ -94,38 +99,40 @@ class Sampler:
 
     # --- the per-frame path ------------------------------------------------------------------
 
-    def _denoise_loop(self, pre: torch.Tensor, x: torch.Tensor, plan: dict) -> torch.Tensor:
-        """pre: trunk output (n, H); x: x_t transposed (3, n) -> x0 transposed (3, n)."""
+    def _denoise_loop(self, pre: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, plan: dict) -> torch.Tensor:
+        """pre: trunk output (n, H); bias: the frame's output bias incl. the skip term, transposed
+        (3, n); x: x_t transposed (3, n) -> x0 transposed (3, n)."""
         x0 = x
         for k, (sa, s1a, sap, s1ap) in enumerate(plan["coef"]):
             h = torch.addmm(pre, x.t(), self.w_x).add_(plan["bias"][k]).relu_()
-            x0 = torch.addmm(self.b_out_col, self.w_out_t, h.t())
+            x0 = torch.addmm(bias, self.w_out_t, h.t())
             x = (sap - s1ap * sa / s1a) * x0 + (s1ap / s1a) * x  # DDIM, eta = 0
         return x0
 
-    def _run_steps(self, pre: torch.Tensor, x: torch.Tensor, plan: dict, key: str) -> torch.Tensor:
+    def _run_steps(self, pre: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, plan: dict, key: str) -> torch.Tensor:
         if not self.use_graphs:
-            return self._denoise_loop(pre, x, plan)
+            return self._denoise_loop(pre, bias, x, plan)
         if key not in self._graphs:
-            self._graphs[key] = self._capture(pre, x, plan)
-        graph, pre_buf, x_buf, out = self._graphs[key]
+            self._graphs[key] = self._capture(pre, bias, x, plan)
+        graph, pre_buf, bias_buf, x_buf, out = self._graphs[key]
         pre_buf.copy_(pre)
+        bias_buf.copy_(bias)
         x_buf.copy_(x)
         graph.replay()
         return out.clone()
 
-    def _capture(self, pre: torch.Tensor, x: torch.Tensor, plan: dict) -> tuple:
-        pre_buf, x_buf = pre.clone(), x.clone()
+    def _capture(self, pre: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, plan: dict) -> tuple:
+        pre_buf, bias_buf, x_buf = pre.clone(), bias.clone(), x.clone()
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):  # warm-up outside the graph, as capture requires
             for _ in range(2):
-                self._denoise_loop(pre_buf, x_buf, plan)
+                self._denoise_loop(pre_buf, bias_buf, x_buf, plan)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            out = self._denoise_loop(pre_buf, x_buf, plan)
-        return graph, pre_buf, x_buf, out
+            out = self._denoise_loop(pre_buf, bias_buf, x_buf, plan)
+        return graph, pre_buf, bias_buf, x_buf, out
 
     @torch.no_grad()
     def refine(self, base: np.ndarray | torch.Tensor, base_prev: np.ndarray | torch.Tensor | None = None) -> torch.Tensor:
@@ -135,8 +142,10 @@ class Sampler:
         frames, feats = frame_and_features(x, xp, self.stencil, self.fps)
         frames, feats = frames.to(self.dtype), feats.to(self.dtype)
         code = self.code_model.state_code(x).to(self.dtype)
-        h = nn.functional.silu(torch.addmm(self.static + (self.b_cond + code @ self.w_code), feats, self.w_cond))
-        h = nn.functional.silu(torch.addmm(self.b_mid, h, self.w_mid))
+        both = torch.addmm(self.b_cond + code @ self.w_code, feats, self.w_cond)  # (n, 2H): additive | gain
+        first = torch.addcmul(both[:, :self.hidden], self.static, both[:, self.hidden:])
+        bias = torch.addmm(self.b_out_col, self.w_skip_t, first.t())  # (3, n)
+        h = nn.functional.silu(torch.addmm(self.b_mid, nn.functional.silu(first), self.w_mid))
         pre = torch.addmm(self.b_z, h, self.w_z)
         if self.prev_x0 is not None and self.warm is not None:
             plan, key = self.warm, "warm"
@@ -144,7 +153,7 @@ class Sampler:
             x_t = a0 ** 0.5 * self.prev_x0 + (1 - a0) ** 0.5 * self.noise_t
         else:
             plan, key, x_t = self.cold, "cold", self.noise_t
-        x0 = self._run_steps(pre, x_t, plan, key)
+        x0 = self._run_steps(pre, bias, x_t, plan, key)
         self.prev_x0 = x0
         local = x0.t() * self.res_std + self.res_mean
         world = to_world(frames, local)

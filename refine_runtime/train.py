@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from refine_runtime.checkpoint import Checkpoint, save_checkpoint
 from refine_runtime.config import TrainConfig, load_train_config
-from refine_runtime.dataset import holdout_mask, make_sequence, resolve
+from refine_runtime.dataset import Holdout, holdout_masks, make_sequence, resolve
 from refine_runtime.geometry import build_stencil, frame_and_features, to_local
 from refine_runtime.metrics import quality
 from refine_runtime.model import ResidualModel
@@ -68,7 +68,8 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
     uv = seq.uv if uv is None else uv
     frames, feats = base_features(seq, chart, uv, cfg.model.max_neighbors)
     local = to_local(frames, torch.from_numpy(seq.residual))
-    train_idx = torch.from_numpy(np.nonzero(~holdout_mask(seq.frames, cfg.asset.holdout_every))[0])
+    holdout = holdout_masks(seq.frames, cfg.asset.holdout_every, cfg.asset.holdout_tail)
+    train_idx = torch.from_numpy(np.nonzero(holdout.train)[0])
     model = ResidualModel(cfg.model, cfg.diffusion, int(chart.max()) + 1, seq.n)
     fit_state_codes(model, torch.from_numpy(seq.base[train_idx.numpy()]))
     codes = model.state_code(torch.from_numpy(seq.base))
@@ -125,7 +126,7 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
             fh.close()
     model.eval()
     ck = Checkpoint(model, chart, uv, seq.topology_key(), seq.name, {})
-    ck.stats = {"train_frames": int(len(train_idx)), "heldout": evaluate(ck, seq, cfg.asset.holdout_every)}
+    ck.stats = {"train_frames": int(len(train_idx)), **evaluate(ck, seq, holdout)}
     return ck
 
 
@@ -139,10 +140,15 @@ def refine_sequence(ck: Checkpoint, seq: Sequence, steps: int = 5, warm_start: f
     return out
 
 
-def evaluate(ck: Checkpoint, seq: Sequence, holdout_every: int, steps: int = 5, warm_start: float = 0.4) -> dict:
+def evaluate(ck: Checkpoint, seq: Sequence, holdout: Holdout, steps: int = 5, warm_start: float = 0.4) -> dict:
+    """Quality on the held-out frames, refined in playback order as the runtime would: ``heldout``
+    (interleaved frames) and ``heldout_tail`` (the temporal block at the end; None without one)."""
     refined = refine_sequence(ck, seq, steps, warm_start)
-    held = holdout_mask(seq.frames, holdout_every)
-    return quality(refined[held], seq.base[held], seq.gt[held], seq.faces) | {"frames": int(held.sum()), "steps": steps}
+    out: dict = {}
+    for key, mask in (("heldout", holdout.interleaved), ("heldout_tail", holdout.tail)):
+        out[key] = quality(refined[mask], seq.base[mask], seq.gt[mask], seq.faces) | {
+            "frames": int(mask.sum()), "steps": steps} if mask.any() else None
+    return out
 
 
 def prepare_sequence(cfg: TrainConfig, root: Path, regenerate: bool = False, progress: bool = True) -> Sequence:

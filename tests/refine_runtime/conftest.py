@@ -12,7 +12,8 @@ from refine_runtime.pattern import skirt_pattern
 
 TINY = {
     "asset": {"garment": {"pattern": "PATTERN", "cols": 8, "rows": 6}, "frames": 40, "fps": 30,
-              "lowpass_rounds": 4, "holdout_every": 5, "sim_iterations": 4, "sim_substeps": 6},
+              "lowpass_rounds": 4, "holdout_every": 5, "holdout_tail": 0.1, "sim_iterations": 4,
+              "sim_substeps": 6},
     "model": {"levels": 6, "features_per_level": 2, "log2_table_size": 12, "base_resolution": 4,
               "max_resolution": 64, "hidden": 32},
     "diffusion": {"timesteps": 1000, "beta_start": 0.0001, "beta_end": 0.02},

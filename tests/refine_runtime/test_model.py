@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from refine_runtime.checkpoint import load_checkpoint, save_checkpoint
-from refine_runtime.dataset import holdout_mask
+from refine_runtime.dataset import holdout_masks
 from refine_runtime.errors import CheckpointError
 from refine_runtime.geometry import build_stencil, frame_and_features
 from refine_runtime.sampler import AssetIndex, Sampler
@@ -19,8 +19,21 @@ def _index(seq, ck):
 def test_training_lowers_the_heldout_error(tiny):
     _, cfg, seq, ck = tiny
     held = ck.stats["heldout"]
-    assert held["frames"] == holdout_mask(seq.frames, cfg.asset.holdout_every).sum() > 0
+    assert held["frames"] == holdout_masks(seq.frames, cfg.asset.holdout_every,
+                                                 cfg.asset.holdout_tail).interleaved.sum() > 0
     assert held["refined_l2_cm"] <= 0.5 * held["base_l2_cm"], held
+
+
+def test_holdout_sets_are_disjoint_and_never_trained_on(tiny):
+    hm = holdout_masks(120, 5, 0.1)
+    assert np.array_equal(np.nonzero(hm.tail)[0], np.arange(108, 120))
+    assert not (hm.interleaved & hm.tail).any() and hm.interleaved.sum() == 22
+    assert np.array_equal(hm.train, ~(hm.interleaved | hm.tail)) and hm.train.sum() == 86
+    assert not holdout_masks(120, 5).tail.any()
+    _, cfg, seq, ck = tiny
+    tiny_hm = holdout_masks(seq.frames, cfg.asset.holdout_every, cfg.asset.holdout_tail)
+    assert ck.stats["train_frames"] == tiny_hm.train.sum()
+    assert ck.stats["heldout_tail"]["frames"] == tiny_hm.tail.sum() == 4
 
 
 def test_sampler_is_deterministic_for_a_seed(tiny):

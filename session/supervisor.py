@@ -141,7 +141,7 @@ class Supervisor:
         config_path = self.dir / "config.yaml"
         config_path.write_text(dump_yaml(self.cfg))
         started = time.monotonic()
-        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
 
         def on_signal(signum: int, _frame: object) -> None:
             self.interrupts += 1

@@ -15,12 +15,13 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from session.config import Config, Endpoints, component_settings, load_config, resolve_endpoints
 from syncserver.errors import CosimError
 
 PARENT_ENV = "COSIM_PARENT_PID"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -48,6 +49,19 @@ def die_with_parent() -> None:
         return
     if os.getppid() != int(parent):  # parent already gone before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def install_stop_handlers(on_stop: Callable[[str], None], grace_s: int = 10) -> None:
+    """SIGINT/SIGTERM/SIGHUP call ``on_stop(signal name)`` once, so the loop can end cleanly. From then
+    on the process has ``grace_s`` to exit before SIGALRM's default action ends it (a loop that never
+    looks at its stop flag cannot outlive its supervisor), and a second signal ends it at once."""
+    def handler(signum: int, _frame: object) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.alarm(grace_s)
+        on_stop(signal.Signals(signum).name)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
 
 
 def setup_logging(name: str, level: str = "INFO") -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import zmq
 from session.config import Endpoints
 from syncserver import protocol as p
 from syncserver.clock import LocalClock, OffsetEstimator, ProbeSample
+from syncserver.component import install_stop_handlers
 from syncserver.errors import HandshakeError, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -147,11 +147,9 @@ class Node:
         self.close("exception" if exc[0] else "done")
 
     def install_signal_handlers(self) -> None:
-        """SIGINT/SIGTERM end the event loop cleanly instead of killing the process mid-write."""
-        def handler(signum: int, _frame: object) -> None:
-            self.stop_reason = signal.Signals(signum).name
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
+        """SIGINT/SIGTERM/SIGHUP end the event loop cleanly instead of killing the process mid-write
+        (see ``syncserver.component.install_stop_handlers`` for the grace period)."""
+        install_stop_handlers(self.request_stop)
 
     def request_stop(self, reason: str = "stopped") -> None:
         self.stop_reason = reason

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import signal
 import socket
 import time
 import uuid
@@ -24,6 +23,7 @@ from zmq.devices import ThreadProxy
 from session.config import Endpoints, SessionSettings
 from syncserver import protocol as p
 from syncserver.clock import drift_ppm
+from syncserver.component import install_stop_handlers
 from syncserver.errors import ProtocolError
 from syncserver.stats import abs_block, percentile_block
 
@@ -153,10 +153,9 @@ class SyncServer:
     # --- main loop ------------------------------------------------------------------------
 
     def install_signal_handlers(self) -> None:
-        def handler(signum: int, _frame: object) -> None:
-            self.stop_reason = f"interrupted ({signal.Signals(signum).name})"
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
+        def stop(name: str) -> None:
+            self.stop_reason = f"interrupted ({name})"
+        install_stop_handlers(stop)
 
     def run(self) -> str:
         """Run the whole session; returns the end reason."""

@@ -166,14 +166,15 @@ def no_processes_left(summary: dict) -> bool:
     return True
 
 
-def test_ctrl_c_ends_the_session_cleanly(write_config, procs, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
+def test_ctrl_c_ends_the_session_cleanly(write_config, procs, tmp_path, sig):
     cfg = write_config(session={"rate_hz": 90, "duration_s": 60}, components={"client": CLIENT})
     out = tmp_path / "session"
     runner = run_session(procs, cfg, out)
     assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
                     and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
     time.sleep(1.0)
-    runner.send_signal(signal.SIGINT)
+    runner.send_signal(sig)
     assert runner.wait(30) == 1, procs.log("runner")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted"

@@ -35,7 +35,6 @@ from syncserver.errors import HandshakeError, ProtocolError
 
 log = logging.getLogger(__name__)
 
-_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 BUS_PROBE_PREFIX = b"_probe."  # loopback probes of the data bus; never handed to components
 
 
@@ -304,9 +303,12 @@ class Node:
 
     @staticmethod
     def _drain(sock: zmq.Socket, copy: bool) -> Iterator[list]:
-        # ZMQ_EVENTS instead of NOBLOCK + zmq.Again: no exception per drained socket on the hot path
-        while sock.getsockopt(_EVENTS) & _POLLIN:
-            yield sock.recv_multipart(copy=copy)
+        # NOBLOCK + zmq.Again measured faster in lockstep than checking ZMQ_EVENTS before each recv
+        while True:
+            try:
+                yield sock.recv_multipart(zmq.NOBLOCK, copy=copy)
+            except zmq.Again:
+                return
 
     def ack(self, ev: TickEvent, present_ns: int | None = None, photon_ns: int | None = None) -> None:
         self._send(p.Ack(frame=ev.tick.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns,

@@ -12,6 +12,7 @@ from recording.report.data import SessionData
 from recording.report.plot import (block_rows, figure, fit_ppm, hist, is_block, png, scalar_rows, seconds,
                                    table)
 from recording.report.scene import render_splats, top_down
+from syncserver.stats import percentile_block
 
 ABSENT = "not in this session"
 
@@ -152,7 +153,8 @@ def mtp(d: SessionData) -> Section:
         for name, v in [(label.split(":")[0].split(" (")[0], total), *terms]:
             v = np.asarray(v)[np.isfinite(v)] / 1e6
             if len(v):
-                rows.append((f"{src}: {name}", *np.round(np.percentile(v, [50, 95, 99]), 3), round(float(v.max()), 3)))
+                block = percentile_block(v)
+                rows.append((f"{src}: {name}", *(block[k] for k in ("p50", "p95", "p99", "max"))))
     sec.tables.append(_blocks_table(rows, "ms"))
     return sec
 

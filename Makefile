@@ -12,7 +12,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	for b in sync sumo pose audio refine recording; do $(PY) -m bench.$$b || exit 1; done
+	for b in sync sumo pose audio refine recording unreal_client; do $(PY) -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf sessions build .pytest_cache

@@ -250,6 +250,7 @@ class SyncServer:
 
     def _end(self, reason: str) -> None:
         self.end_reason = reason
+        self._publish_status(self.now())  # the final state, also for sessions shorter than one interval
         self._publish(p.TOPIC_SESSION, p.End(reason=reason, frames=self.frame))
         log.info("session ends after %d frames: %s", self.frame, reason)
 

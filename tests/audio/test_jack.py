@@ -54,24 +54,30 @@ def run_clicks(n: int = 40) -> tuple[DeviceBackend, list[int]]:
 
 
 def test_onsets_land_within_1ms_on_the_dac_clock(jack_server: JackServer) -> None:
-    for attempt in range(2):
+    """Every click lands within 1 ms on the DAC clock, except those an xrun disturbed: clicks are 47 ms
+    apart and a buffer is 5.3 ms, so one xrun (the machine stalling the audio thread) can disturb at
+    most one click. A run with more than 2 xruns is not assessable: a stalled machine also disturbs the
+    DAC clock fit itself."""
+    for attempt in range(3):
         backend, times = run_clicks()
-        if backend.xruns == 0:
+        if backend.xruns <= 2:
             break
         print(f"attempt {attempt}: {backend.xruns} xruns (the machine stalled the audio thread)")
     else:
-        pytest.skip(f"the machine stalled the audio thread in both attempts ({backend.xruns} xruns); "
-                    "alignment without xruns not assessable here")
+        pytest.skip(f"the machine stalled the audio thread in every attempt ({backend.xruns} xruns); "
+                    "alignment not assessable here")
     measured = backend.drain(flush=True)
     summary = backend.summary()
     on_time = [m for m in measured if m.kind == "click"]
     late = [m for m in measured if m.kind == "late"]
     assert [m.scheduled_ns for m in on_time] == times
     errors_ms = np.array([m.error_ns for m in on_time]) / MS
-    print(f"onset error ms: max |e| {np.abs(errors_ms).max():.4f}, mean {errors_ms.mean():.4f}; "
-          f"drift {summary['drift_ppm']} ppm, clock prediction error {summary['clock_prediction_error_us']} us")
+    off = int((np.abs(errors_ms) > 1.0).sum())
+    print(f"onset error ms: p50 |e| {np.median(np.abs(errors_ms)):.4f}, max |e| {np.abs(errors_ms).max():.4f}; "
+          f"{off} of {len(times)} beyond 1 ms with {backend.xruns} xruns; drift {summary['drift_ppm']} ppm, "
+          f"clock prediction error {summary['clock_prediction_error_us']} us")
     assert not any(m.late for m in on_time)
-    assert np.abs(errors_ms).max() <= 1.0
+    assert off <= backend.xruns, f"{off} clicks beyond 1 ms but only {backend.xruns} xruns"
     # what the stream actually played: each click on the sample the scheduler placed it on
     played = click_onsets(backend.tap)
     assert len(played) >= 20

@@ -86,7 +86,7 @@ class NodeStats:
 class Node:
     def __init__(self, name: str, endpoints: Endpoints, *, role: str = "component", required: bool = False,
                  clock: LocalClock | None = None, data_topics: Sequence[bytes] = (), publish: bool = False,
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, ack_defer_ms: float = 2.0) -> None:
         self.name = name
         self.endpoints = endpoints
         self.role = role
@@ -110,6 +110,9 @@ class Node:
         self._next_heartbeat_ns = 0
         self._saw_broadcast = False
         self._pending: list[Event] = []  # events that arrived while ready() waited
+        self._ack_defer_ns = int(ack_defer_ms * 1e6)
+        self._acks: list[p.Ack] = []  # realtime ACKs waiting to be sent (telemetry, off the tick's critical path)
+        self._ack_due = 0
         self._same_host = False
 
         self.dealer = self._ctx.socket(zmq.DEALER)
@@ -225,6 +228,7 @@ class Node:
         if self.dealer.closed:
             return
         try:
+            self._flush_acks()
             self._send(p.Bye(reason=reason))
         except zmq.ZMQError:
             pass
@@ -268,7 +272,11 @@ class Node:
             return pending
         self._housekeeping()
         now = self.clock.now_ns()
+        if self._acks and now >= self._ack_due:
+            self._flush_acks()
         due = min(self._next_heartbeat_ns, self._next_probe_ns) if self.welcome else now + timeout_ms * 1_000_000
+        if self._acks:
+            due = min(due, self._ack_due)
         timeout = max(0, min(timeout_ms, (due - now) // 1_000_000 + 1))
         ready = dict(self._poller.poll(timeout))
         # Read everything first, stamping each message as it is read (control first: probe replies
@@ -311,8 +319,22 @@ class Node:
                 return
 
     def ack(self, ev: TickEvent, present_ns: int | None = None, photon_ns: int | None = None) -> None:
-        self._send(p.Ack(frame=ev.tick.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns,
-                         done_ns=self.session_ns(), present_ns=present_ns, photon_ns=photon_ns))
+        """Acknowledge a tick. In lockstep the ACK goes out at once (it gates the next tick); in
+        realtime it is telemetry and is sent ``ack_defer_ms`` later, so that sending it does not take
+        CPU from the other processes still receiving the same tick."""
+        msg = p.Ack(frame=ev.tick.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns, done_ns=self.session_ns(),
+                    present_ns=present_ns, photon_ns=photon_ns)
+        if self._ack_defer_ns <= 0 or self.welcome is None or self.welcome.mode != "realtime":
+            self._send(msg)
+            return
+        if not self._acks:
+            self._ack_due = self.clock.now_ns() + self._ack_defer_ns
+        self._acks.append(msg)
+
+    def _flush_acks(self) -> None:
+        acks, self._acks = self._acks, []
+        for msg in acks:
+            self._send(msg)
 
     def publish(self, topic: bytes, msg: p.Message, arrays: Mapping[str, np.ndarray] | None = None) -> None:
         if self.bus_pub is None:

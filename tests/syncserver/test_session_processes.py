@@ -56,7 +56,8 @@ def test_late_joiner_is_welcomed_at_the_current_frame_and_catches_up(write_confi
         assert welcome.epoch_ns is not None and welcome.frame > 10
         frames = [ev.frame for ev in node.events() if isinstance(ev, TickEvent) and not node.ack(ev)]
     assert server.wait(30) == 0
-    assert frames[0] >= welcome.frame
+    # its SUB is live before its HELLO is handled, so it may also see the tick emitted just before
+    assert welcome.frame - 1 <= frames[0] <= welcome.frame + 9
     assert frames == list(range(frames[0], 360)), "late joiner must see every frame from its first one on"
     s = sections(tmp_path)
     assert s["clients"]["late"]["joined_frame"] == welcome.frame

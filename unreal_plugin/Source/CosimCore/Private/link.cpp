@@ -260,7 +260,7 @@ Outcome Link::poll(int timeout_ms, std::vector<Inbound>& out) {
     void* s = sockets[i];
     while (recv_multipart(s, frames)) {
       const int64_t recv_local = local_now_ns();
-      if (s == dealer_) on_control(frames);
+      if (s == dealer_) on_control(frames, recv_local);  // recv_local is the probe's t3
       else if (s == ticks_) on_broadcast(frames, recv_local, out);
       else if (s == bus_sub_) on_bus(frames, recv_local, out);
       // wake_: draining it is the whole point
@@ -270,15 +270,28 @@ Outcome Link::poll(int timeout_ms, std::vector<Inbound>& out) {
   return Outcome::ok();
 }
 
-void Link::on_control(const std::vector<std::string>& frames) {
-  const int64_t t3 = local_now_ns();
-  auto decoded = decode(views(frames), Channel::kControlReply, kMaxControlBytes);
-  if (!decoded) {
-    ++stats_.decode_errors;
-    stats_.last_error = "dropped control reply: " + decoded.error();
-    return;
-  }
-  Message& msg = decoded.value().msg;
+std::optional<Decoded> Link::decode_or_drop(const std::vector<std::string>& frames, Channel channel,
+                                            const char* what, size_t max_bytes) {
+  auto decoded = decode(views(frames), channel, max_bytes);
+  if (decoded) return decoded.take();
+  ++stats_.decode_errors;
+  stats_.last_error = std::string("dropped ") + what + ": " + decoded.error();
+  return std::nullopt;
+}
+
+Inbound Link::inbound(Inbound::Kind kind, Decoded&& msg, int64_t recv_local) const {
+  Inbound in;
+  in.kind = kind;
+  in.msg = std::move(msg);
+  in.recv_local_ns = recv_local;
+  in.recv_ns = session_ns(recv_local);
+  return in;
+}
+
+void Link::on_control(const std::vector<std::string>& frames, int64_t t3) {
+  auto decoded = decode_or_drop(frames, Channel::kControlReply, "control reply", kMaxControlBytes);
+  if (!decoded) return;
+  Message& msg = decoded->msg;
   if (auto* r = std::get_if<ProbeReply>(&msg)) {
     auto it = std::find_if(probe_pending_.begin(), probe_pending_.end(),
                            [&](const auto& p) { return p.first == static_cast<uint32_t>(r->seq); });
@@ -307,48 +320,28 @@ void Link::on_control(const std::vector<std::string>& frames) {
 }
 
 void Link::on_broadcast(const std::vector<std::string>& frames, int64_t recv_local, std::vector<Inbound>& out) {
-  auto decoded = decode(views(frames), Channel::kBroadcast);
-  if (!decoded) {
-    ++stats_.decode_errors;
-    stats_.last_error = "dropped broadcast: " + decoded.error();
-    return;
-  }
+  auto decoded = decode_or_drop(frames, Channel::kBroadcast, "broadcast");
+  if (!decoded) return;
   saw_broadcast_ = true;
-  Inbound in;
-  in.recv_local_ns = recv_local;
-  in.msg = decoded.take();
-  if (const auto* t = std::get_if<Tick>(&in.msg.msg)) {
+  Inbound::Kind kind = Inbound::Kind::kSession;
+  if (const auto* t = std::get_if<Tick>(&decoded->msg)) {
     epoch_ns_ = t->epoch_ns;
     if (last_frame_ && t->frame > *last_frame_ + 1) stats_.gaps += t->frame - *last_frame_ - 1;
     last_frame_ = t->frame;
     ++stats_.ticks;
-    in.kind = Inbound::Kind::kTick;
-  } else if (const auto* s = std::get_if<Start>(&in.msg.msg)) {
+    kind = Inbound::Kind::kTick;
+  } else if (const auto* s = std::get_if<Start>(&decoded->msg)) {
     epoch_ns_ = s->epoch_ns;
-    in.kind = Inbound::Kind::kSession;
-  } else if (std::holds_alternative<End>(in.msg.msg)) {
+  } else if (std::holds_alternative<End>(decoded->msg)) {
     ended_ = true;
-    in.kind = Inbound::Kind::kEnd;
-  } else {
-    in.kind = Inbound::Kind::kSession;
+    kind = Inbound::Kind::kEnd;
   }
-  in.recv_ns = session_ns(recv_local);
-  out.push_back(std::move(in));
+  out.push_back(inbound(kind, std::move(*decoded), recv_local));  // session time after any new epoch
 }
 
 void Link::on_bus(const std::vector<std::string>& frames, int64_t recv_local, std::vector<Inbound>& out) {
-  auto decoded = decode(views(frames), Channel::kBus);
-  if (!decoded) {
-    ++stats_.decode_errors;
-    stats_.last_error = "dropped bus message: " + decoded.error();
-    return;
-  }
-  Inbound in;
-  in.kind = Inbound::Kind::kData;
-  in.msg = decoded.take();
-  in.recv_local_ns = recv_local;
-  in.recv_ns = session_ns(recv_local);
-  out.push_back(std::move(in));
+  auto decoded = decode_or_drop(frames, Channel::kBus, "bus message");
+  if (decoded) out.push_back(inbound(Inbound::Kind::kData, std::move(*decoded), recv_local));
 }
 
 }  // namespace cosim

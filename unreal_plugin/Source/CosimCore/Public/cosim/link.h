@@ -106,7 +106,11 @@ class COSIMCORE_API Link {
   void housekeeping();
   void start_burst();
   Outcome send_probe();
-  void on_control(const std::vector<std::string>& frames);
+  // Decodes one received message; a malformed one is counted in stats_, remembered and dropped.
+  std::optional<Decoded> decode_or_drop(const std::vector<std::string>& frames, Channel channel, const char* what,
+                                        size_t max_bytes = kMaxMessageBytes);
+  Inbound inbound(Inbound::Kind kind, Decoded&& msg, int64_t recv_local) const;
+  void on_control(const std::vector<std::string>& frames, int64_t t3);
   void on_broadcast(const std::vector<std::string>& frames, int64_t recv_local, std::vector<Inbound>& out);
   void on_bus(const std::vector<std::string>& frames, int64_t recv_local, std::vector<Inbound>& out);
 

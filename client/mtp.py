@@ -64,8 +64,8 @@ class MotionToPhoton:
         self.settings = settings
         self.display = display
         self.device = settings.device
-        self.latest: dict[str, Received] = {}
-        self.previous: dict[str, p.Pose] = {}
+        self.latest: Received | None = None  # newest sample of the rendered device
+        self.previous: p.Pose | None = None  # the one before it (estimated velocities)
         self.pending: deque[Pending] = deque()
         self.total: list[int] = []
         self.terms: dict[str, list[int]] = {t: [] for t in TERMS}
@@ -94,14 +94,14 @@ class MotionToPhoton:
         self.last_recv = recv_ns
         if pose.device != self.device:
             return
-        last = self.latest.get(pose.device)
+        last = self.latest
         if last is not None and pred.reference_ns(pose) < pred.reference_ns(last.pose):
             self.out_of_order += 1  # e.g. a trace that loops without shifting: start over
             self.pending.clear()
         elif last is not None:
             self._resolve(last.pose, pose)
-            self.previous[pose.device] = last.pose
-        self.latest[pose.device] = Received(pose, recv_ns)
+            self.previous = last.pose
+        self.latest = Received(pose, recv_ns)
 
     def on_openvr_event(self, event: p.Event) -> None:
         """Adopt the headset's vsync grid and vsync-to-photon delay (OpenVR live) as the display model."""
@@ -131,7 +131,7 @@ class MotionToPhoton:
         """Record the frame that was submitted at ``ready_ns`` and shown as ``shown`` with the newest
         pose of the rendered device; returns its MTP figures (None while no pose has arrived)."""
         self.frames += 1
-        got = self.latest.get(self.device)
+        got = self.latest
         if got is None:
             self.frames_without_pose += 1
             return None
@@ -155,7 +155,7 @@ class MotionToPhoton:
 
     def predict(self, pose: p.Pose, t_ns: int) -> pred.Rigid:
         if self.settings.prediction.velocity == "estimated":
-            older = self.previous.get(pose.device)
+            older = self.previous
             velocities = pred.estimate_velocities(older, pose) if older is not None else None
             if velocities is None:
                 return pose.position, pose.orientation

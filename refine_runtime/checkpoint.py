@@ -18,6 +18,7 @@ import torch
 from refine_runtime.config import DiffusionConfig, ModelConfig
 from refine_runtime.errors import CheckpointError
 from refine_runtime.model import ResidualModel
+from refine_runtime.safetensors_io import read_safetensors
 
 FORMAT = "refine-checkpoint/1"
 
@@ -51,19 +52,9 @@ def save_checkpoint(path: str | Path, ck: Checkpoint) -> Path:
 
 def load_checkpoint(path: str | Path, topology: str | None = None, vertices: int | None = None) -> Checkpoint:
     """Load and validate; ``topology``/``vertices`` (when given) must match the asset it will refine."""
-    from safetensors import SafetensorError, safe_open
     path = Path(path)
     where = f"checkpoint {str(path)!r}"
-    if not path.is_file():
-        raise CheckpointError(f"{where} does not exist")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{where} is corrupt or not a safetensors file: {exc}") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{where}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    meta, tensors = read_safetensors(path, "pt", FORMAT, CheckpointError, where, "is corrupt or not a safetensors file")
     try:
         mcfg = msgspec.convert(json.loads(meta["model"]), ModelConfig)
         dcfg = msgspec.convert(json.loads(meta["diffusion"]), DiffusionConfig)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from refine_runtime.errors import AssetError
+from refine_runtime.safetensors_io import read_safetensors
 
 FORMAT = "refine-sequence/1"
 _STATIC = {"faces": (2, "int64"), "chart": (1, "int64"), "uv": (2, "float32"), "stitches": (2, "int64"),
@@ -86,24 +87,15 @@ def save_sequence(seq: Sequence, path: str | Path, with_residual: bool = True) -
 
 
 def load_sequence(path: str | Path) -> Sequence:
-    from safetensors import SafetensorError, safe_open
     path = Path(path)
-    if not path.is_file():
-        raise AssetError(f"sequence file {str(path)!r} does not exist")
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise AssetError(f"sequence file {str(path)!r} is not a readable safetensors file: {exc}") from None
-    if meta.get("format") != FORMAT:
-        raise AssetError(f"sequence file {str(path)!r}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    where = f"sequence file {str(path)!r}"
+    meta, tensors = read_safetensors(path, "numpy", FORMAT, AssetError, where, "is not a readable safetensors file")
     try:
         fps = float(meta.get("fps", "nan"))
     except ValueError:
         fps = float("nan")
     if not np.isfinite(fps) or fps <= 0:
-        raise AssetError(f"sequence file {str(path)!r}: metadata fps {meta.get('fps')!r} is not a positive number")
+        raise AssetError(f"{where}: metadata fps {meta.get('fps')!r} is not a positive number")
     return validate(Sequence(
         name=meta.get("name", path.stem), fps=fps,
         **{k: _need(tensors, k, path) for k in _STATIC},

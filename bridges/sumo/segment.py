@@ -107,28 +107,26 @@ class SegmentBuilder:
     def first(self, snap: Snapshot) -> None:
         self._prev = self._convert(snap, None)
 
-    def next(self, snap: Snapshot | None, step_ms: float = 0.0) -> Segment:
+    def next(self, snap: Snapshot | None) -> Segment:
         """The segment from the previous snapshot to ``snap`` (None: the source ended)."""
         a = self._prev
         if a is None:
             raise RuntimeError("SegmentBuilder.next() before first()")
         if snap is None:
-            seg = self._segment(a, None, step_ms)
-            seg.terminal = True
-            return seg
+            return self._segment(a, None)
         b = self._convert(snap, a)
-        seg = self._segment(a, b, step_ms)
+        seg = self._segment(a, b)
         self._prev = b
         return seg
 
-    def _segment(self, a: _State, b: _State | None, step_ms: float) -> Segment:
+    def _segment(self, a: _State, b: _State | None) -> Segment:
         s_a = a.snap.sim_ns
         changed = self.table.activate(a.handles)
         table = IdTable(self.table.version, a.handles.tolist(), a.ids, a.types) if changed else None
         if b is None:
             return Segment(s_a, s_a, a.handles, a.pos, np.zeros_like(a.vel), a.pos, np.zeros_like(a.vel),
                            a.yaw, np.zeros_like(a.yaw), a.pitch, np.zeros_like(a.pitch), a.speed, a.speed,
-                           self.table.version, table, [], step_ms)
+                           self.table.version, table, terminal=True)
         s_b = b.snap.sim_ns
         span = (s_b - s_a) * 1e-9
         idx, found = _match(b.handles, a.handles)
@@ -143,7 +141,7 @@ class SegmentBuilder:
         decel_a = np.where(a_found, a.decel[ai], 0.0) if len(a.handles) else np.zeros(len(b.handles))
         events = self.detector.detect(s_b, a.ids, b.ids, b.snap.events, decel_a, b.decel, b.speed / 100.0)
         return Segment(s_a, s_b, a.handles, a.pos, a.vel, p1, m1, a.yaw, wrap180(yaw1 - a.yaw), a.pitch,
-                       wrap180(pitch1 - a.pitch), a.speed, v1, self.table.version, table, events, step_ms)
+                       wrap180(pitch1 - a.pitch), a.speed, v1, self.table.version, table, events)
 
 
 def _match(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -175,15 +175,7 @@ class Client {
     f.present_ns = shown.present_ns;
     f.photon_ns = shown.photon_ns;
     mtp_.record(f);
-    if (args_.report_frames) {
-      cosim::FrameReport rep;
-      rep.frame = tick.frame;
-      rep.t_ns = tick.t_ns;
-      rep.recv_ns = recv_ns;
-      rep.present_ns = shown.present_ns;
-      rep.photon_ns = shown.photon_ns;
-      link_.publish(cosim::topic::kFrames, rep);
-    }
+    if (args_.report_frames) link_.publish(cosim::topic::kFrames, cosim::frame_report(f));
   }
 
   const Args& args_;

@@ -36,6 +36,17 @@ std::string to_json(const Percentiles& p) {
   return buf;
 }
 
+FrameReport frame_report(const FrameTimes& f) {
+  FrameReport r;
+  r.frame = f.frame;
+  r.t_ns = f.tick_ns;
+  r.recv_ns = f.recv_ns;
+  r.present_ns = f.present_ns;
+  r.photon_ns = f.photon_ns;
+  r.pose_sample_ns = f.pose_sample_ns;
+  return r;
+}
+
 void MtpTracker::record(const FrameTimes& f) {
   ++frames_;
   tick_present_.push_back(f.present_ns - f.tick_ns);

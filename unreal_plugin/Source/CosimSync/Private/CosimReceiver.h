@@ -15,6 +15,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "cosim/core.h"
 
@@ -45,6 +46,14 @@ public:
 	bool Dequeue(cosim::Inbound& Out) { return Inbound.Dequeue(Out); }
 	bool DequeueError(FString& Out) { return Errors.Dequeue(Out); }
 	void Send(FCosimOutbound&& Out);
+	void Publish(std::string_view Topic, cosim::Message Msg)
+	{
+		FCosimOutbound Out;
+		Out.Kind = FCosimOutbound::EKind::Publish;
+		Out.Topic = std::string(Topic);
+		Out.Msg = MoveTemp(Msg);
+		Send(MoveTemp(Out));
+	}
 
 	// --- any thread ---
 	bool HasClock() const { return bClockValid.load(std::memory_order_acquire); }

@@ -288,11 +288,7 @@ void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 		State->LastIdsRequestNs = Now;
 		cosim::Request Ask;
 		Ask.what = std::string(cosim::topic::kVehicleIds);
-		FCosimOutbound Out;
-		Out.Kind = FCosimOutbound::EKind::Publish;
-		Out.Topic = std::string(cosim::topic::kRequest);
-		Out.Msg = Ask;
-		State->Receiver->Send(MoveTemp(Out));
+		State->Receiver->Publish(cosim::topic::kRequest, MoveTemp(Ask));
 	}
 }
 
@@ -328,6 +324,13 @@ void UCosimSyncSubsystem::ApplyGarment()
 
 void UCosimSyncSubsystem::ReportFrame(int64 PoseSampleNs, int64 PresentNs, int64 PhotonNs)
 {
+	cosim::FrameTimes Times;  // this frame's display times, per tick shown in it
+	Times.present_ns = PresentNs;
+	Times.photon_ns = PhotonNs;
+	if (PoseSampleNs >= 0)
+	{
+		Times.pose_sample_ns = PoseSampleNs;
+	}
 	for (const auto& [Tick, RecvNs] : State->PendingTicks)
 	{
 		FCosimOutbound Ack;
@@ -337,40 +340,19 @@ void UCosimSyncSubsystem::ReportFrame(int64 PoseSampleNs, int64 PresentNs, int64
 		Ack.PresentNs = PresentNs;
 		Ack.PhotonNs = PhotonNs;
 		State->Receiver->Send(MoveTemp(Ack));
-		cosim::FrameTimes Times;
 		Times.frame = Tick.frame;
 		Times.tick_ns = Tick.t_ns;
 		Times.recv_ns = RecvNs;
-		Times.present_ns = PresentNs;
-		Times.photon_ns = PhotonNs;
-		if (PoseSampleNs >= 0)
-		{
-			Times.pose_sample_ns = PoseSampleNs;
-		}
 		State->Mtp.record(Times);
 	}
 	if (State->bReportFrames && !State->PendingTicks.empty())
 	{
-		const auto& [Tick, RecvNs] = State->PendingTicks.back();
-		cosim::FrameReport Report;
-		Report.frame = Tick.frame;
-		Report.t_ns = Tick.t_ns;
-		Report.recv_ns = RecvNs;
-		Report.present_ns = PresentNs;
-		Report.photon_ns = PhotonNs;
-		if (PoseSampleNs >= 0)
-		{
-			Report.pose_sample_ns = PoseSampleNs;
-		}
+		cosim::FrameReport Report = cosim::frame_report(Times);  // the newest tick's
 		if (State->AppliedResidualFrame >= 0)
 		{
 			Report.residual_frame = State->AppliedResidualFrame;
 		}
-		FCosimOutbound Out;
-		Out.Kind = FCosimOutbound::EKind::Publish;
-		Out.Topic = std::string(cosim::topic::kFrames);
-		Out.Msg = Report;
-		State->Receiver->Send(MoveTemp(Out));
+		State->Receiver->Publish(cosim::topic::kFrames, MoveTemp(Report));
 	}
 	State->PendingTicks.clear();
 }

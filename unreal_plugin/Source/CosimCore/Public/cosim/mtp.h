@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cosim/export.h"
+#include "cosim/protocol.h"
 
 namespace cosim {
 
@@ -30,6 +31,9 @@ struct FrameTimes {
   std::optional<int64_t> pose_bus_ns;     // ... published on the bus ...
   std::optional<int64_t> pose_recv_ns;    // ... received by the client
 };
+
+// The FRAME_REPORT for a displayed frame: the same times (pose_bus_ns/pose_recv_ns are not reported).
+COSIMCORE_API FrameReport frame_report(const FrameTimes& f);
 
 class COSIMCORE_API MtpTracker {
  public:

@@ -95,6 +95,12 @@ def run_python_session(folder: Path, frames: int) -> dict:
     return json.loads((out / "sections" / "syncserver.json").read_text())
 
 
+def _median(values: list[float | None]) -> float | None:
+    """Median of the rounds that measured something; None when none did."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -110,8 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cpp_missed += sections["clients"]["cpp"]["missed"]
             py = run_python_session(Path(tmp) / f"py{k}", args.frames)
             py_p99.append(py["clients"]["py"]["clock_offset_error_us"]["p99"])
-    cpp_med = statistics.median(v for v in cpp_p99 if v is not None) if any(v is not None for v in cpp_p99) else None
-    py_med = statistics.median(v for v in py_p99 if v is not None) if any(v is not None for v in py_p99) else None
+    cpp_med, py_med = _median(cpp_p99), _median(py_p99)
     print(json.dumps({
         "bench": "unreal_client",
         "mode": "lockstep pace 0",

@@ -13,7 +13,7 @@ from typing import Any
 
 from bridges.pose import quat
 from bridges.pose.config import OpenVRSettings
-from bridges.pose.source import PoseSourceError
+from bridges.pose.source import Periodic, PoseSourceError
 from bridges.pose.vrclock import CompositorClock, VsyncClock
 from syncserver import protocol as p
 from syncserver.stats import percentile_block
@@ -41,7 +41,7 @@ class OpenVRSource:
     def __init__(self, settings: OpenVRSettings, rate_hz: float, vr: Any = None) -> None:
         self.vr = vr = vr if vr is not None else load_openvr()
         self.settings = settings
-        self.period_s = 1.0 / rate_hz
+        self.schedule = Periodic(rate_hz)
         if not vr.isRuntimeInstalled():
             raise PoseSourceError("OpenVR pose source: no SteamVR runtime is installed on this machine "
                                   "(openvr.isRuntimeInstalled() is false: no OpenVR path registry). "
@@ -82,8 +82,6 @@ class OpenVRSource:
         self._next_scan = 0
         self._next_display_event = 0
         self._events: list[p.Event] = []
-        self.t0_ns = 0
-        self.k = 0
         self.invalid = 0
         self.no_vsync = 0
         self.frames: dict[str, list[float]] = {"present_to_vsync": [], "vsync_to_photon": [], "poses_to_photon": []}
@@ -120,11 +118,10 @@ class OpenVRSource:
     # --- PoseSource -------------------------------------------------------------------------
 
     def start(self, now_ns: int) -> None:
-        self.t0_ns = now_ns
-        self.k = 0
+        self.schedule.start(now_ns)
 
     def next_due_ns(self) -> int:
-        return self.t0_ns + round(self.k * self.period_s * 1e9)
+        return self.schedule.next_due_ns()
 
     def read(self, now_ns: int) -> list[p.Pose]:
         if now_ns >= self._next_scan:
@@ -157,9 +154,7 @@ class OpenVRSource:
                               orientation=quat.from_matrix(m),
                               velocity=tuple(float(v) for v in pose.vVelocity.v),  # type: ignore[arg-type]
                               angular_velocity=tuple(float(v) for v in pose.vAngularVelocity.v)))  # type: ignore[arg-type]
-        self.k += 1
-        while self.next_due_ns() <= now_ns:
-            self.k += 1
+        self.schedule.advance(now_ns)
         return out
 
     def _on_vsync(self, now_ns: int, counter: int) -> None:

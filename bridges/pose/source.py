@@ -19,6 +19,34 @@ class PoseSourceError(CosimError):
     """A pose source that cannot start (missing runtime, unusable device)."""
 
 
+class Periodic:
+    """The due times ``t0 + k * period`` of a source sampled at a fixed rate (synthetic, OpenVR)."""
+
+    def __init__(self, rate_hz: float) -> None:
+        self.period_s = 1.0 / rate_hz
+        self.t0_ns = 0
+        self.k = 0
+        self.skipped = 0  # slots that passed while a read was late
+
+    def start(self, now_ns: int) -> None:
+        self.t0_ns = now_ns
+        self.k = 0
+
+    def due_at(self, k: int) -> int:
+        return self.t0_ns + round(k * self.period_s * 1e9)
+
+    def next_due_ns(self) -> int:
+        return self.due_at(self.k)
+
+    def advance(self, now_ns: int) -> None:
+        """After a read at ``now``: on to the first slot after it."""
+        k = self.k + 1
+        while self.due_at(k) <= now_ns:
+            k += 1
+        self.skipped += k - self.k - 1
+        self.k = k
+
+
 class PoseSource(Protocol):
     kind: str
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bridges.pose import quat
 from bridges.pose.config import SyntheticSettings
+from bridges.pose.source import Periodic
 from syncserver import protocol as p
 
 Wave = tuple[float, float, float]  # amplitude, angular frequency (rad/s), phase (rad)
@@ -94,21 +95,17 @@ class SyntheticSource:
 
     def __init__(self, settings: SyntheticSettings, rate_hz: float, latency_ns: int = 0) -> None:
         self.settings = settings
-        self.period_s = 1.0 / rate_hz
+        self.schedule = Periodic(rate_hz)
         self.latency_ns = latency_ns
         self.devices = [("hmd", "hmd", "SYNTH-HMD")] + [
             (f"controller{i}", "controller", f"SYNTH-CTL{i}") for i in range(settings.controllers)]
         self.motions = [make_motion(settings, i) for i in range(len(self.devices))]
-        self.t0_ns = 0
-        self.k = 0
-        self.skipped = 0
 
     def start(self, now_ns: int) -> None:
-        self.t0_ns = now_ns
-        self.k = 0
+        self.schedule.start(now_ns)
 
     def next_due_ns(self) -> int:
-        return self.next_due_at(self.k)
+        return self.schedule.next_due_ns()
 
     def truth(self, device_index: int, t_ns: int) -> tuple[quat.Vec3, quat.Quat, quat.Vec3, quat.Vec3]:
         return self.motions[device_index].sample(t_ns * 1e-9)
@@ -121,18 +118,11 @@ class SyntheticSource:
             pos, q, vel, omega = self.truth(i, sample_ns)
             out.append(p.Pose(device=name, device_class=cls, serial=serial, sample_ns=sample_ns,
                               position=pos, orientation=q, velocity=vel, angular_velocity=omega))
-        k = self.k + 1
-        while self.next_due_at(k) <= now_ns:
-            k += 1
-        self.skipped += k - self.k - 1
-        self.k = k
+        self.schedule.advance(now_ns)
         return out
 
-    def next_due_at(self, k: int) -> int:
-        return self.t0_ns + round(k * self.period_s * 1e9)
-
     def stats(self) -> dict[str, Any]:
-        return {"motion": self.settings.motion, "devices": len(self.devices), "skipped_slots": self.skipped}
+        return {"motion": self.settings.motion, "devices": len(self.devices), "skipped_slots": self.schedule.skipped}
 
     def events(self) -> list[p.Event]:
         return []

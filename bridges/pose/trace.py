@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+from bridges.pose import quat
 from bridges.pose.config import TraceSettings
 from syncserver import protocol as p
 from syncserver.errors import InputFileError
@@ -62,7 +63,7 @@ def parse_row(row: list[str], where: str) -> p.Pose:
         raise InputFileError(f"{where}: expected {len(COLUMNS)} columns ({','.join(COLUMNS)}), got {len(row)}")
     f = [_float(row[i], COLUMNS[i], where) for i in range(5, len(COLUMNS))]
     q = (f[3], f[4], f[5], f[6])
-    n = math.sqrt(sum(c * c for c in q))
+    n = quat.norm(q)
     if abs(n - 1.0) > QUAT_TOLERANCE:
         raise InputFileError(f"{where}: quaternion (qw,qx,qy,qz) must have unit length (got norm {n:.6g})")
     return p.Pose(sample_ns=_int(row[0], "sample_ns", where),

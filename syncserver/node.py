@@ -78,9 +78,7 @@ class NodeStats:
     gaps: int = 0  # frames missing from the received tick sequence
     decode_errors: int = 0
     server_errors: int = 0
-    delivery_ns: list[int] = field(default_factory=list)
-    offset_samples: list[tuple[int, int]] = field(default_factory=list)  # (local ns, offset ns)
-    offset_errors_ns: list[int] = field(default_factory=list)
+    offset_errors_ns: list[int] = field(default_factory=list)  # per completed burst, when the truth is known
 
 
 class Node:
@@ -387,11 +385,9 @@ class Node:
             if t0 is None or t0 != msg.t0:
                 return
             if self.offset.add(ProbeSample(t0, msg.t1, msg.t2, t3)):
-                est = self.offset.offset_ns
-                self.stats.offset_samples.append((t3, est))
                 true = self.clock.true_offset_ns(self._same_host)
                 if true is not None:
-                    self.stats.offset_errors_ns.append(est - true)
+                    self.stats.offset_errors_ns.append(self.offset.offset_ns - true)
             if self._probes_left:
                 self._probes_left -= 1
                 if self._probes_left:
@@ -420,7 +416,6 @@ class Node:
                 self.stats.gaps += msg.frame - self.last_frame - 1
             self.last_frame = msg.frame
             self.stats.ticks += 1
-            self.stats.delivery_ns.append(recv_ns - msg.t_ns)
             return TickEvent(msg, recv_local, recv_ns)
         if isinstance(msg, p.Start):
             self.epoch_ns = msg.epoch_ns

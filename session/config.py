@@ -177,15 +177,26 @@ def _free_ports(host: str, n: int) -> list[int]:
     return ports
 
 
+_ENDPOINT_KEYS = ("control", "ticks", "bus_in", "bus_out")
+
+
+def _endpoints(net: NetworkSettings, ports: list[int]) -> dict[str, str]:
+    host = f"[{net.host}]" if ":" in net.host else net.host
+    eps = {key: getattr(net, key) or f"tcp://{host}:{port}" for key, port in zip(_ENDPOINT_KEYS, ports)}
+    for key, endpoint in eps.items():
+        _check_loopback(net, endpoint, key)
+    return eps
+
+
+def check_network(net: NetworkSettings) -> None:
+    """Validate host and endpoints without picking (binding) free ports."""
+    _endpoints(net, [net.base_port + i for i in range(4)])
+
+
 def resolve_endpoints(net: NetworkSettings) -> Endpoints:
     """Fill the four endpoints from host/base_port (0 = free ports) and check them."""
-    host = f"[{net.host}]" if ":" in net.host else net.host
     ports = _free_ports(net.host, 4) if net.base_port == 0 else [net.base_port + i for i in range(4)]
-    eps = {}
-    for i, key in enumerate(("control", "ticks", "bus_in", "bus_out")):
-        eps[key] = getattr(net, key) or f"tcp://{host}:{ports[i]}"
-        _check_loopback(net, eps[key], key)
-    return Endpoints(**eps)
+    return Endpoints(**_endpoints(net, ports))
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -207,7 +218,7 @@ def load_config(path: str | Path | None = None, raw: Any = None, *, check_compon
     if not isinstance(raw, dict):
         raise ConfigError(f"config must be a mapping at the top level (got {type(raw).__name__})")
     cfg = convert(raw, Config)
-    resolve_endpoints(cfg.network) if cfg.network.base_port else None
+    check_network(cfg.network)
     if cfg.session.heartbeat_timeout_s <= cfg.session.heartbeat_interval_s:
         raise ConfigError(f"session.heartbeat_timeout_s must exceed heartbeat_interval_s "
                           f"(got {cfg.session.heartbeat_timeout_s} <= {cfg.session.heartbeat_interval_s})")

@@ -7,9 +7,10 @@ import time
 from tests.conftest import REPO
 
 STUCK = """
-import time
+import os, time
 from syncserver.component import install_stop_handlers
-install_stop_handlers(lambda name: print("stop", name, flush=True), grace_s=1)
+# os.write: a signal handler must not re-enter the buffered stdout that print() may be inside
+install_stop_handlers(lambda name: os.write(1, f"stop {name}\\n".encode()), grace_s=1)
 print("ready", flush=True)
 while True:  # a loop that never looks at its stop flag
     time.sleep(0.05)

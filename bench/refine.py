@@ -19,11 +19,10 @@ import time
 import numpy as np
 import torch
 
-from refine_runtime.assets import REPO_ROOT
+from refine_runtime.assets import REPO_ROOT, asset_paths
 from refine_runtime.body import SwaySitBody
 from refine_runtime.checkpoint import load_checkpoint
 from refine_runtime.config import Settings
-from refine_runtime.assets import asset_paths
 from refine_runtime.dataset import garment_from_config, holdout_masks
 from refine_runtime.model import ResidualModel
 from refine_runtime.runtime import RefineWorker

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from refine_runtime.assets import REPO_ROOT
 from refine_runtime.checkpoint import Checkpoint, save_checkpoint
 from refine_runtime.config import TrainConfig, load_train_config
 from refine_runtime.dataset import Holdout, holdout_masks, make_sequence, resolve
@@ -32,7 +33,6 @@ from refine_runtime.sim import mesh_edges
 from syncserver.errors import CosimError
 
 log = logging.getLogger("refine.train")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def base_features(seq: Sequence, chart: np.ndarray, uv: np.ndarray, max_neighbors: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -74,12 +74,11 @@ def main(argv: Seq[str] | None = None) -> int:
             for ev in node.events():
                 if isinstance(ev, TickEvent):
                     ticks += 1
-                    if lockstep:
+                    if lockstep:  # refined and published before the ACK
                         publish(ev.frame, ev.tick.t_ns, ev.frame, worker.refine_frame(ev.frame, ev.tick.t_ns))
-                        node.ack(ev)
                     else:
                         worker.submit(ev.frame, ev.tick.t_ns)
-                        node.ack(ev)
+                    node.ack(ev)
                 elif isinstance(ev, EndEvent):
                     log.info("session ended (%s) after %d ticks", ev.reason, ticks)
         except CosimError as exc:

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from session.config import _free_ports
+from session.config import free_ports
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / "build" / "cpp"
@@ -41,7 +41,7 @@ def build_core(build_dir: Path = BUILD_DIR) -> Path:
 def write_config(folder: Path, name: str, frames: int, module: str, settings: dict | None = None,
                  rate_hz: float = 90.0) -> tuple[Path, dict[str, str]]:
     """A lockstep (pace 0) session with explicit free loopback endpoints and one required client."""
-    ports = _free_ports("127.0.0.1", 4)
+    ports = free_ports("127.0.0.1", 4)
     eps = {k: f"tcp://127.0.0.1:{p}" for k, p in zip(("control", "ticks", "bus_in", "bus_out"), ports)}
     spec: dict[str, Any] = {"module": module, "required": True}
     if settings is not None:

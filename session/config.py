@@ -163,7 +163,7 @@ def _check_loopback(cfg: NetworkSettings, endpoint: str, key: str) -> None:
                               f"set network.allow_remote: true to bind it (got {endpoint!r})")
 
 
-def _free_ports(host: str, n: int) -> list[int]:
+def free_ports(host: str, n: int) -> list[int]:
     socks, ports = [], []
     try:
         for _ in range(n):
@@ -195,7 +195,7 @@ def check_network(net: NetworkSettings) -> None:
 
 def resolve_endpoints(net: NetworkSettings) -> Endpoints:
     """Fill the four endpoints from host/base_port (0 = free ports) and check them."""
-    ports = _free_ports(net.host, 4) if net.base_port == 0 else [net.base_port + i for i in range(4)]
+    ports = free_ports(net.host, 4) if net.base_port == 0 else [net.base_port + i for i in range(4)]
     return Endpoints(**_endpoints(net, ports))
 
 

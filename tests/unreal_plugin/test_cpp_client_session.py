@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.unreal_client import GOAL_P99_US, run_cpp_session
-from session.config import _free_ports
+from session.config import free_ports
 
 SANITY_P99_US = 1000.0  # the Python client's sanity bound in tests/syncserver
 
@@ -52,7 +52,7 @@ def test_cpp_client_estimates_a_known_clock_skew(cpp_build: Path, tmp_path: Path
 
 @pytest.mark.timeout(60)
 def test_cpp_client_gives_up_cleanly_without_a_server(cpp_build: Path) -> None:
-    port = _free_ports("127.0.0.1", 2)
+    port = free_ports("127.0.0.1", 2)
     proc = subprocess.run([str(cpp_build / "cosim_client"), "--control", f"tcp://127.0.0.1:{port[0]}", "--ticks",
                            f"tcp://127.0.0.1:{port[1]}", "--connect-timeout-s", "0.5"],
                           capture_output=True, text=True, timeout=30)

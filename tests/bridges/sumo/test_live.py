@@ -1,5 +1,4 @@
 """Real SUMO through the real stepping process (no syncserver): determinism, FCD replay, errors."""
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -72,10 +72,15 @@ def unpack(data: bytes | memoryview) -> tuple[bytes, list[bytes]]:
         raise RecordingError(f"record is not a msgpack [header, *payloads] array: {exc}") from None
 
 
+def _header_schema(topic: bytes) -> dict[str, Any]:
+    """JSON Schema of the header(s) a topic carries (any bus message on an unknown topic)."""
+    types = TOPIC_TYPES.get(topic) or tuple(p.BusMessage.__args__)
+    return msgspec.json.schema(Union[types] if len(types) > 1 else types[0])  # type: ignore[valid-type]
+
+
 def topic_schema(topic: bytes) -> tuple[str, bytes]:
     """(schema name, JSON Schema) documenting a channel's record layout and header fields."""
-    types = TOPIC_TYPES.get(topic) or tuple(p.BusMessage.__args__)
-    header = msgspec.json.schema(Union[types] if len(types) > 1 else types[0])  # type: ignore[valid-type]
+    header = _header_schema(topic)
     defs = header.pop("$defs", {})
     doc: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -93,6 +98,4 @@ def topic_schema(topic: bytes) -> tuple[str, bytes]:
 
 def json_schema(topic: bytes) -> tuple[str, bytes]:
     """Schema of the optional JSON mirror channel (header fields only)."""
-    types = TOPIC_TYPES.get(topic) or tuple(p.BusMessage.__args__)
-    header = msgspec.json.schema(Union[types] if len(types) > 1 else types[0])  # type: ignore[valid-type]
-    return "cosim.json." + topic.decode(errors="replace"), json.dumps(header).encode()
+    return "cosim.json." + topic.decode(errors="replace"), json.dumps(_header_schema(topic)).encode()

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Union
 import msgspec
 import numpy as np
 from mcap.exceptions import McapError
-from mcap.records import Attachment, Channel, Chunk, Footer, Metadata
+from mcap.records import Attachment, Channel, Footer, Metadata
 from mcap.records import Message as McapMessage
 from mcap.stream_reader import StreamReader
 

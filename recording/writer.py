@@ -28,7 +28,7 @@ class SessionWriter:
         self._file: IO[bytes] = open(self.path, "wb")
         self._mcap = Writer(self._file, chunk_size=chunk_bytes, compression=_COMPRESSION[compression])
         self._mcap.start(profile=PROFILE, library="cosim-recorder")
-        self._channels: dict[str, int] = {}
+        self._channels: dict[tuple[bytes, bool], int] = {}  # (topic, json mirror) -> channel id
         self._seq: dict[int, int] = {}
         self._json = foxglove_json
         self.flush_interval_ns = int(flush_interval_s * 1e9)
@@ -40,14 +40,14 @@ class SessionWriter:
         self.closed = False
 
     def _channel(self, topic: bytes, json_mirror: bool = False) -> int:
-        name = ("json/" if json_mirror else "") + topic.decode(errors="replace")
-        cid = self._channels.get(name)
+        cid = self._channels.get((topic, json_mirror))
         if cid is None:
+            name = ("json/" if json_mirror else "") + topic.decode(errors="replace")
             schema_name, schema = (container.json_schema if json_mirror else container.topic_schema)(topic)
             sid = self._mcap.register_schema(schema_name, container.SCHEMA_ENCODING, schema)
             cid = self._mcap.register_channel(name, "json" if json_mirror else container.MESSAGE_ENCODING, sid,
                                               metadata={"wire_topic": topic.decode(errors="replace")})
-            self._channels[name] = cid
+            self._channels[(topic, json_mirror)] = cid
         return cid
 
     def write(self, topic: bytes, header: bytes, payloads: Sequence[bytes | memoryview], *,

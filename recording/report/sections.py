@@ -63,7 +63,7 @@ def tick_timing(d: SessionData) -> Section:
     t = d.ticks.arrays()
     block = d.summary.get("ticks", {}).get("lateness_us")
     if is_block(block) and block.get("p50") is not None:
-        sec.tables.append(_blocks_table([("tick lateness", *[block[k] for k in ("p50", "p95", "p99", "max")])], "µs")
+        sec.tables.append(_blocks_table(block_rows(block, "tick lateness"), "µs")
                           + table(["late ticks", "threshold (µs)"], [(d.summary["ticks"].get("late"),
                                                                      d.summary["ticks"].get("late_threshold_us"))]))
     if len(t["frame"]) == 0:
@@ -88,7 +88,7 @@ def tick_timing(d: SessionData) -> Section:
 def delivery(d: SessionData) -> Section:
     sec = Section("delivery", "Delivery latency per client")
     clients = {n: c for n, c in d.summary.get("clients", {}).items() if isinstance(c, dict)}
-    rows = [(n, *[c["delivery_us"].get(k) for k in ("p50", "p95", "p99", "max")])
+    rows = [block_rows(c["delivery_us"], n)[0]
             for n, c in clients.items() if is_block(c.get("delivery_us")) and c["delivery_us"].get("p50") is not None]
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for src, cols in d.frames.items():
@@ -153,8 +153,7 @@ def mtp(d: SessionData) -> Section:
         for name, v in [(label.split(":")[0].split(" (")[0], total), *terms]:
             v = np.asarray(v)[np.isfinite(v)] / 1e6
             if len(v):
-                block = percentile_block(v)
-                rows.append((f"{src}: {name}", *(block[k] for k in ("p50", "p95", "p99", "max"))))
+                rows += block_rows(percentile_block(v), f"{src}: {name}")
     sec.tables.append(_blocks_table(rows, "ms"))
     return sec
 

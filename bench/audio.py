@@ -44,7 +44,10 @@ def bench_config(duration_s: float, period_s: float) -> Any:
 
 
 def onset_rows(path: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(open(path))) if path.is_file() else []
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def run(duration_s: float, period_s: float, work: Path) -> dict[str, Any]:

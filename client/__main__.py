@@ -23,12 +23,12 @@ log = logging.getLogger("client")
 
 
 class HeadlessClient:
-    def __init__(self, ctx: ComponentContext, node: Node) -> None:
+    def __init__(self, ctx: ComponentContext, node: Node, residuals: ResidualApplier | None) -> None:
         self.ctx = ctx
         self.node = node
         self.display = DisplayModel(ctx.settings.display)
         self.mtp = MotionToPhoton(ctx.settings.pose, self.display)
-        self.residuals = ResidualApplier.from_config(ctx.config)
+        self.residuals = residuals
         self.frames = 0
         self.present_ns: list[int] = []
         self.photon_ns: list[int] = []
@@ -72,11 +72,12 @@ class HeadlessClient:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ctx = start_component("client", "Headless reference client (stands in for Unreal).", argv)
+    residuals = ResidualApplier.from_config(ctx.config)
+    topics = ([p.TOPIC_POSE, TOPIC_OPENVR] if ctx.settings.pose.enabled else []) + ([p.TOPIC_RESIDUALS] if residuals else [])
     with Node(ctx.name, ctx.endpoints, role="client", required=ctx.required,
-              publish=ctx.settings.report_frames,
-              data_topics=([p.TOPIC_POSE, TOPIC_OPENVR] if ctx.settings.pose.enabled else []) + [p.TOPIC_RESIDUALS]) as node:
+              publish=ctx.settings.report_frames, data_topics=topics) as node:
         node.install_signal_handlers()
-        client = HeadlessClient(ctx, node)
+        client = HeadlessClient(ctx, node, residuals)
         try:
             node.connect()
             node.ready()

@@ -338,7 +338,7 @@ class Decoder:
             raise ProtocolError(self._explain(header, exc)) from None
         if msg.v != PROTOCOL_VERSION:
             raise ProtocolError(f"unsupported protocol version {msg.v!r} (this side speaks {PROTOCOL_VERSION})")
-        arrays = self._arrays(msg, frames[2:])
+        arrays = decode_arrays(msg, frames[2:])
         return topic, msg, arrays
 
     @staticmethod
@@ -353,26 +353,27 @@ class Decoder:
             return f"unknown or unexpected message type {env.type!r} on this channel"
         return f"invalid {env.type!r} message: {exc}"
 
-    @staticmethod
-    def _arrays(msg: Message, payload: Sequence[bytes | memoryview]) -> dict[str, np.ndarray]:
-        specs: list[ArraySpec] = getattr(msg, "arrays", [])
-        if len(specs) != len(payload):
+
+def decode_arrays(msg: Message, payload: Sequence[bytes | memoryview]) -> dict[str, np.ndarray]:
+    """The payload frames described by ``msg.arrays``, checked and viewed as read-only arrays."""
+    specs: list[ArraySpec] = getattr(msg, "arrays", [])
+    if len(specs) != len(payload):
+        raise ProtocolError(
+            f"{type(msg).__name__}: header describes {len(specs)} array(s) but {len(payload)} payload frame(s) follow")
+    out: dict[str, np.ndarray] = {}
+    for spec, frame in zip(specs, payload):
+        if spec.dtype not in ALLOWED_DTYPES:
+            raise ProtocolError(f"array {spec.name!r}: dtype {spec.dtype!r} is not allowed")
+        dtype = np.dtype(spec.dtype)
+        expected = math.prod(spec.shape) * dtype.itemsize
+        if len(frame) != expected:
             raise ProtocolError(
-                f"{type(msg).__name__}: header describes {len(specs)} array(s) but {len(payload)} payload frame(s) follow")
-        out: dict[str, np.ndarray] = {}
-        for spec, frame in zip(specs, payload):
-            if spec.dtype not in ALLOWED_DTYPES:
-                raise ProtocolError(f"array {spec.name!r}: dtype {spec.dtype!r} is not allowed")
-            dtype = np.dtype(spec.dtype)
-            expected = math.prod(spec.shape) * dtype.itemsize
-            if len(frame) != expected:
-                raise ProtocolError(
-                    f"array {spec.name!r}: {len(frame)} bytes for shape {spec.shape} of {spec.dtype} "
-                    f"(expected {expected}; truncated or corrupt)")
-            if spec.name in out:
-                raise ProtocolError(f"array {spec.name!r} appears twice")
-            out[spec.name] = np.frombuffer(frame, dtype=dtype).reshape(spec.shape)
-        return out
+                f"array {spec.name!r}: {len(frame)} bytes for shape {spec.shape} of {spec.dtype} "
+                f"(expected {expected}; truncated or corrupt)")
+        if spec.name in out:
+            raise ProtocolError(f"array {spec.name!r} appears twice")
+        out[spec.name] = np.frombuffer(frame, dtype=dtype).reshape(spec.shape)
+    return out
 
 
 def control_request_decoder() -> Decoder:

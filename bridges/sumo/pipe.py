@@ -114,7 +114,7 @@ def decode_to_bridge(frames: list[Any]) -> Hello | Failed | Segment:
         raise ProtocolError(f"bad message from the SUMO stepping process: {exc}") from None
     if not isinstance(msg, SegmentHeader):
         return msg
-    arrays = p.Decoder._arrays(msg, frames[1:])
+    arrays = p.decode_arrays(msg, frames[1:])
     missing = set(ARRAY_FIELDS) - set(arrays)
     if missing:
         raise ProtocolError(f"segment from the stepping process lacks arrays {sorted(missing)}")

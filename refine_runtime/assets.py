@@ -8,9 +8,9 @@ from pathlib import Path
 from refine_runtime.config import Settings, TrainConfig, load_train_config
 from refine_runtime.dataset import resolve
 from refine_runtime.sequence import Sequence, load_sequence
+from syncserver.component import REPO_ROOT
 
 log = logging.getLogger("refine")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,9 @@ import zmq
 from session.config import Config, dump_yaml, resolve_endpoints
 from session.summary import build_summary, format_summary, write_summary
 from syncserver import protocol as p
-from syncserver.component import PARENT_ENV
+from syncserver.component import PARENT_ENV, REPO_ROOT
 from syncserver.errors import ConfigError, ProtocolError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVER = "syncserver"
 
 

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 from session.config import Config, Endpoints, component_settings, load_config, resolve_endpoints
 from syncserver.errors import CosimError
 
+REPO_ROOT = Path(__file__).resolve().parent.parent  # relative asset/scenario paths resolve here
 PARENT_ENV = "COSIM_PARENT_PID"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

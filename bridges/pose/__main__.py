@@ -14,12 +14,11 @@ from bridges.pose.bridge import PoseBridge
 from bridges.pose.config import Settings
 from bridges.pose.source import PoseSource, open_source
 from bridges.pose.trace import TraceWriter
-from syncserver.component import ComponentContext, start_component
+from syncserver.component import REPO_ROOT, ComponentContext, start_component
 from syncserver.errors import CosimError
 from syncserver.node import Node
 
 log = logging.getLogger("bridges.pose")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def record_path(ctx: ComponentContext, settings: Settings) -> Path | None:

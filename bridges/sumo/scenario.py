@@ -9,8 +9,8 @@ from typing import IO
 from xml.parsers import expat
 
 from syncserver.errors import InputFileError
+from syncserver.component import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def resolve(path: str) -> Path:

@@ -25,7 +25,7 @@ import bisect
 from collections import deque
 from dataclasses import dataclass
 
-from syncserver.clock import LinearClockFit, drift_ppm
+from syncserver.clock import LinearClockFit
 
 NS = 1_000_000_000
 RECENT_POINTS = 2  # points the offset is averaged over
@@ -70,6 +70,10 @@ class ClockSnapshot:
         (x0, y0), (x1, y1) = pts[i - 1], pts[i]
         return x0 + (y - y0) * (x1 - x0) / (y1 - y0) if y1 > y0 else float(x0)
 
+    @property
+    def drift_ppm(self) -> float:
+        return (self.slope - 1.0) * 1e6
+
 
 class StreamClock:
     def __init__(self, sample_rate: int, *, fit_window_ns: int = 100_000_000, fit_points: int = 100,
@@ -90,9 +94,11 @@ class StreamClock:
         self.history: list[tuple[int, int]] = []  # every clock point of the session (for the clock log)
         self.snapshot: ClockSnapshot | None = None
         self.discontinuities = 0
+        self.observations = 0
 
     def observe(self, session_ns: int, current_ns: float, dac_ns: float, n: int, frames: int) -> bool:
         """Add one callback's timestamps; returns True when the sample<->DAC anchor jumped (lost frames)."""
+        self.observations += 1
         jumped = self._observe_anchor(dac_ns - n * NS / self.sample_rate, n, frames * NS / self.sample_rate)
         self._observe_fit(session_ns, round(current_ns))
         ref_x, ref_y, slope = self._line
@@ -108,9 +114,8 @@ class StreamClock:
         obs.append((a, n))
         if len(obs) <= self._rejump:
             return False
-        seen = list(obs)
-        recent = seen[-self._rejump:]
-        base = min(a for a, _ in seen[:-self._rejump])
+        recent = list(obs)[-self._rejump:]
+        base = min(a for a, _ in list(obs)[:-self._rejump])
         if min(a for a, _ in recent) - base > 0.5 * period_ns:
             self._earlier_anchors += ((recent[0][1], base),)
             obs.clear()
@@ -151,10 +156,19 @@ class StreamClock:
         """Session time of the newest clock point."""
         return self._points[-1][0] if self._points else None
 
+    def session_fit(self) -> LinearClockFit | None:
+        """One line through every clock point of the session (its drift is the session's trend)."""
+        if len(self.history) < 2:
+            return None
+        fit = LinearClockFit()
+        for x, y in self.history:
+            fit.add(x, y)
+        return fit
+
     @property
     def drift_ppm(self) -> float | None:
-        """Drift of one line through every clock point of the session (the session's trend)."""
-        return drift_ppm([(x, y - x) for x, y in self.history])
+        fit = self.session_fit()
+        return None if fit is None else fit.drift_ppm
 
     def local_residuals_ns(self) -> list[float]:
         """Each clock point minus the line the placement used just before it (the prediction error)."""

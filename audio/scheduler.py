@@ -33,6 +33,7 @@ class Placed:
     onset: Onset
     sample: int  # stream sample index the onset starts on
     late: bool
+    baseline_sample: int | None = None  # where a naive "start at the next callback" player puts it
 
 
 class OnsetQueue:

@@ -243,11 +243,11 @@ class DeviceBackend:
                 w.writerow((x, y, y - x))
 
     def summary(self) -> dict[str, Any]:
-        snap, drift = self.clock.snapshot, self.clock.drift_ppm
+        snap = self.clock.snapshot
         return {
             "backend": self.name, "device": self.device_name, "xruns": self.xruns,
             "underflow_flags": self.underflow_flags, "discontinuities": self.clock.discontinuities,
-            "drift_ppm": None if drift is None else round(drift, 3),
+            "drift_ppm": None if self.clock.drift_ppm is None else round(self.clock.drift_ppm, 3),
             "callbacks": self.callbacks, "callback_errors": self.callback_errors,
             "callback_max_ms": round(self.max_callback_ns / 1e6, 3),
             "no_dac_time_callbacks": self.no_dac_time, "samples": self.samples,

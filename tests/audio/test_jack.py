@@ -78,9 +78,11 @@ def test_onsets_land_within_1ms_on_the_dac_clock(jack_server: JackServer) -> Non
           f"clock prediction error {summary['clock_prediction_error_us']} us")
     assert not any(m.late for m in on_time)
     assert off <= backend.xruns, f"{off} clicks beyond 1 ms but only {backend.xruns} xruns"
-    # what the stream actually played: each click on the sample the scheduler placed it on
-    played = click_onsets(backend.tap)
-    assert len(played) >= 20
-    assert played == [m.sample for m in measured][:len(played)]
+    # what the stream actually played: each click on the sample the scheduler placed it on (only
+    # judged without xruns: an xrun drops a buffer, and with it a click, from what was played)
+    if backend.xruns == 0:
+        played = click_onsets(backend.tap)
+        assert len(played) >= 20
+        assert played == [m.sample for m in measured][:len(played)]
     # the event that came too late plays at once and is counted, with how late
     assert len(late) == 1 and late[0].late and late[0].error_ns >= 30 * MS

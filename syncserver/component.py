@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 from session.config import Config, Endpoints, component_settings, load_config, resolve_endpoints
 from syncserver.errors import CosimError
+from syncserver.timing import reduce_timer_slack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # relative asset/scenario paths resolve here
 PARENT_ENV = "COSIM_PARENT_PID"
@@ -89,6 +90,7 @@ def start_component(prog: str, description: str, argv: Sequence[str] | None = No
     args = parse_args(prog, description, argv, default_name)
     setup_logging(args.name, args.log_level)
     die_with_parent()
+    reduce_timer_slack()
     try:
         cfg = load_config(args.config, check_components=False)
         spec = cfg.components.get(args.name)

@@ -32,6 +32,7 @@ from syncserver import protocol as p
 from syncserver.clock import LocalClock, OffsetEstimator, ProbeSample
 from syncserver.component import install_stop_handlers
 from syncserver.errors import HandshakeError, ProtocolError
+from syncserver.timing import wait_readable
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +135,9 @@ class Node:
             self.bus_pub.setsockopt(zmq.LINGER, 1000)
             self.bus_pub.connect(endpoints.bus_in)
         self._poller = zmq.Poller()
-        for sock in (self.dealer, self.ticks, self.bus_sub):
-            if sock is not None:
-                self._poller.register(sock, zmq.POLLIN)
+        self._inputs = [sock for sock in (self.dealer, self.ticks, self.bus_sub) if sock is not None]
+        for sock in self._inputs:
+            self._poller.register(sock, zmq.POLLIN)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -261,6 +262,11 @@ class Node:
                 yield ev
                 if isinstance(ev, EndEvent):
                     return
+
+    def wait(self, timeout_ns: int) -> bool:
+        """Wait, to the microsecond, until a message is queued on any input or ``timeout_ns`` passed
+        (True if one is); ``poll(0)`` then serves it. For loops with sub-millisecond deadlines."""
+        return wait_readable(self._inputs, timeout_ns)
 
     def poll(self, timeout_ms: int) -> list[Event]:
         """One pass: wait up to ``timeout_ms`` (shortened for due heartbeats/probes), drain sockets.

@@ -2,7 +2,8 @@
 
 One thread runs the clock and the control channel (a ROUTER); a zmq proxy thread forwards the
 data bus (XSUB <- producers, XPUB -> consumers) entirely in C. Realtime mode emits tick k at
-``epoch + k·dt``: it sleeps in ``poll`` until ``spin_us`` before the deadline, then spins. It never
+``epoch + k·dt``: it waits on the control socket with a microsecond timeout until ``spin_us`` before
+the deadline, then spins (syncserver.timing). It never
 waits for anyone. Lockstep mode emits tick k+1 once every required client acknowledged tick k
 (and, with ``pace > 0``, not before its scheduled time).
 """
@@ -26,6 +27,7 @@ from syncserver.clock import drift_ppm
 from syncserver.component import install_stop_handlers
 from syncserver.errors import ProtocolError
 from syncserver.stats import abs_block, percentile_block
+from syncserver.timing import wait_readable
 
 log = logging.getLogger("syncserver")
 
@@ -163,8 +165,7 @@ class SyncServer:
         log.info("syncserver %s: control %s, ticks %s, bus %s -> %s; %s at %.3f Hz, %d frames",
                  self.session_id, self.endpoints.control, self.endpoints.ticks, self.endpoints.bus_in,
                  self.endpoints.bus_out, self.s.mode, self.s.rate_hz, self.total_frames)
-        poller = zmq.Poller()
-        poller.register(self.router, zmq.POLLIN)
+        control = [self.router]
         ready_deadline = self.now() + int(self.s.ready_timeout_s * 1e9)
         gc.collect()
         gc.freeze()
@@ -187,7 +188,7 @@ class SyncServer:
                 wait_until = self.epoch_ns + self.sched(self.frame) - self.spin_ns if self.paced else now
             else:
                 wait_until = now + 20_000_000
-            poller.poll(min(max(0, (wait_until - now) // 1_000_000), 20))
+            wait_readable(control, min(wait_until - now, 20_000_000))
             self._drain_control()
             self._housekeeping()
             if self.epoch_ns is not None and self.end_reason is None and self._due():

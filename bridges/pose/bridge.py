@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from array import array
-import time
 from collections import Counter
 from typing import Any
 
@@ -14,15 +13,15 @@ from bridges.pose.trace import TraceWriter
 from syncserver import protocol as p
 from syncserver.node import EndEvent, Node, TickEvent
 from syncserver.stats import percentile_block
+from syncserver.timing import spin_until
 
 log = logging.getLogger("bridges.pose")
 
-WAIT_MARGIN_NS = 300_000  # zmq poll may overshoot its ms timeout by about this much
-SLEEP_CHUNK_NS = 250_000  # longest sleep between two pumps of the node
+MAX_WAIT_NS = 20_000_000  # serve heartbeats and probes at least this often while waiting
 
 
 class PoseBridge:
-    def __init__(self, node: Node, source: PoseSource, *, spin_ns: int = 100_000,
+    def __init__(self, node: Node, source: PoseSource, *, spin_ns: int = 0,
                  recorder: TraceWriter | None = None, ack_ticks: bool = True) -> None:
         self.node = node
         self.source = source
@@ -54,22 +53,13 @@ class PoseBridge:
         return True
 
     def _wait_until(self, due_ns: int) -> bool:
-        """Wait in zmq poll where the ms-granular timeout allows (a control reply then wakes us at
-        once, which keeps clock probes accurate), else in short sleeps with a pump between them."""
-        while True:
-            remaining = due_ns - self.node.session_ns()
-            if remaining <= self.spin_ns:
-                break
-            poll_ms = (remaining - self.spin_ns - WAIT_MARGIN_NS) // 1_000_000
-            if poll_ms >= 1:
-                if not self._pump(poll_ms):
-                    return False
-            else:
-                time.sleep(min(remaining - self.spin_ns, SLEEP_CHUNK_NS) * 1e-9)
-                if not self._pump(0):
-                    return False
-        while self.node.session_ns() < due_ns:
-            pass
+        """Wait on the node's sockets with a microsecond timeout (a control reply wakes us at once,
+        which keeps clock probes accurate), serving each arrival, then spin the last ``spin_ns``."""
+        while (rest := due_ns - self.spin_ns - self.node.session_ns()) > 0:
+            self.node.wait(min(rest, MAX_WAIT_NS))
+            if not self._pump(0):
+                return False
+        spin_until(due_ns, self.node.session_ns)
         return self._pump(0)
 
     def run(self) -> str:

@@ -41,7 +41,7 @@ class Settings(Strict):
     rate_hz: Rate = 1000.0  # synthetic and openvr sampling rate (trace replays at its own times)
     inject_latency_ms: Ms = 0.0  # known tracking latency added between sample and publish
     record: str | None = None  # write every published sample to this trace (relative: session folder)
-    spin_us: Annotated[float, msgspec.Meta(ge=0, le=5000)] = 100.0  # busy-wait the last µs before a due time
+    spin_us: Annotated[float, msgspec.Meta(ge=0, le=5000)] = 0.0  # busy-wait the last µs before a due time
     synthetic: SyntheticSettings = msgspec.field(default_factory=SyntheticSettings)
     trace: TraceSettings = msgspec.field(default_factory=TraceSettings)
     openvr: OpenVRSettings = msgspec.field(default_factory=OpenVRSettings)

@@ -5,6 +5,9 @@
   in the same run with the same subscriber count and rate (and their ratio);
 - clock-offset estimate error (the true offset is 0 on one host);
 - lockstep frames per second with 4 clients at pace 0.
+Every case runs ``--repeat`` rounds (ours and raw interleaved within a round); the headline figures
+and the goals use the median over rounds, and every round's own figures are printed under
+``rounds``: on a shared 2-core VM one run can land in a burst of host noise.
 
 Subscribers measure delivery on the host's monotonic clock (true same-host session time), so the
 comparison with raw pyzmq is about transport and processing, not the offset estimate.
@@ -149,11 +152,42 @@ def block(values: np.ndarray, keys: Sequence[str] = ("p50", "p99", "max")) -> di
     return {k: full[k] for k in keys}
 
 
+def one_round(tmp: Path, r: int, sizes: Sequence[int], seconds: float, lockstep_frames: int) -> dict:
+    """One repetition: for each subscriber count ours then raw pyzmq, then lockstep."""
+    out: dict = {"load_avg_1m": round(os.getloadavg()[0], 2), "delivery": {}}
+    for n in sizes:
+        print(f"round {r}: delivery with {n} subscriber(s): ours, then raw pyzmq ...", file=sys.stderr)
+        ours = run_ours(tmp, f"rt{n}-{r}", n, "realtime", seconds)
+        raw = run_raw(tmp, f"raw{n}-{r}", n, seconds)
+        o, w = block(ours["delivery_ns"]), block(raw)
+        out["delivery"][str(n)] = {"ours_us": o, "raw_pyzmq_us": w,
+                                   "ratio_p50": round(o["p50"] / w["p50"], 3) if w["p50"] else None,
+                                   "samples": int(len(ours["delivery_ns"]))}
+        if n == sizes[0]:  # the smallest run is the idle case
+            out["tick_lateness_us"] = {k: ours["sections"]["ticks"]["lateness_us"][k] for k in ("p50", "p99", "max")}
+            clock = next(iter(ours["sections"]["clients"].values()))["clock_offset_error_us"]
+            out["clock_offset_error_us"] = {k: clock[k] for k in ("p50", "p99", "max")}
+    print(f"round {r}: lockstep, 4 required clients, pace 0 ...", file=sys.stderr)
+    rate = 90.0
+    ls = run_ours(tmp, f"lockstep4-{r}", 4, "lockstep", lockstep_frames / rate, rate, required=True)
+    sess = ls["sections"]["session"]
+    out["lockstep_4_clients"] = {"frames": sess["frames"], "fps": sess["fps"],
+                                 "missed": sum(c["missed"] for c in ls["sections"]["clients"].values())}
+    return out
+
+
+def median(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return round(float(np.median(kept)), 3) if kept else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.sync", description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each realtime run")
     ap.add_argument("--lockstep-frames", type=int, default=5000)
     ap.add_argument("--subscribers", default="1,4,16")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds of every case (default 3); headline figures are medians over rounds")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -161,39 +195,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         {"ours": worker_ours, "raw-sub": lambda e, f, o: worker_raw_sub(e, int(f), o),
          "raw-pub": lambda e, f, r, s: worker_raw_pub(e, int(f), float(r), int(s))}[kind](*rest)
         return 0
-
-    result: dict = {"machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}}
+    if args.repeat < 1:
+        ap.error(f"--repeat must be at least 1, got {args.repeat}")
+    sizes = [int(x) for x in args.subscribers.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmpdir:
-        tmp = Path(tmpdir)
-        delivery = {}
-        lateness = clock = None
-        for n in [int(x) for x in args.subscribers.split(",")]:
-            print(f"delivery with {n} subscriber(s): ours, then raw pyzmq ...", file=sys.stderr)
-            ours = run_ours(tmp, f"rt{n}", n, "realtime", args.seconds)
-            raw = run_raw(tmp, f"raw{n}", n, args.seconds)
-            o, r = block(ours["delivery_ns"]), block(raw)
-            delivery[str(n)] = {"ours_us": o, "raw_pyzmq_us": r,
-                                "ratio_p50": round(o["p50"] / r["p50"], 3) if r["p50"] else None,
-                                "samples": int(len(ours["delivery_ns"]))}
-            if lateness is None:  # the first (smallest) run is the idle case
-                lateness = ours["sections"]["ticks"]["lateness_us"]
-            errs = [c["clock_offset_error_us"] for c in ours["sections"]["clients"].values()]
-            if clock is None:
-                clock = errs[0]
-        result["tick_lateness_us"] = {k: lateness[k] for k in ("p50", "p99", "max")}
-        result["delivery"] = delivery
-        result["clock_offset_error_us"] = {k: clock[k] for k in ("p50", "p99", "max")}
-        print("lockstep, 4 required clients, pace 0 ...", file=sys.stderr)
-        rate = 90.0
-        ls = run_ours(tmp, "lockstep4", 4, "lockstep", args.lockstep_frames / rate, rate, required=True)
-        sess = ls["sections"]["session"]
-        result["lockstep_4_clients"] = {"frames": sess["frames"], "fps": sess["fps"],
-                                        "missed": sum(c["missed"] for c in ls["sections"]["clients"].values())}
+        rounds = [one_round(Path(tmpdir), r, sizes, args.seconds, args.lockstep_frames)
+                  for r in range(1, args.repeat + 1)]
+    result: dict = {
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m": [r["load_avg_1m"] for r in rounds]},
+        "repeat": args.repeat,
+        "tick_lateness_us": {k: median([r["tick_lateness_us"][k] for r in rounds]) for k in ("p50", "p99", "max")},
+        "delivery": {str(n): {"ratio_p50": median([r["delivery"][str(n)]["ratio_p50"] for r in rounds]),
+                              "ours_p50_us": median([r["delivery"][str(n)]["ours_us"]["p50"] for r in rounds]),
+                              "raw_pyzmq_p50_us": median([r["delivery"][str(n)]["raw_pyzmq_us"]["p50"] for r in rounds])}
+                     for n in sizes},
+        "clock_offset_error_us": {k: median([r["clock_offset_error_us"][k] for r in rounds]) for k in ("p50", "p99", "max")},
+        "lockstep_4_clients": {"fps": median([r["lockstep_4_clients"]["fps"] for r in rounds]),
+                               "missed": sum(r["lockstep_4_clients"]["missed"] for r in rounds)},
+        "rounds": rounds,
+    }
+    delivery = result["delivery"]
     result["goals"] = {
-        "tick_lateness_p99_le_100us": result["tick_lateness_us"]["p99"] <= 100,
+        "judged_on": f"medians over {args.repeat} round(s); every round is listed under 'rounds'",
+        "tick_lateness_p99_le_100us": (result["tick_lateness_us"]["p99"] or 1e9) <= 100,
         "delivery_p50_within_1.3x_raw": all(v["ratio_p50"] is not None and v["ratio_p50"] <= 1.3
                                             for v in delivery.values()),
-        "clock_offset_error_p99_le_50us": result["clock_offset_error_us"]["p99"] <= 50,
+        "clock_offset_error_p99_le_50us": (result["clock_offset_error_us"]["p99"] or 1e9) <= 50,
         "lockstep_4_clients_ge_1000fps": (result["lockstep_4_clients"]["fps"] or 0) >= 1000,
     }
     print(json.dumps(result))

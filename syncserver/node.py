@@ -85,7 +85,7 @@ class NodeStats:
 class Node:
     def __init__(self, name: str, endpoints: Endpoints, *, role: str = "component", required: bool = False,
                  clock: LocalClock | None = None, data_topics: Sequence[bytes] = (), publish: bool = False,
-                 context: zmq.Context | None = None, ack_defer_ms: float = 2.0) -> None:
+                 context: zmq.Context | None = None, ack_defer_ms: float = 50.0) -> None:
         self.name = name
         self.endpoints = endpoints
         self.role = role
@@ -324,8 +324,9 @@ class Node:
 
     def ack(self, ev: TickEvent, present_ns: int | None = None, photon_ns: int | None = None) -> None:
         """Acknowledge a tick. In lockstep the ACK goes out at once (it gates the next tick); in
-        realtime it is telemetry and is sent ``ack_defer_ms`` later, so that sending it does not take
-        CPU from the other processes still receiving the same tick."""
+        realtime it is telemetry (it carries its own receive and done times) and goes out in a batch
+        ``ack_defer_ms`` after the first one deferred: one socket wake-up per batch instead of one per
+        tick on each side, and never while the other processes are still receiving the same tick."""
         msg = p.Ack(frame=ev.tick.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns, done_ns=self.session_ns(),
                     present_ns=present_ns, photon_ns=photon_ns)
         if self._ack_defer_ns <= 0 or self.welcome is None or self.welcome.mode != "realtime":

@@ -102,6 +102,7 @@ class SyncServer:
         self.last_sent_ns = 0
         self.frame = 0  # next frame to emit
         self.frame_t = [0] * _RING
+        self.frame_sent = [0] * _RING  # emission times (session ns), for frames_behind
         self.lateness_ns: list[int] = []
         self.late = 0
         self.clients: dict[str, ClientState] = {}
@@ -234,6 +235,7 @@ class SyncServer:
         self.pub.send_multipart(p.encode(p.TOPIC_TICK, p.Tick(
             frame=k, t_ns=t, src="syncserver", sent_ns=sent, dt_ns=self.dt_ns, epoch_ns=self.epoch_ns)))
         self.frame_t[k % _RING] = t
+        self.frame_sent[k % _RING] = sent
         self.last_sent_ns = sent
         if self.paced:
             lateness = sent - t
@@ -241,10 +243,6 @@ class SyncServer:
             self._recent_lateness.append(lateness)
             if lateness > self.late_ns:
                 self.late += 1
-        if k > 0:
-            for c in self.clients.values():
-                if c.active and c.ready_frame <= k - 1:
-                    c.behind.append(max(0, (k - 1) - c.last_ack))
         self.frame = k + 1
         if self.frame >= self.total_frames:
             self._end("completed")
@@ -367,10 +365,20 @@ class SyncServer:
         client.acks += 1
         client.last_ack = k
         if self.frame - k < _RING:
+            client.behind.append(self._frames_emitted_by(k, msg.done_ns))
             t = self.frame_t[k % _RING]
             client.delivery_ns.append(msg.recv_ns - t)
             if msg.present_ns is not None:
                 client.present_ns.append(msg.present_ns - t)
+
+    def _frames_emitted_by(self, k: int, done_ns: int) -> int:
+        """Frames behind: how many ticks after ``k`` had been emitted when the client finished ``k``
+        (its ``done_ns``). Taken from the ACK's own times, so it does not depend on when the ACK
+        travelled (realtime ACKs are batched)."""
+        j = k + 1
+        while j < self.frame and self.frame_sent[j % _RING] <= done_ns:
+            j += 1
+        return j - 1 - k
 
     def _disconnect(self, client: ClientState, event: str, reason: str) -> None:
         client.connected = False

@@ -37,3 +37,24 @@ def test_data_is_handed_out_before_a_tick_of_the_same_batch():
         assert node.poll(0) == [] and node.stats.decode_errors == 1
     ticks.close()
     bus.close()
+
+
+def test_wait_ends_on_time_without_a_message_and_at_once_with_one():
+    eps = Endpoints(**free_endpoints())
+    ticks = zmq.Context.instance().socket(zmq.PUB)
+    ticks.bind(eps.ticks)
+    with Node("n", eps) as node:
+        t0 = time.monotonic_ns()
+        assert node.wait(2_000_000) is False
+        assert time.monotonic_ns() - t0 >= 2_000_000
+        tick = p.Tick(frame=1, t_ns=10, sent_ns=10, dt_ns=1, epoch_ns=0)
+
+        def woken_by_a_tick() -> bool:
+            ticks.send_multipart(p.encode(p.TOPIC_TICK, tick))
+            return node.wait(500_000_000) and any(isinstance(e, TickEvent) for e in node.poll(0))
+        assert wait_for(woken_by_a_tick, 5)
+        ticks.send_multipart(p.encode(p.TOPIC_TICK, tick))
+        t0 = time.monotonic_ns()
+        assert node.wait(5_000_000_000) is True
+        assert time.monotonic_ns() - t0 < 1_000_000_000  # woken by the message, not the timeout
+    ticks.close()

@@ -1,0 +1,19 @@
+"""SyncServer bookkeeping in-process (real sockets bound, no clients)."""
+from session.config import Endpoints, SessionSettings
+from syncserver.server import SyncServer
+from tests.conftest import free_endpoints
+
+
+def test_frames_behind_comes_from_the_acks_own_done_time():
+    srv = SyncServer(SessionSettings(mode="realtime"), Endpoints(**free_endpoints()), set())
+    try:
+        srv.epoch_ns = srv.now()
+        for _ in range(5):
+            srv._emit()
+        sent = srv.frame_sent
+        assert srv._frames_emitted_by(0, sent[0]) == 0  # done before tick 1 went out
+        assert srv._frames_emitted_by(0, sent[1] - 1) == 0
+        assert srv._frames_emitted_by(0, sent[3]) == 3  # ticks 1..3 were out when it finished 0
+        assert srv._frames_emitted_by(1, sent[4] + 10**9) == 3  # never past the newest tick
+    finally:
+        srv.close()

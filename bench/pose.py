@@ -35,17 +35,19 @@ PIPELINE_GOAL_MS = 1.0
 MTP_GOAL_MS = 20.0
 
 
-def session_figures(duration_s: float, rate_hz: float, work: Path) -> dict[str, Any]:
-    raw = {"session": {"name": "bench-pose", "mode": "realtime", "rate_hz": 90, "duration_s": duration_s},
+def session_figures(duration_s: float, rate_hz: float, work: Path, rt_priority: int = 0) -> dict[str, Any]:
+    raw = {"session": {"name": "bench-pose", "mode": "realtime", "rate_hz": 90, "duration_s": duration_s,
+                       "rt_priority": rt_priority},
            "network": {"host": "127.0.0.1", "base_port": 0},
            "components": {
-               "client": {"module": "client", "required": True,
+               "client": {"module": "client", "required": True, "rt_priority": rt_priority,
                           "settings": {"display": {"refresh_hz": 90, "vsync_phase_ms": 3.0,
                                                    "vsync_to_photon_ms": 11.1, "render_ms": 1.0}}},
-               "pose": {"module": "bridges.pose", "settings": {"source": "synthetic", "rate_hz": rate_hz}}}}
-    path = work / "bench-pose.yaml"
+               "pose": {"module": "bridges.pose", "rt_priority": rt_priority,
+                        "settings": {"source": "synthetic", "rate_hz": rate_hz}}}}
+    path = work / f"bench-pose-rt{rt_priority}.yaml"
     path.write_text(yaml.safe_dump(raw))
-    outcome = Supervisor(load_config(path), prepare_session_dir(work / "session"), quiet=True).run()
+    outcome = Supervisor(load_config(path), prepare_session_dir(work / f"session-rt{rt_priority}"), quiet=True).run()
     s = outcome.summary
     mtp, pose = s.get("mtp", {}), s.get("pose", {})
     received = pose.get("received", {})
@@ -106,16 +108,20 @@ def raw_baseline(duration_s: float, rate_hz: float) -> dict[str, Any]:
     return {"messages": len(lat), "latency_ms": percentile_block(lat, 1e-6)}
 
 
-def one_round(duration_s: float, rate_hz: float) -> dict[str, Any]:
+def one_round(duration_s: float, rate_hz: float, rt_priority: int) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-pose-") as tmp:
         pipeline = session_figures(duration_s, rate_hz, Path(tmp))
+        rt = session_figures(duration_s, rate_hz, Path(tmp), rt_priority) if rt_priority else None
     baseline = raw_baseline(min(duration_s, 5.0), rate_hz)
     p99 = (pipeline["pipeline_ms"] or {}).get("p99")
     raw99 = baseline["latency_ms"]["p99"]
-    return {"session": pipeline, "baseline_raw_pyzmq": baseline,
-            "pipeline_p99_over_raw_p99": round(p99 / raw99, 2) if p99 and raw99 else None,
-            "loadavg_1m_before": round(load_before, 2), "loadavg_1m_after": round(os.getloadavg()[0], 2)}
+    out = {"session": pipeline, "baseline_raw_pyzmq": baseline,
+           "pipeline_p99_over_raw_p99": round(p99 / raw99, 2) if p99 and raw99 else None,
+           "loadavg_1m_before": round(load_before, 2), "loadavg_1m_after": round(os.getloadavg()[0], 2)}
+    if rt is not None:
+        out["session_rt"] = rt
+    return out
 
 
 def median(values: Sequence[float | None]) -> float | None:
@@ -129,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=1000.0, help="pose rate in Hz (default 1000)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds of session + baseline (default 3); headline figures are medians over rounds")
+    ap.add_argument("--rt-priority", type=int, default=0, metavar="N",
+                    help="also run each round's session with the syncserver, client and pose bridge at "
+                         "SCHED_FIFO N (reported under 'rt'; needs CAP_SYS_NICE)")
     ap.add_argument("--raw-sub", nargs=2, metavar=("ENDPOINT", "COUNT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.raw_sub:
@@ -139,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rounds = []
     for r in range(1, args.repeat + 1):
         print(f"round {r}/{args.repeat}: session, then raw pyzmq baseline ...", file=sys.stderr)
-        rounds.append(one_round(args.duration, args.rate))
+        rounds.append(one_round(args.duration, args.rate, args.rt_priority))
 
     def med(get: Callable[[dict], float | None]) -> float | None:
         return median([get(r) for r in rounds])
@@ -158,6 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mtp_p50_ms": med(lambda r: (r["session"]["mtp_ms"] or {}).get("p50")),
         "mtp_p99_ms": mtp99,
         "machine": {"cpus": os.cpu_count(), "loadavg_1m_before": [r["loadavg_1m_before"] for r in rounds]},
+        **({"rt": {"rt_priority": args.rt_priority,
+                   "pipeline_p50_ms": med(lambda r: (r["session_rt"]["pipeline_ms"] or {}).get("p50")),
+                   "pipeline_p99_ms": med(lambda r: (r["session_rt"]["pipeline_ms"] or {}).get("p99")),
+                   "mtp_p50_ms": med(lambda r: (r["session_rt"]["mtp_ms"] or {}).get("p50")),
+                   "mtp_p99_ms": med(lambda r: (r["session_rt"]["mtp_ms"] or {}).get("p99"))}}
+           if args.rt_priority else {}),
         "goals": {"judged_on": f"medians over {args.repeat} round(s); every round is listed under 'rounds'",
                   "pipeline_p99_ms": PIPELINE_GOAL_MS, "mtp_p99_ms": MTP_GOAL_MS,
                   "pipeline_met": p99 is not None and p99 <= PIPELINE_GOAL_MS,

@@ -43,6 +43,7 @@ class SessionSettings(Strict):
     probe_burst: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
     late_threshold_us: Positive = 1000.0
     spin_us: NonNegative = 1500.0
+    rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0  # the syncserver process SCHED_FIFO; 0 = off
     on_crash: Literal["stop", "continue"] = "stop"
     status_interval_s: Positive = 0.5
 
@@ -62,6 +63,7 @@ class ComponentSpec(Strict):
     enabled: bool = True
     required: bool = False  # lockstep waits for its ACK of every tick
     wait_ready: bool = True  # the session starts only after its READY
+    rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0  # SCHED_FIFO for the whole process; 0 = off
     settings: dict[str, Any] = {}
 
 

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from syncserver.component import start_component
 from syncserver.server import SyncServer
+from syncserver.timing import realtime_priority
 
 log = logging.getLogger("syncserver")
 
@@ -15,6 +16,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = start_component("syncserver", "Master clock, tick broadcast and control channel.", argv)
     expected = {name for name, spec in ctx.config.enabled().items()
                 if spec.wait_ready and spec.module != "syncserver"}
+    # before the server's zmq context exists, so its I/O threads and the bus proxy thread inherit it
+    realtime_priority(ctx.config.session.rt_priority, "ticks may wait behind other processes' time slices")
     server = SyncServer(ctx.config.session, ctx.endpoints, expected)
     server.install_signal_handlers()
     try:

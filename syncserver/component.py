@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from session.config import Config, Endpoints, component_settings, load_config, resolve_endpoints
 from syncserver.errors import CosimError
-from syncserver.timing import reduce_timer_slack
+from syncserver.timing import realtime_priority, reduce_timer_slack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # relative asset/scenario paths resolve here
 PARENT_ENV = "COSIM_PARENT_PID"
@@ -99,6 +99,8 @@ def start_component(prog: str, description: str, argv: Sequence[str] | None = No
     except CosimError as exc:
         logging.getLogger(args.name).error("%s", exc)
         raise SystemExit(2) from None
+    if spec is not None:  # before any zmq context exists, so its threads inherit the policy
+        realtime_priority(spec.rt_priority, "its wake-ups may wait behind other processes' time slices")
     return ComponentContext(name=args.name, config=cfg, endpoints=endpoints,
                             out=Path(args.out) if args.out else None, settings=settings,
                             required=bool(spec and spec.required))

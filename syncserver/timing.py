@@ -9,6 +9,8 @@ only the last ``spin_ns`` before the deadline.
 from __future__ import annotations
 
 import ctypes
+import logging
+import os
 import select
 import sys
 from typing import Callable, Sequence
@@ -16,6 +18,7 @@ from typing import Callable, Sequence
 import zmq
 
 PR_SET_TIMERSLACK = 29
+log = logging.getLogger("syncserver.timing")
 
 
 def reduce_timer_slack(slack_ns: int = 1_000) -> bool:
@@ -49,3 +52,17 @@ def spin_until(due_ns: int, now: Callable[[], int]) -> int:
     while t < due_ns:
         t = now()
     return t
+
+
+def realtime_priority(priority: int, consequence: str) -> bool:
+    """Run the calling thread, and the threads it starts afterwards, ``SCHED_FIFO`` at ``priority``
+    (0 = leave it as it is). Not permitted (no CAP_SYS_NICE / rtprio limit): a warning that states
+    ``consequence``, and False."""
+    if priority <= 0 or not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except OSError as exc:
+        log.warning("could not run at SCHED_FIFO %d (%s); %s", priority, exc, consequence)
+        return False
+    return True

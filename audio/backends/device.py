@@ -26,6 +26,7 @@ from audio.jack import JACK_HOSTAPI, JackServer, hostapi_index, use_jack_server
 from audio.mixer import Mixer
 from audio.scheduler import OnsetQueue, Placed, place_due
 from syncserver.stats import percentile_block
+from syncserver.timing import realtime_priority
 
 log = logging.getLogger(__name__)
 
@@ -102,21 +103,11 @@ class DeviceBackend:
             self._shutdown()
             raise
         self.latency_ms = round(self.stream.latency * 1e3, 3)
-        self.main_thread_rt = self._realtime_main_thread(self.settings.main_thread_rt_priority)
+        self.main_thread_rt = realtime_priority(self.settings.main_thread_rt_priority,
+                                                "the audio callback may wait for the GIL under load")
         log.info("audio stream on %r: %d Hz, %d ch, output latency %.1f ms", self.device_name, self.rate,
                  self.mixer.channels, self.stream.latency * 1e3)
 
-    @staticmethod
-    def _realtime_main_thread(priority: int) -> bool:
-        if priority <= 0 or not hasattr(os, "sched_setscheduler"):
-            return False
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-        except (PermissionError, OSError) as exc:
-            log.warning("could not run the main thread at SCHED_FIFO %d (%s); the audio callback may "
-                        "wait for the GIL under load", priority, exc)
-            return False
-        return True
 
     def _device(self, sd: Any, hostapi: str | None) -> int | str | None:
         if hostapi is None:

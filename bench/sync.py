@@ -5,6 +5,7 @@
   in the same run with the same subscriber count and rate (and their ratio);
 - clock-offset estimate error (the true offset is 0 on one host);
 - lockstep frames per second with 4 clients at pace 0.
+``--rt-priority N`` repeats everything with every process (ours and raw alike) at SCHED_FIFO N.
 Every case runs ``--repeat`` rounds (ours and raw interleaved within a round); the headline figures
 and the goals use the median over rounds, and every round's own figures are printed under
 ``rounds``: on a shared 2-core VM one run can land in a burst of host noise.
@@ -31,6 +32,7 @@ import zmq
 from session.config import NetworkSettings, load_config, resolve_endpoints
 from syncserver.node import Node, TickEvent
 from syncserver.stats import percentile_block
+from syncserver.timing import realtime_priority
 
 REPO = Path(__file__).resolve().parent.parent
 RAW_TOPIC = b"tick"
@@ -93,6 +95,13 @@ def worker_raw_pub(endpoint: str, frames: int, rate_hz: float, subscribers: int)
 
 # --- orchestration ----------------------------------------------------------------------------
 
+RT_ENV = "BENCH_SYNC_RT_PRIORITY"  # SCHED_FIFO priority for every process of a round (ours and raw alike)
+
+
+def _rt_from_env() -> None:
+    realtime_priority(int(os.environ.get(RT_ENV, "0")), "the figures include scheduling delays")
+
+
 def _spawn(*args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen([sys.executable, "-m", "bench.sync", *args], cwd=REPO, env=env,
@@ -122,6 +131,7 @@ def run_ours(tmp: Path, tag: str, n: int, mode: str, seconds: float, rate_hz: fl
     eps = resolve_endpoints(NetworkSettings(base_port=0))
     names = [f"sub{i}" for i in range(n)]
     raw = {"session": {"name": tag, "mode": mode, "pace": 0.0 if mode == "lockstep" else 1.0, "rate_hz": rate_hz,
+                       "rt_priority": int(os.environ.get(RT_ENV, "0")),
                        "duration_s": seconds, "probe_interval_s": 0.25, "ready_timeout_s": 60},
            "network": {"control": eps.control, "ticks": eps.ticks, "bus_in": eps.bus_in, "bus_out": eps.bus_out},
            "components": {name: {"module": "client", "required": required} for name in names}}
@@ -152,7 +162,7 @@ def block(values: np.ndarray, keys: Sequence[str] = ("p50", "p99", "max")) -> di
     return {k: full[k] for k in keys}
 
 
-def one_round(tmp: Path, r: int, sizes: Sequence[int], seconds: float, lockstep_frames: int) -> dict:
+def one_round(tmp: Path, r: str, sizes: Sequence[int], seconds: float, lockstep_frames: int) -> dict:
     """One repetition: for each subscriber count ours then raw pyzmq, then lockstep."""
     out: dict = {"load_avg_1m": round(os.getloadavg()[0], 2), "delivery": {}}
     for n in sizes:
@@ -181,29 +191,9 @@ def median(values: Sequence[float | None]) -> float | None:
     return round(float(np.median(kept)), 3) if kept else None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.sync", description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=5.0, help="length of each realtime run")
-    ap.add_argument("--lockstep-frames", type=int, default=5000)
-    ap.add_argument("--subscribers", default="1,4,16")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="rounds of every case (default 3); headline figures are medians over rounds")
-    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.worker:
-        kind, *rest = args.worker
-        {"ours": worker_ours, "raw-sub": lambda e, f, o: worker_raw_sub(e, int(f), o),
-         "raw-pub": lambda e, f, r, s: worker_raw_pub(e, int(f), float(r), int(s))}[kind](*rest)
-        return 0
-    if args.repeat < 1:
-        ap.error(f"--repeat must be at least 1, got {args.repeat}")
-    sizes = [int(x) for x in args.subscribers.split(",")]
-    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmpdir:
-        rounds = [one_round(Path(tmpdir), r, sizes, args.seconds, args.lockstep_frames)
-                  for r in range(1, args.repeat + 1)]
-    result: dict = {
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m": [r["load_avg_1m"] for r in rounds]},
-        "repeat": args.repeat,
+def summarize(rounds: list[dict], sizes: Sequence[int]) -> dict:
+    """Medians over rounds of every headline figure, and the goals judged on them."""
+    out: dict = {
         "tick_lateness_us": {k: median([r["tick_lateness_us"][k] for r in rounds]) for k in ("p50", "p99", "max")},
         "delivery": {str(n): {"ratio_p50": median([r["delivery"][str(n)]["ratio_p50"] for r in rounds]),
                               "ours_p50_us": median([r["delivery"][str(n)]["ours_us"]["p50"] for r in rounds]),
@@ -212,17 +202,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         "clock_offset_error_us": {k: median([r["clock_offset_error_us"][k] for r in rounds]) for k in ("p50", "p99", "max")},
         "lockstep_4_clients": {"fps": median([r["lockstep_4_clients"]["fps"] for r in rounds]),
                                "missed": sum(r["lockstep_4_clients"]["missed"] for r in rounds)},
-        "rounds": rounds,
     }
-    delivery = result["delivery"]
-    result["goals"] = {
-        "judged_on": f"medians over {args.repeat} round(s); every round is listed under 'rounds'",
-        "tick_lateness_p99_le_100us": (result["tick_lateness_us"]["p99"] or 1e9) <= 100,
+    out["goals"] = {
+        "judged_on": f"medians over {len(rounds)} round(s); every round is listed under 'rounds'",
+        "tick_lateness_p99_le_100us": (out["tick_lateness_us"]["p99"] or 1e9) <= 100,
         "delivery_p50_within_1.3x_raw": all(v["ratio_p50"] is not None and v["ratio_p50"] <= 1.3
-                                            for v in delivery.values()),
-        "clock_offset_error_p99_le_50us": (result["clock_offset_error_us"]["p99"] or 1e9) <= 50,
-        "lockstep_4_clients_ge_1000fps": (result["lockstep_4_clients"]["fps"] or 0) >= 1000,
+                                            for v in out["delivery"].values()),
+        "clock_offset_error_p99_le_50us": (out["clock_offset_error_us"]["p99"] or 1e9) <= 50,
+        "lockstep_4_clients_ge_1000fps": (out["lockstep_4_clients"]["fps"] or 0) >= 1000,
     }
+    out["rounds"] = rounds
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.sync", description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=5.0, help="length of each realtime run")
+    ap.add_argument("--lockstep-frames", type=int, default=5000)
+    ap.add_argument("--subscribers", default="1,4,16")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds of every case (default 3); headline figures are medians over rounds")
+    ap.add_argument("--rt-priority", type=int, default=0, metavar="N",
+                    help="also run every round with all processes, ours and raw pyzmq alike, at SCHED_FIFO N "
+                         "(reported under 'rt'; needs CAP_SYS_NICE)")
+    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        _rt_from_env()  # before any zmq context, so its threads inherit it
+        kind, *rest = args.worker
+        {"ours": worker_ours, "raw-sub": lambda e, f, o: worker_raw_sub(e, int(f), o),
+         "raw-pub": lambda e, f, r, s: worker_raw_pub(e, int(f), float(r), int(s))}[kind](*rest)
+        return 0
+    if args.repeat < 1:
+        ap.error(f"--repeat must be at least 1, got {args.repeat}")
+    sizes = [int(x) for x in args.subscribers.split(",")]
+    result: dict = {"machine": {"cpus": os.cpu_count()}, "repeat": args.repeat}
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmpdir:
+        for label, priority in [("default", 0)] + ([("rt", args.rt_priority)] if args.rt_priority else []):
+            os.environ[RT_ENV] = str(priority)
+            rounds = [one_round(Path(tmpdir), f"{label}{r}", sizes, args.seconds, args.lockstep_frames)
+                      for r in range(1, args.repeat + 1)]
+            block_ = summarize(rounds, sizes)
+            if label == "default":
+                result.update(block_)
+            else:
+                result["rt"] = {"rt_priority": priority, **block_}
+    result["machine"]["load_avg_1m"] = [r["load_avg_1m"] for r in result["rounds"]]
     print(json.dumps(result))
     return 0
 

@@ -9,6 +9,7 @@ from recording.errors import RecordingError
 from recording.reader import Recording
 from recording.replay.player import Player
 from recording.replay.source import SourceStats, items
+from syncserver import protocol as p
 from syncserver.component import start_component
 from syncserver.errors import HandshakeError
 from syncserver.node import Node
@@ -28,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     complete, stopped = rec.complete, rec.stopped
     stats = SourceStats()
-    with Node(ctx.name, ctx.endpoints, role="replay", required=ctx.required, publish=True) as node:
+    with Node(ctx.name, ctx.endpoints, role="replay", required=ctx.required, publish=True,
+              data_topics=[p.TOPIC_REQUEST]) as node:
         node.install_signal_handlers()
         player = Player(node, s, items(rec, s.topics, stats))
         try:

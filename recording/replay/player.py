@@ -6,7 +6,8 @@ from typing import Iterator
 
 from recording.replay.config import Settings
 from recording.replay.source import Item
-from syncserver.node import EndEvent, Node, TickEvent
+from syncserver import protocol as p
+from syncserver.node import DataEvent, EndEvent, Node, TickEvent
 from syncserver.stats import percentile_block
 
 log = logging.getLogger("recording.replay")
@@ -22,6 +23,8 @@ class Player:
         self.by_topic: dict[str, int] = {}
         self.lateness_ns: list[int] = []
         self.started = False
+        self.latest_ids: dict[str, Item] = {}  # newest id table published per recorded source
+        self.requests_answered = 0
 
     def _send(self, item: Item) -> None:
         assert self.node.bus_pub is not None
@@ -29,6 +32,17 @@ class Player:
         self.published += 1
         name = item.topic.decode(errors="replace")
         self.by_topic[name] = self.by_topic.get(name, 0) + 1
+        if item.topic == p.TOPIC_VEHICLE_IDS:
+            self.latest_ids[item.src] = item
+
+    def on_request(self, req: p.Request) -> None:
+        """A late joiner asks for the vehicle id table (``sumo.ids``), as it would ask a live SUMO
+        bridge: re-send the newest table replayed so far of each recorded source, byte for byte."""
+        if req.what != "sumo.ids" or not self.latest_ids:
+            return
+        for item in list(self.latest_ids.values()):
+            self._send(item)
+        self.requests_answered += 1
 
     def publish_through_frame(self, frame: int) -> None:
         while self.next is not None and self.next.frame <= frame:
@@ -58,6 +72,8 @@ class Player:
                     else:
                         self.publish_due()
                     self.node.ack(ev)
+                elif isinstance(ev, DataEvent) and isinstance(ev.msg, p.Request):
+                    self.on_request(ev.msg)
                 elif isinstance(ev, EndEvent):
                     return
             if self.started and self.s.timing == "time":
@@ -67,6 +83,7 @@ class Player:
         return {"replay": {name: {
             "source": self.s.source, "timing": self.s.timing, "topics": list(self.s.topics),
             "published": self.published, "by_topic": dict(sorted(self.by_topic.items())),
+            "id_requests_answered": self.requests_answered,
             "left_unpublished": self.next is not None,
             "publish_lateness_us": percentile_block(self.lateness_ns, 1e-3),
         }}}

@@ -15,6 +15,7 @@ class Item:
     log_ns: int  # recorder receive time, session time
     topic: bytes
     frames: list[bytes]  # the wire frames, byte for byte as recorded
+    src: str = ""  # the recorded publisher
 
 
 @dataclass
@@ -45,7 +46,7 @@ def items(rec: Recording, topics: Iterable[str], stats: SourceStats) -> Iterator
         # a message stamped with an earlier frame than the tick it followed (the recorder drained
         # tick k+1 before it) goes out after its own tick
         key = d.msg.frame if 0 < d.msg.frame <= frame else frame
-        yield Item(key, r.log_ns, r.topic, [r.topic, r.header, *r.payloads])
+        yield Item(key, r.log_ns, r.topic, [r.topic, r.header, *r.payloads], d.msg.src)
 
 
 def recorded_frames(rec: Recording) -> int:

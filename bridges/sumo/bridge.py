@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 
 from bridges.sumo.config import Settings
-from bridges.sumo.interp import evaluate
+from bridges.sumo.interp import Workspace, evaluate
+from bridges.sumo.pipe import clip_names
 from bridges.sumo.segment import Segment
 from bridges.sumo.simclock import SimClock
 from bridges.sumo.stepper import Stepper, StepperError
@@ -37,6 +38,7 @@ class SumoBridge:
         self.dt_ns = 0
         self.published_version: int | None = None
         self.current: Segment | None = None
+        self.work = Workspace()  # the frame's scratch arrays, reused
         self.frames = 0
         self.lagged = 0
         self.frame_cost_ns: list[int] = []  # wall time of the frame work
@@ -72,7 +74,7 @@ class SumoBridge:
         if seg is not None:
             lag = target >= seg.s_b and not seg.terminal and not self.stepper.ended
             shown = min(target, seg.s_b) if lag else target
-            table = evaluate(seg, shown)
+            table = evaluate(seg, shown, self.work)
             if seg.ids_version != self.published_version:
                 self._send_ids(seg, tick.frame, t_logical)
             self.current = seg
@@ -127,8 +129,8 @@ class SumoBridge:
         if table is None:
             return
         self.publish(p.TOPIC_VEHICLE_IDS, p.VehicleIds(frame=frame, t_ns=t_ns, ids_version=table.version,
-                                                       handles=table.handles, ids=_clip(table.ids),
-                                                       types=_clip(table.types)))
+                                                       handles=table.handles, ids=clip_names(table.ids),
+                                                       types=clip_names(table.types)))
         self.published_version = table.version
         self.ids_sent += 1
 
@@ -204,7 +206,3 @@ class SumoBridge:
         (t0, s0), (t1, s1) = self.shown[0], self.shown[-1]
         return round((s1 - s0) / (t1 - t0), 4)
 
-
-def _clip(names: list[str], limit: int = 128) -> list[str]:
-    """Names as the wire allows them (the id table is re-sent whenever the vehicle set changes)."""
-    return names if max(map(len, names), default=0) <= limit else [n[:limit] for n in names]

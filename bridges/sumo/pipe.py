@@ -42,9 +42,11 @@ class SegmentHeader(_Msg, tag="segment"):
     step_cpu_ms: float
     epoch: int
     terminal: bool
-    # handles, then ids and types as NUL-joined UTF-8: one string split on the bridge's side instead
-    # of thousands of msgpack strings (the table comes whenever the vehicle set changes)
-    table: tuple[list[int], bytes, bytes] | None = None
+    # the id table's handles, ids and types, each already MessagePack-encoded as the VEHICLE_IDS
+    # header carries it (names clipped to the wire's limit): the bridge forwards them as they are
+    # instead of decoding thousands of strings and encoding them again (the table comes whenever the
+    # vehicle set changes, i.e. nearly every step of a busy scenario)
+    table: tuple[bytes, bytes, bytes] | None = None
     events: list[EventRec] = []
     arrays: list[p.ArraySpec] = []
 
@@ -67,6 +69,7 @@ ToWorker = Union[Horizon, Seek, Stop]
 _to_bridge = msgspec.msgpack.Decoder(ToBridge)
 _to_worker = msgspec.msgpack.Decoder(ToWorker)
 _enc = msgspec.msgpack.Encoder()
+NAME_LIMIT = 128  # characters of a name on the wire (protocol.Name)
 
 
 def encode(msg: _Msg) -> list[bytes]:
@@ -74,7 +77,10 @@ def encode(msg: _Msg) -> list[bytes]:
 
 
 def encode_segment(seg: Segment) -> list[bytes | memoryview]:
-    table = (seg.table.handles, _join(seg.table.ids), _join(seg.table.types)) if seg.table is not None else None
+    table = None
+    if seg.table is not None:
+        t = seg.table
+        table = (_raw(t.handles), _raw(clip_names(t.ids)), _raw(clip_names(t.types)))
     header = SegmentHeader(s_a=seg.s_a, s_b=seg.s_b, ids_version=seg.ids_version, step_ms=seg.step_ms,
                            step_cpu_ms=seg.step_cpu_ms, epoch=seg.epoch, terminal=seg.terminal, table=table,
                            events=[EventRec(e.kind, e.sim_ns, e.subject, e.data) for e in seg.events])
@@ -82,22 +88,38 @@ def encode_segment(seg: Segment) -> list[bytes | memoryview]:
     return frames[1:]
 
 
-def _join(names: list[str]) -> bytes:
-    return "\0".join(names).encode()
+def clip_names(names: list[str] | msgspec.Raw, limit: int = NAME_LIMIT) -> list[str] | msgspec.Raw:
+    """Names as the wire allows them (at most ``limit`` characters)."""
+    if isinstance(names, msgspec.Raw) or max(map(len, names), default=0) <= limit:
+        return names
+    return [n[:limit] for n in names]
 
 
-def _split(raw: bytes, n: int, what: str) -> list[str]:
-    try:
-        names = raw.decode().split("\0") if n else []
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(f"segment from the stepping process: id table {what} are not UTF-8: {exc}") from None
-    if len(names) != n:
-        raise ProtocolError(f"segment from the stepping process: id table has {n} handles but {len(names)} {what}")
-    return names
+def _raw(column: list | msgspec.Raw) -> bytes:
+    return bytes(column) if isinstance(column, msgspec.Raw) else _enc.encode(column)
 
 
-def _table(version: int, handles: list[int], ids: bytes, types: bytes) -> IdTable:
-    return IdTable(version, handles, _split(ids, len(handles), "ids"), _split(types, len(handles), "types"))
+def _array_len(raw: bytes) -> int | None:
+    """Element count of a MessagePack array (its header only), None if ``raw`` is not one."""
+    if not raw:
+        return None
+    tag = raw[0]
+    if 0x90 <= tag <= 0x9F:
+        return tag & 0x0F
+    if tag == 0xDC and len(raw) >= 3:
+        return int.from_bytes(raw[1:3], "big")
+    if tag == 0xDD and len(raw) >= 5:
+        return int.from_bytes(raw[1:5], "big")
+    return None
+
+
+def _table(version: int, n: int, handles: bytes, ids: bytes, types: bytes) -> IdTable:
+    """The id table of a segment with ``n`` vehicles, its columns kept encoded. Only their element
+    counts are checked here: the bus's decoders check everything they receive."""
+    for what, raw in (("handles", handles), ("ids", ids), ("types", types)):
+        if _array_len(raw) != n:
+            raise ProtocolError(f"segment from the stepping process: id table {what} is not a list of its {n} vehicles")
+    return IdTable(version, msgspec.Raw(handles), msgspec.Raw(ids), msgspec.Raw(types))
 
 
 def decode_to_worker(frames: list[bytes]) -> Horizon | Seek | Stop:
@@ -118,8 +140,14 @@ def decode_to_bridge(frames: list[Any]) -> Hello | Failed | Segment:
     missing = set(ARRAY_FIELDS) - set(arrays)
     if missing:
         raise ProtocolError(f"segment from the stepping process lacks arrays {sorted(missing)}")
-    table = _table(msg.ids_version, *msg.table) if msg.table is not None else None
+    handles, pos_coef, lin = arrays["handles"], arrays["pos_coef"], arrays["lin"]
+    n = len(handles)
+    if handles.shape != (n,) or pos_coef.shape != (4, n, 3) or lin.shape != (2, 3, n) \
+            or handles.dtype != np.uint32 or pos_coef.dtype != np.float64 or lin.dtype != np.float64:
+        raise ProtocolError(f"segment from the stepping process: arrays of shapes {handles.shape}, {pos_coef.shape}, "
+                            f"{lin.shape} do not describe {n} vehicles")
+    table = _table(msg.ids_version, n, *msg.table) if msg.table is not None else None
     events = [SimEvent(e.kind, e.sim_ns, e.subject, e.data) for e in msg.events]
-    cols: dict[str, np.ndarray] = {k: arrays[k] for k in ARRAY_FIELDS}
-    return Segment(s_a=msg.s_a, s_b=msg.s_b, ids_version=msg.ids_version, table=table, events=events,
-                   step_ms=msg.step_ms, step_cpu_ms=msg.step_cpu_ms, epoch=msg.epoch, terminal=msg.terminal, **cols)
+    return Segment(s_a=msg.s_a, s_b=msg.s_b, handles=handles, pos_coef=pos_coef, lin=lin, ids_version=msg.ids_version,
+                   table=table, events=events, step_ms=msg.step_ms, step_cpu_ms=msg.step_cpu_ms, epoch=msg.epoch,
+                   terminal=msg.terminal)

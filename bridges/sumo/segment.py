@@ -5,11 +5,17 @@ The vehicle set of a segment is the set of A. A vehicle also in B follows the cu
 from (A position, A velocity) to (B position, B velocity); one missing from B (arrived, teleported)
 moves on in a straight line at its A velocity until B's time, then is gone; one new in B (departed)
 appears when B's time is reached, exactly where SUMO inserted it.
+
+The segment carries that curve already in the form a frame evaluates (computed once per SUMO step,
+in the stepping process): the position's cubic in u = (sim - A) / (B - A) as power-basis
+coefficients (Horner's rule per frame), and for yaw, pitch and speed the value at A and the change
+to B (shortest arc for the angles).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 
 from bridges.sumo.coords import CoordinateFrame, wrap180
@@ -17,15 +23,19 @@ from bridges.sumo.events import EventDetector, SimEvent
 from bridges.sumo.handles import HandleTable
 from bridges.sumo.snapshot import Snapshot
 
-ARRAY_FIELDS = ("handles", "p0", "m0", "p1", "m1", "yaw0", "dyaw", "pitch0", "dpitch", "v0", "v1")
+ARRAY_FIELDS = ("handles", "pos_coef", "lin")
 
 
 @dataclass
 class IdTable:
+    """Handle -> SUMO id and type of the active set. Built as lists; after the pipe (bridges.sumo.pipe)
+    each column is its MessagePack encoding (``msgspec.Raw``), which goes into a VEHICLE_IDS header
+    as it is instead of being decoded into thousands of strings and encoded again."""
+
     version: int
-    handles: list[int]
-    ids: list[str]
-    types: list[str]
+    handles: list[int] | msgspec.Raw
+    ids: list[str] | msgspec.Raw
+    types: list[str] | msgspec.Raw
 
 
 @dataclass
@@ -33,16 +43,13 @@ class Segment:
     s_a: int  # sim ns
     s_b: int  # sim ns; == s_a for the terminal segment (source ended)
     handles: np.ndarray  # (n,) u4, sorted
-    p0: np.ndarray  # (n, 3) cm
-    m0: np.ndarray  # (n, 3) cm/s
-    p1: np.ndarray
-    m1: np.ndarray
-    yaw0: np.ndarray  # (n,) deg
-    dyaw: np.ndarray  # shortest signed turn from A to B, deg
-    pitch0: np.ndarray
-    dpitch: np.ndarray
-    v0: np.ndarray  # speed cm/s
-    v1: np.ndarray
+    # (4, n, 3) float64, cm: position = ((c3*u + c2)*u + c1)*u + c0 with u = (sim - s_a) / (s_b - s_a),
+    # stored [c3, c2, c1, c0]; the cubic Hermite curve from (A position, A velocity) to (B position,
+    # B velocity): c0 = p0, c1 = T*m0, c2 = 3*(p1 - p0) - T*(2*m0 + m1), c3 = -2*(p1 - p0) + T*(m0 + m1)
+    pos_coef: np.ndarray
+    # (2, 3, n) float64: [value at A, change from A to B] of [yaw deg, pitch deg, speed cm/s]; the
+    # angle changes are the shortest signed turn, so yaw at A + u * change lies in (-360, 360]
+    lin: np.ndarray
     ids_version: int
     table: IdTable | None = None  # set when the active set differs from the previous segment's
     events: list[SimEvent] = field(default_factory=list)
@@ -124,8 +131,9 @@ class SegmentBuilder:
         changed = self.table.activate(a.handles)
         table = IdTable(self.table.version, a.handles.tolist(), a.ids, a.types) if changed else None
         if b is None:
-            return Segment(s_a, s_a, a.handles, a.pos, np.zeros_like(a.vel), a.pos, np.zeros_like(a.vel),
-                           a.yaw, np.zeros_like(a.yaw), a.pitch, np.zeros_like(a.pitch), a.speed, a.speed,
+            zero = np.zeros_like(a.vel)
+            return Segment(s_a, s_a, a.handles, hermite_coef(a.pos, zero, a.pos, zero, 0.0),
+                           linear_coef(a.yaw, a.pitch, a.speed, np.zeros_like(a.yaw), np.zeros_like(a.pitch), a.speed),
                            self.table.version, table, terminal=True)
         s_b = b.snap.sim_ns
         span = (s_b - s_a) * 1e-9
@@ -140,8 +148,31 @@ class SegmentBuilder:
         ai, a_found = _match(a.handles, b.handles)
         decel_a = np.where(a_found, a.decel[ai], 0.0) if len(a.handles) else np.zeros(len(b.handles))
         events = self.detector.detect(s_b, a.ids, b.ids, b.snap.events, decel_a, b.decel, b.speed / 100.0)
-        return Segment(s_a, s_b, a.handles, a.pos, a.vel, p1, m1, a.yaw, wrap180(yaw1 - a.yaw), a.pitch,
-                       wrap180(pitch1 - a.pitch), a.speed, v1, self.table.version, table, events)
+        return Segment(s_a, s_b, a.handles, hermite_coef(a.pos, a.vel, p1, m1, span),
+                       linear_coef(a.yaw, a.pitch, a.speed, wrap180(yaw1 - a.yaw), wrap180(pitch1 - a.pitch), v1),
+                       self.table.version, table, events)
+
+
+def hermite_coef(p0: np.ndarray, m0: np.ndarray, p1: np.ndarray, m1: np.ndarray, span_s: float) -> np.ndarray:
+    """Power-basis coefficients [c3, c2, c1, c0], (4, n, 3), of the cubic Hermite curve through
+    (p0, m0) at u=0 and (p1, m1) at u=1 for a segment of ``span_s`` seconds (tangents in cm/s)."""
+    d = p1 - p0  # small (one step's travel), so c2 and c3 carry no cancellation of large positions
+    t0, t1 = m0 * span_s, m1 * span_s
+    out = np.empty((4, *p0.shape), dtype=np.float64)
+    out[0] = t0 + t1 - 2.0 * d
+    out[1] = 3.0 * d - 2.0 * t0 - t1
+    out[2] = t0
+    out[3] = p0
+    return out
+
+
+def linear_coef(yaw0: np.ndarray, pitch0: np.ndarray, v0: np.ndarray, dyaw: np.ndarray, dpitch: np.ndarray,
+                v1: np.ndarray) -> np.ndarray:
+    """(2, 3, n): [value at A, change to B] of yaw, pitch, speed."""
+    out = np.empty((2, 3, len(yaw0)), dtype=np.float64)
+    out[0, 0], out[0, 1], out[0, 2] = yaw0, pitch0, v0
+    out[1, 0], out[1, 1], out[1, 2] = dyaw, dpitch, v1 - v0
+    return out
 
 
 def _match(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,9 +20,11 @@ class Capture:
     ids: list[p.VehicleIds] = field(default_factory=list)
     events: list[p.Event] = field(default_factory=list)
     table_mismatches: int = 0  # frames whose handles are not exactly the id table in force
+    decoder: p.Decoder = field(default_factory=p.bus_decoder)
 
     def __call__(self, topic: bytes, msg: p.Message, arrays: dict | None = None) -> None:
-        p.encode(topic, msg, arrays)  # everything published must encode
+        # what a subscriber gets: everything published must encode and decode
+        _, msg, arrays = self.decoder.decode([bytes(f) for f in p.encode(topic, msg, arrays)])
         if isinstance(msg, p.Vehicles):
             self.frames.append((msg.frame, msg.sim_ns, {k: np.array(v) for k, v in arrays.items()}))
             table = self.ids[-1] if self.ids else None

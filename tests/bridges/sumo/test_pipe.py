@@ -1,0 +1,139 @@
+"""The private channel to the stepping process and the per-frame evaluation it feeds."""
+import gc
+
+import msgspec
+import numpy as np
+import pytest
+
+from bridges.sumo import pipe
+from bridges.sumo.__main__ import FrameGc
+from bridges.sumo.coords import CoordinateFrame, wrap180
+from bridges.sumo.events import EventDetector
+from bridges.sumo.interp import Workspace, evaluate, velocity_cms
+from bridges.sumo.segment import SegmentBuilder
+from bridges.sumo.snapshot import Snapshot
+from syncserver import protocol as p
+from syncserver.errors import ProtocolError
+
+STEP_NS = 100_000_000
+
+
+def random_segments(n: int = 300, steps: int = 4, seed: int = 1):
+    """Random traffic with departures, arrivals, headings across +-180 and long names."""
+    rng = np.random.default_rng(seed)
+    b = SegmentBuilder(CoordinateFrame((10.0, -5.0, 1.0)), EventDetector(["depart", "arrive"], 7.0))
+    ids = [f"veh{i}" + ("x" * 200 if i == 3 else "") for i in range(n + 50)]
+    snaps = []
+    for k in range(steps + 1):
+        live = sorted(rng.choice(len(ids), n, replace=False))
+        rows = np.column_stack([rng.uniform(-5000, 5000, n), rng.uniform(-5000, 5000, n), rng.uniform(0, 30, n),
+                                rng.uniform(0, 360, n), rng.uniform(0, 30, n), rng.uniform(-5, 5, n)])
+        snaps.append(Snapshot.from_rows(k * STEP_NS, [ids[i] for i in live], ["car"] * n, rows))
+    b.first(snaps[0])
+    return [b.next(s) for s in snaps[1:]] + [b.next(None)]
+
+
+def hermite_reference(seg_knots, u, span):
+    """The textbook form: h00*p0 + h10*T*m0 + h01*p1 + h11*T*m1."""
+    p0, m0, p1, m1 = seg_knots
+    h00, h10 = 2 * u**3 - 3 * u**2 + 1, (u**3 - 2 * u**2 + u) * span
+    h01, h11 = -2 * u**3 + 3 * u**2, (u**3 - u**2) * span
+    return h00 * p0 + h10 * m0 + h01 * p1 + h11 * m1
+
+
+def test_coefficients_are_the_hermite_curve():
+    seg = random_segments()[0]
+    c3, c2, c1, c0 = seg.pos_coef
+    span = (seg.s_b - seg.s_a) * 1e-9
+    # recover the knots from the coefficients, then compare the curves at many u
+    p0, m0 = c0, c1 / span
+    p1 = c0 + c1 + c2 + c3
+    m1 = (c1 + 2 * c2 + 3 * c3) / span
+    for u in np.linspace(0, 1, 11):
+        table = evaluate(seg, seg.s_a + round(u * (seg.s_b - seg.s_a)))
+        uu = (round(u * (seg.s_b - seg.s_a))) / (seg.s_b - seg.s_a)
+        ref = hermite_reference((p0, m0, p1, m1), uu, span)
+        np.testing.assert_allclose(table["position_cm"], ref.astype(np.float32), rtol=0, atol=0.07)  # f32 ulp at 1e6 cm
+        yaw = wrap180(seg.lin[0, 0] + uu * seg.lin[1, 0])
+        np.testing.assert_allclose(table["yaw_deg"], yaw.astype(np.float32), atol=2e-5)
+        assert table["yaw_deg"].min() > -180.0 and table["yaw_deg"].max() <= 180.0
+        np.testing.assert_allclose(table["speed_cms"], (seg.lin[0, 2] + uu * seg.lin[1, 2]).astype(np.float32), atol=1e-4)
+        assert all(table[k].dtype == np.float32 for k in ("position_cm", "yaw_deg", "pitch_deg", "speed_cms"))
+
+
+def test_workspace_reuse_gives_fresh_identical_tables():
+    segs = random_segments()
+    work = Workspace()
+    for seg in segs:
+        t = seg.s_a + (seg.s_b - seg.s_a) // 3
+        a, b = evaluate(seg, t, work), evaluate(seg, t)
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    first = evaluate(segs[0], segs[0].s_a, work)
+    kept = first["position_cm"].copy()
+    evaluate(segs[1], segs[1].s_b, work)
+    np.testing.assert_array_equal(first["position_cm"], kept)  # a published table is never overwritten
+
+
+def test_terminal_segment_stands_still():
+    end = random_segments()[-1]
+    assert end.terminal
+    np.testing.assert_array_equal(evaluate(end, end.s_a + 10**9)["position_cm"], evaluate(end, end.s_a)["position_cm"])
+    assert not velocity_cms(end, end.s_a).any()
+
+
+def test_segment_round_trip_and_wire_identical_id_table():
+    for seg in random_segments():
+        frames = [bytes(f) for f in pipe.encode_segment(seg)]
+        back = pipe.decode_to_bridge(frames)
+        np.testing.assert_array_equal(back.handles, seg.handles)
+        np.testing.assert_array_equal(back.pos_coef, seg.pos_coef)
+        np.testing.assert_array_equal(back.lin, seg.lin)
+        assert (back.table is None) == (seg.table is None)
+        if seg.table is None:
+            continue
+        t = seg.table
+        clipped = [i[:128] for i in t.ids]
+        plain = p.VehicleIds(frame=5, t_ns=7, ids_version=t.version, handles=t.handles, ids=clipped, types=t.types)
+        raw = p.VehicleIds(frame=5, t_ns=7, ids_version=back.table.version, handles=back.table.handles,
+                           ids=back.table.ids, types=back.table.types)
+        assert isinstance(back.table.ids, msgspec.Raw)
+        assert p.encode(p.TOPIC_VEHICLE_IDS, raw) == p.encode(p.TOPIC_VEHICLE_IDS, plain)  # same bytes on the bus
+
+
+def test_malformed_segments_are_rejected():
+    seg = next(s for s in random_segments() if s.table is not None)
+    frames = [bytes(f) for f in pipe.encode_segment(seg)]
+    header = pipe._to_bridge.decode(frames[0])
+    short_ids = msgspec.msgpack.encode(["a"])
+    bad = msgspec.structs.replace(header, table=(header.table[0], short_ids, header.table[2]))
+    with pytest.raises(ProtocolError, match="ids"):
+        pipe.decode_to_bridge([msgspec.msgpack.encode(bad), *frames[1:]])
+    with pytest.raises(ProtocolError, match="not a list"):
+        pipe.decode_to_bridge([msgspec.msgpack.encode(msgspec.structs.replace(
+            header, table=(header.table[0], b"\xc0", header.table[2]))), *frames[1:]])
+    specs = list(header.arrays)
+    specs[1] = p.ArraySpec(name="pos_coef", dtype="<f8", shape=[2, len(seg), 6])  # right size, wrong shape
+    with pytest.raises(ProtocolError, match="shapes"):
+        pipe.decode_to_bridge([msgspec.msgpack.encode(msgspec.structs.replace(header, arrays=specs)), *frames[1:]])
+
+
+def test_frame_gc_collects_between_frames_only():
+    fgc = FrameGc()
+    fgc.start()
+    try:
+        assert not gc.isenabled()
+        garbage = []
+        for _ in range(5 * fgc.thresholds[0]):
+            a: list = []
+            a.append(a)  # a cycle only the collector can free
+            garbage.append(a)
+        garbage.clear()
+        assert gc.get_count()[0] > fgc.thresholds[0]
+        fgc.between_frames()
+        assert gc.get_count()[0] < fgc.thresholds[0]
+        assert fgc.section()["gc_collections"] == 1
+    finally:
+        fgc.stop()
+        gc.unfreeze()
+    assert gc.isenabled()

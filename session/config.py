@@ -64,6 +64,9 @@ class ComponentSpec(Strict):
     required: bool = False  # lockstep waits for its ACK of every tick
     wait_ready: bool = True  # the session starts only after its READY
     rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0  # SCHED_FIFO for the whole process; 0 = off
+    # false: started elsewhere (the Unreal plugin, a process on another PC); the runner does not start
+    # it, but the session still waits for its READY (wait_ready) and, if required, its lockstep ACKs
+    launch: bool = True
     settings: dict[str, Any] = {}
 
 
@@ -74,6 +77,10 @@ class Config(Strict):
 
     def enabled(self) -> dict[str, ComponentSpec]:
         return {name: spec for name, spec in self.components.items() if spec.enabled}
+
+    def launched(self) -> dict[str, ComponentSpec]:
+        """The enabled components that the runner starts itself."""
+        return {name: spec for name, spec in self.enabled().items() if spec.launch}
 
 
 class Endpoints(msgspec.Struct, frozen=True):
@@ -219,14 +226,22 @@ def load_config(path: str | Path | None = None, raw: Any = None, *, check_compon
         raw = load_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"config must be a mapping at the top level (got {type(raw).__name__})")
+    components = raw.get("components")
+    if isinstance(components, dict):  # one by one: msgspec names a dict entry only as `[...]`
+        for name, spec in components.items():
+            convert(spec, ComponentSpec, where=f"components.{name}")
     cfg = convert(raw, Config)
     check_network(cfg.network)
     if cfg.session.heartbeat_timeout_s <= cfg.session.heartbeat_interval_s:
         raise ConfigError(f"session.heartbeat_timeout_s must exceed heartbeat_interval_s "
                           f"(got {cfg.session.heartbeat_timeout_s} <= {cfg.session.heartbeat_interval_s})")
     if check_components:
-        for name in cfg.enabled():
-            component_settings(cfg, name)
+        for name, spec in cfg.enabled().items():
+            if spec.launch:
+                component_settings(cfg, name)
+            elif spec.settings:
+                raise ConfigError(f"components.{name}.settings: {name} is started elsewhere (launch: false), "
+                                  f"so it takes no settings here (got {sorted(spec.settings)})")
     return cfg
 
 

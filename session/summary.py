@@ -105,6 +105,6 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"{key}:")
             lines.extend(_lines("", value))
     for name, comp in summary.get("runner", {}).get("components", {}).items():
-        if comp.get("exit_code") != 0:
+        if comp.get("status") != "external" and comp.get("exit_code") != 0:
             lines.append(f"! {name}: {comp.get('status')} (exit {comp.get('exit_code')}), log {comp.get('log')}")
     return "\n".join(lines)

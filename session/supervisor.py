@@ -153,11 +153,14 @@ class Supervisor:
         monitor.connect(self.endpoints.ticks)
         try:
             self._spawn(SERVER, SERVER, config_path)
-            for name, spec in self.cfg.enabled().items():
+            for name, spec in self.cfg.launched().items():
                 self._spawn(name, spec.module, config_path)
+            external = sorted(set(self.cfg.enabled()) - set(self.cfg.launched()))
             self._print(f"session {self.cfg.session.name}: {self.cfg.session.mode} at {self.cfg.session.rate_hz:g} Hz "
                         f"for {self.cfg.session.duration_s:g} s; components: "
-                        f"{', '.join(self.cfg.enabled()) or 'none'}; folder {self.dir}")
+                        f"{', '.join(self.cfg.launched()) or 'none'}; folder {self.dir}")
+            if external:
+                self._print(f"waiting for {', '.join(external)} (launch: false) to join at {self.endpoints.control}")
             self._supervise(monitor)
             self._stop_everything()
         finally:
@@ -249,6 +252,9 @@ class Supervisor:
                 c.status = "exited" if c.exit_code == 0 else ("crashed" if c.exit_code not in (None, -15, -2) else "stopped")
             report[c.name] = {"module": c.module, "pid": c.proc.pid, "exit_code": c.exit_code, "status": c.status,
                               "log": f"logs/{c.name}.log"}
+        for name, spec in self.cfg.enabled().items():
+            if not spec.launch:
+                report[name] = {"module": spec.module, "status": "external"}
         return report
 
     # --- terminal output ------------------------------------------------------------------

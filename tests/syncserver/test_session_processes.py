@@ -246,3 +246,35 @@ def test_offset_estimate_recovers_a_skewed_clock(write_config, procs, tmp_path):
     # session-time delivery stays small although the local clock is 7.65 ms off
     assert sorted(deliveries)[len(deliveries) // 2] < 5_000_000
     assert sections(tmp_path)["clients"]["skewed"]["clock_offset_error_us"]["p50"] < 1000
+
+
+def test_an_external_component_is_waited_for_not_launched(write_config, tmp_path):
+    """``launch: false`` (the Unreal plugin on a rig): the runner starts no process for it, the session
+    starts only once it joined, and it is reported as external."""
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+    cfg = write_config(session={"mode": "lockstep", "pace": 1.0, "rate_hz": 90, "duration_s": 1.5},
+                       components={"a": CLIENT, "unreal": {"module": "unreal_plugin", "launch": False,
+                                                           "required": True}})
+    out = tmp_path / "session"
+    runner = subprocess.Popen([sys.executable, str(REPO / "run_session.py"), "--config", str(cfg), "--out", str(out)],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(2.0)
+        assert not (out / "sections" / "syncserver.json").exists()  # still waiting for "unreal"
+        with Node("unreal", endpoints(cfg), required=True) as node:
+            node.connect(30)
+            node.ready()
+            acked = sum(1 for ev in node.events() if isinstance(ev, TickEvent) and not node.ack(ev))
+        text, _ = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 0, text
+    assert "waiting for unreal (launch: false) to join" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["session"]["frames"] == 135 and acked == 135
+    assert summary["clients"]["unreal"]["acks"] == 135 and summary["clients"]["unreal"]["missed"] == 0
+    assert summary["runner"]["components"]["unreal"] == {"module": "unreal_plugin", "status": "external"}
+    assert not (out / "logs" / "unreal.log").exists()

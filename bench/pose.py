@@ -5,6 +5,9 @@
   the headless display model, with its breakdown.
 - Baseline measured in the same run: raw pyzmq PUB -> SUB between two processes at the same rate
   (8-byte timestamps, no proxy, no MessagePack), the transport floor under the same machine load.
+- ``--rt-priority N`` (default 10, as the shipped demo and rig configs): each round also runs the
+  session with the syncserver, client and pose bridge at SCHED_FIFO N, and the baseline's two
+  processes at the same priority (reported under ``rt``, with its own goals).
 - ``--repeat`` rounds of both (default 3); headline figures and goals are medians over rounds and
   every round is printed under ``rounds`` (one run can land in a burst of host noise).
 
@@ -29,10 +32,12 @@ import zmq
 from session.config import NetworkSettings, load_config, resolve_endpoints
 from session.supervisor import Supervisor, prepare_session_dir
 from syncserver.stats import percentile_block
+from syncserver.timing import realtime_priority
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINE_GOAL_MS = 1.0
 MTP_GOAL_MS = 20.0
+RT_ENV = "BENCH_POSE_RT_PRIORITY"
 
 
 def session_figures(duration_s: float, rate_hz: float, work: Path, rt_priority: int = 0) -> dict[str, Any]:
@@ -81,46 +86,55 @@ def raw_sub(endpoint: str, count: int) -> None:
     print(json.dumps(lat))
 
 
-def raw_baseline(duration_s: float, rate_hz: float) -> dict[str, Any]:
-    """Plain pyzmq PUB (this process, sleep-paced) -> SUB (another process), same rate."""
-    endpoint = resolve_endpoints(NetworkSettings(base_port=0)).bus_in
-    count = int(duration_s * rate_hz)
+def raw_pub(endpoint: str, count: int, rate_hz: float) -> None:
     sock = zmq.Context.instance().socket(zmq.PUB)
     sock.bind(endpoint)
-    sub = subprocess.Popen([sys.executable, "-m", "bench.pose", "--raw-sub", endpoint, str(count)],
-                           cwd=REPO, stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # the subscriber connects and subscribes
+    start = time.monotonic_ns()
+    period = 1e9 / rate_hz
+    for k in range(count):
+        due = start + int(k * period)
+        while (left := due - time.monotonic_ns()) > 0:
+            time.sleep(left * 1e-9)
+        sock.send(time.monotonic_ns().to_bytes(8, "little") + bytes(120))
+    time.sleep(0.2)
+    sock.close(linger=1000)
+
+
+def raw_baseline(duration_s: float, rate_hz: float, rt_priority: int = 0) -> dict[str, Any]:
+    """Plain pyzmq PUB (sleep-paced) -> SUB, two processes, same rate (and priority) as the session."""
+    endpoint = resolve_endpoints(NetworkSettings(base_port=0)).bus_in
+    count = int(duration_s * rate_hz)
+    env = dict(os.environ, **{RT_ENV: str(rt_priority)})
+    run = [sys.executable, "-m", "bench.pose"]
+    pub = subprocess.Popen([*run, "--raw-pub", endpoint, str(count), str(rate_hz)], cwd=REPO, env=env)
+    sub = subprocess.Popen([*run, "--raw-sub", endpoint, str(count)], cwd=REPO, env=env,
+                           stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.5)  # the subscriber connects and subscribes
-        start = time.monotonic_ns()
-        period = 1e9 / rate_hz
-        for k in range(count):
-            due = start + int(k * period)
-            while (left := due - time.monotonic_ns()) > 0:
-                time.sleep(left * 1e-9)
-            sock.send(time.monotonic_ns().to_bytes(8, "little") + bytes(120))
-        out, _ = sub.communicate(timeout=30)
+        out, _ = sub.communicate(timeout=duration_s + 60)
+        pub.wait(30)
     finally:
-        if sub.poll() is None:
-            sub.kill()
-            sub.wait()
-        sock.close()
+        for proc in (pub, sub):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     lat = json.loads(out.strip().splitlines()[-1]) if out.strip() else []
-    return {"messages": len(lat), "latency_ms": percentile_block(lat, 1e-6)}
+    return {"messages": len(lat), "rt_priority": rt_priority, "latency_ms": percentile_block(lat, 1e-6)}
 
 
 def one_round(duration_s: float, rate_hz: float, rt_priority: int) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
+    out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-pose-") as tmp:
-        pipeline = session_figures(duration_s, rate_hz, Path(tmp))
-        rt = session_figures(duration_s, rate_hz, Path(tmp), rt_priority) if rt_priority else None
-    baseline = raw_baseline(min(duration_s, 5.0), rate_hz)
-    p99 = (pipeline["pipeline_ms"] or {}).get("p99")
-    raw99 = baseline["latency_ms"]["p99"]
-    out = {"session": pipeline, "baseline_raw_pyzmq": baseline,
-           "pipeline_p99_over_raw_p99": round(p99 / raw99, 2) if p99 and raw99 else None,
-           "loadavg_1m_before": round(load_before, 2), "loadavg_1m_after": round(os.getloadavg()[0], 2)}
-    if rt is not None:
-        out["session_rt"] = rt
+        for key, priority in [("", 0)] + ([("_rt", rt_priority)] if rt_priority else []):
+            session = session_figures(duration_s, rate_hz, Path(tmp), priority)
+            baseline = raw_baseline(min(duration_s, 5.0), rate_hz, priority)
+            p99 = (session["pipeline_ms"] or {}).get("p99")
+            raw99 = baseline["latency_ms"]["p99"]
+            out[f"session{key}"] = session
+            out[f"baseline_raw_pyzmq{key}"] = baseline
+            out[f"pipeline_p99_over_raw_p99{key}"] = round(p99 / raw99, 2) if p99 and raw99 else None
+    out.update(loadavg_1m_before=round(load_before, 2), loadavg_1m_after=round(os.getloadavg()[0], 2))
     return out
 
 
@@ -135,13 +149,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=1000.0, help="pose rate in Hz (default 1000)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds of session + baseline (default 3); headline figures are medians over rounds")
-    ap.add_argument("--rt-priority", type=int, default=0, metavar="N",
+    ap.add_argument("--rt-priority", type=int, default=10, metavar="N",
                     help="also run each round's session with the syncserver, client and pose bridge at "
-                         "SCHED_FIFO N (reported under 'rt'; needs CAP_SYS_NICE)")
+                         "SCHED_FIFO N, as configs/demo.yaml and configs/rig.yaml do (reported under 'rt'; "
+                         "needs CAP_SYS_NICE; 0 = skip; default 10)")
     ap.add_argument("--raw-sub", nargs=2, metavar=("ENDPOINT", "COUNT"), help=argparse.SUPPRESS)
+    ap.add_argument("--raw-pub", nargs=3, metavar=("ENDPOINT", "COUNT", "RATE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.raw_sub:
-        raw_sub(args.raw_sub[0], int(args.raw_sub[1]))
+    if args.raw_sub or args.raw_pub:
+        realtime_priority(int(os.environ.get(RT_ENV, "0")), "the baseline includes scheduling delays")
+        if args.raw_sub:
+            raw_sub(args.raw_sub[0], int(args.raw_sub[1]))
+        else:
+            raw_pub(args.raw_pub[0], int(args.raw_pub[1]), float(args.raw_pub[2]))
         return 0
     if args.repeat < 1:
         ap.error(f"--repeat must be at least 1, got {args.repeat}")
@@ -153,30 +173,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     def med(get: Callable[[dict], float | None]) -> float | None:
         return median([get(r) for r in rounds])
 
-    p99 = med(lambda r: (r["session"]["pipeline_ms"] or {}).get("p99"))
-    mtp99 = med(lambda r: (r["session"]["mtp_ms"] or {}).get("p99"))
+    def figures(suffix: str) -> dict[str, Any]:
+        key = f"session{suffix}"
+        p99 = med(lambda r: (r[key]["pipeline_ms"] or {}).get("p99"))
+        mtp99 = med(lambda r: (r[key]["mtp_ms"] or {}).get("p99"))
+        return {
+            "raw_pyzmq_p50_ms": med(lambda r: r[f"baseline_raw_pyzmq{suffix}"]["latency_ms"]["p50"]),
+            "raw_pyzmq_p99_ms": med(lambda r: r[f"baseline_raw_pyzmq{suffix}"]["latency_ms"]["p99"]),
+            "pipeline_p99_over_raw_p99": med(lambda r: r[f"pipeline_p99_over_raw_p99{suffix}"]),
+            "pipeline_p50_ms": med(lambda r: (r[key]["pipeline_ms"] or {}).get("p50")),
+            "pipeline_p99_ms": p99,
+            "mtp_p50_ms": med(lambda r: (r[key]["mtp_ms"] or {}).get("p50")),
+            "mtp_p99_ms": mtp99,
+            "goals": {"judged_on": f"medians over {args.repeat} round(s); every round is listed under 'rounds'",
+                      "pipeline_p99_ms": PIPELINE_GOAL_MS, "mtp_p99_ms": MTP_GOAL_MS,
+                      "pipeline_met": p99 is not None and p99 <= PIPELINE_GOAL_MS,
+                      "mtp_met": mtp99 is not None and mtp99 <= MTP_GOAL_MS},
+        }
+
     result = {
         "bench": "pose",
         "duration_s": args.duration,
         "repeat": args.repeat,
-        "pipeline_p50_ms": med(lambda r: (r["session"]["pipeline_ms"] or {}).get("p50")),
-        "pipeline_p99_ms": p99,
-        "raw_pyzmq_p50_ms": med(lambda r: r["baseline_raw_pyzmq"]["latency_ms"]["p50"]),
-        "raw_pyzmq_p99_ms": med(lambda r: r["baseline_raw_pyzmq"]["latency_ms"]["p99"]),
-        "pipeline_p99_over_raw_p99": med(lambda r: r["pipeline_p99_over_raw_p99"]),
-        "mtp_p50_ms": med(lambda r: (r["session"]["mtp_ms"] or {}).get("p50")),
-        "mtp_p99_ms": mtp99,
         "machine": {"cpus": os.cpu_count(), "loadavg_1m_before": [r["loadavg_1m_before"] for r in rounds]},
-        **({"rt": {"rt_priority": args.rt_priority,
-                   "pipeline_p50_ms": med(lambda r: (r["session_rt"]["pipeline_ms"] or {}).get("p50")),
-                   "pipeline_p99_ms": med(lambda r: (r["session_rt"]["pipeline_ms"] or {}).get("p99")),
-                   "mtp_p50_ms": med(lambda r: (r["session_rt"]["mtp_ms"] or {}).get("p50")),
-                   "mtp_p99_ms": med(lambda r: (r["session_rt"]["mtp_ms"] or {}).get("p99"))}}
-           if args.rt_priority else {}),
-        "goals": {"judged_on": f"medians over {args.repeat} round(s); every round is listed under 'rounds'",
-                  "pipeline_p99_ms": PIPELINE_GOAL_MS, "mtp_p99_ms": MTP_GOAL_MS,
-                  "pipeline_met": p99 is not None and p99 <= PIPELINE_GOAL_MS,
-                  "mtp_met": mtp99 is not None and mtp99 <= MTP_GOAL_MS},
+        **figures(""),
+        **({"rt": {"rt_priority": args.rt_priority, **figures("_rt")}} if args.rt_priority else {}),
         "rounds": rounds,
     }
     print(json.dumps(result))

@@ -10,7 +10,7 @@ shared machine, wall-clock figures include time the processes were descheduled (
 and ``step_cpu_ms`` are the same work in CPU time). Prints one JSON object (last line of stdout).
 
     python -m bench.sumo [--sizes 100,1000,5000] [--backends libsumo,traci,fcd] [--seconds 8]
-                         [--lookahead S] [--record]
+                         [--lookahead S] [--record] [--rt-priority N]
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from syncserver import protocol as p
 REPO = Path(__file__).resolve().parent.parent
 KEYS = ("frames", "lagged_frames", "vehicles", "vehicles_max", "frame_cost_ms", "frame_cpu_ms", "publish_ms", "step_ms",
         "step_cpu_ms", "rtf", "rtf_mean", "rtf_capacity", "sim_drift_ms", "fcd_cache", "fcd_load_ms", "rt_priority",
-        "error")
+        "gc_collections", "gc_ms", "error")
 START_S = 6.0
 
 

@@ -18,7 +18,7 @@ class HandleTable:
         table = self._handles
         for vid in sorted(v for v in ids if v not in table):
             table[vid] = len(table)
-        return np.fromiter((table[v] for v in ids), dtype=np.uint32, count=len(ids))
+        return np.fromiter(map(table.__getitem__, ids), dtype=np.uint32, count=len(ids))
 
     def activate(self, sorted_handles: np.ndarray) -> bool:
         """Make ``sorted_handles`` the active set; True (and a new version) when it changed."""

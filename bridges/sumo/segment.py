@@ -14,6 +14,7 @@ to B (shortest arc for the angles).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import msgspec
 import numpy as np
@@ -93,8 +94,7 @@ class SegmentBuilder:
         raw_handles = self.table.handles(snap.ids)
         order = np.argsort(raw_handles, kind="stable")
         handles = raw_handles[order]
-        ids = [snap.ids[i] for i in order]
-        types = [snap.types[i] for i in order]
+        ids, types = _take(snap.ids, order), _take(snap.types, order)
         f = self.frame
         pos = f.position_cm(snap.x[order], snap.y[order], snap.z[order])
         yaw = f.yaw_deg(snap.angle[order])
@@ -173,6 +173,11 @@ def linear_coef(yaw0: np.ndarray, pitch0: np.ndarray, v0: np.ndarray, dyaw: np.n
     out[0, 0], out[0, 1], out[0, 2] = yaw0, pitch0, v0
     out[1, 0], out[1, 1], out[1, 2] = dyaw, dpitch, v1 - v0
     return out
+
+
+def _take(items: list[str], order: np.ndarray) -> list[str]:
+    """``[items[i] for i in order]``, without a Python-level loop."""
+    return list(itemgetter(*order.tolist())(items)) if len(order) > 1 else [items[i] for i in order]
 
 
 def _match(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

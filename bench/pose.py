@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 import yaml
 import zmq
 
+from bench.machine import host_stalls
 from session.config import NetworkSettings, load_config, resolve_endpoints
 from session.supervisor import Supervisor, prepare_session_dir
 from syncserver.stats import percentile_block
@@ -165,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.repeat < 1:
         ap.error(f"--repeat must be at least 1, got {args.repeat}")
+    print("host stalls: a busy loop for 3 s ...", file=sys.stderr)
+    stalls = host_stalls()
     rounds = []
     for r in range(1, args.repeat + 1):
         print(f"round {r}/{args.repeat}: session, then raw pyzmq baseline ...", file=sys.stderr)
@@ -195,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench": "pose",
         "duration_s": args.duration,
         "repeat": args.repeat,
-        "machine": {"cpus": os.cpu_count(), "loadavg_1m_before": [r["loadavg_1m_before"] for r in rounds]},
+        "machine": {"cpus": os.cpu_count(), "loadavg_1m_before": [r["loadavg_1m_before"] for r in rounds],
+                    "host_stalls_over_1ms": stalls},
         **figures(""),
         **({"rt": {"rt_priority": args.rt_priority, **figures("_rt")}} if args.rt_priority else {}),
         "rounds": rounds,

@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 import zmq
 
+from bench.machine import host_stalls
 from session.config import NetworkSettings, load_config, resolve_endpoints
 from syncserver.node import Node, TickEvent
 from syncserver.stats import percentile_block
@@ -236,7 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeat < 1:
         ap.error(f"--repeat must be at least 1, got {args.repeat}")
     sizes = [int(x) for x in args.subscribers.split(",")]
-    result: dict = {"machine": {"cpus": os.cpu_count()}, "repeat": args.repeat}
+    print("host stalls: a busy loop for 3 s ...", file=sys.stderr)
+    result: dict = {"machine": {"cpus": os.cpu_count(), "host_stalls_over_1ms": host_stalls()}, "repeat": args.repeat}
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmpdir:
         for label, priority in [("default", 0)] + ([("rt", args.rt_priority)] if args.rt_priority else []):
             os.environ[RT_ENV] = str(priority)

@@ -27,7 +27,7 @@ from syncserver.clock import drift_ppm
 from syncserver.component import install_stop_handlers
 from syncserver.errors import ProtocolError
 from syncserver.stats import abs_block, percentile_block
-from syncserver.timing import wait_readable
+from syncserver.timing import wait_readable, yield_to_own_threads
 
 log = logging.getLogger("syncserver")
 
@@ -164,6 +164,7 @@ class SyncServer:
     def run(self) -> str:
         """Run the whole session; returns the end reason."""
         self.proxy.start()
+        yield_to_own_threads()  # its spin must not hold up its own I/O and proxy threads
         log.info("syncserver %s: control %s, ticks %s, bus %s -> %s; %s at %.3f Hz, %d frames",
                  self.session_id, self.endpoints.control, self.endpoints.ticks, self.endpoints.bus_in,
                  self.endpoints.bus_out, self.s.mode, self.s.rate_hz, self.total_frames)

@@ -66,3 +66,16 @@ def realtime_priority(priority: int, consequence: str) -> bool:
         log.warning("could not run at SCHED_FIFO %d (%s); %s", priority, exc, consequence)
         return False
     return True
+
+
+def yield_to_own_threads() -> bool:
+    """A spinning SCHED_FIFO thread blocks every thread of equal priority on its CPU, its own zmq I/O
+    and proxy threads included: run the calling thread one priority step below the one it has, so
+    that those (started before) preempt its spin. False if it was not SCHED_FIFO above 1."""
+    if not hasattr(os, "sched_getscheduler") or os.sched_getscheduler(0) != os.SCHED_FIFO:
+        return False
+    priority = os.sched_getparam(0).sched_priority
+    if priority <= 1:
+        return False
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority - 1))
+    return True

@@ -10,7 +10,7 @@ import yaml
 from session.config import load_config
 from syncserver.component import REPO_ROOT
 from syncserver.errors import ConfigError
-from syncserver.timing import realtime_priority, reduce_timer_slack, spin_until
+from syncserver.timing import realtime_priority, reduce_timer_slack, spin_until, yield_to_own_threads
 
 
 def test_timer_slack_and_spin():
@@ -23,6 +23,7 @@ def test_timer_slack_and_spin():
 
 def test_priority_zero_leaves_the_thread_alone():
     assert realtime_priority(0, "nothing") is False
+    assert yield_to_own_threads() is False  # a normal (SCHED_OTHER) thread has nothing to step below
 
 
 def test_a_bad_rt_priority_names_key_and_value(tmp_path):
@@ -52,3 +53,21 @@ def test_a_component_with_rt_priority_runs_sched_fifo_and_so_do_its_zmq_threads(
         pytest.skip("SCHED_FIFO not permitted here (needs CAP_SYS_NICE or an rtprio limit)")
     main, threads, count = out.stdout.split()
     assert main == "True" and threads == "True" and int(count) >= 2
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setscheduler"), reason="no sched_setscheduler on this platform")
+def test_a_spinning_fifo_thread_steps_below_the_threads_it_started():
+    code = textwrap.dedent("""
+        import os, threading, time
+        from syncserver.timing import realtime_priority, yield_to_own_threads
+        if not realtime_priority(5, "test"):
+            print("skip"); raise SystemExit
+        ready = threading.Event()
+        t = threading.Thread(target=lambda: (ready.set(), time.sleep(1)), daemon=True); t.start(); ready.wait()
+        print(yield_to_own_threads(), os.sched_getparam(0).sched_priority, os.sched_getparam(t.native_id).sched_priority)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    if out.stdout.strip() == "skip":
+        pytest.skip("SCHED_FIFO not permitted here")
+    assert out.stdout.split() == ["True", "4", "5"]

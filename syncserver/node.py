@@ -32,6 +32,7 @@ from syncserver import protocol as p
 from syncserver.clock import LocalClock, OffsetEstimator, ProbeSample
 from syncserver.component import install_stop_handlers
 from syncserver.errors import HandshakeError, ProtocolError
+from syncserver.sockets import recv_message, send_message
 from syncserver.timing import wait_readable
 
 log = logging.getLogger(__name__)
@@ -318,7 +319,7 @@ class Node:
         # NOBLOCK + zmq.Again measured faster in lockstep than checking ZMQ_EVENTS before each recv
         while True:
             try:
-                yield sock.recv_multipart(zmq.NOBLOCK, copy=copy)
+                yield recv_message(sock, copy)
             except zmq.Again:
                 return
 
@@ -345,13 +346,13 @@ class Node:
         if self.bus_pub is None:
             raise RuntimeError(f"node {self.name!r} was created without publish=True")
         msg.src = self.name
-        self.bus_pub.send_multipart(p.encode(topic, msg, arrays), copy=False)
+        send_message(self.bus_pub, p.encode(topic, msg, arrays), copy=False)
 
     # --- internals ------------------------------------------------------------------------
 
     def _send(self, msg: p.Message) -> None:
         msg.src = self.name
-        self.dealer.send_multipart(p.encode(p.TOPIC_CONTROL, msg))
+        send_message(self.dealer, p.encode(p.TOPIC_CONTROL, msg))
 
     def _start_probe_burst(self) -> None:
         self._probes_left = self.offset.burst

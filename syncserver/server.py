@@ -27,6 +27,7 @@ from syncserver.clock import drift_ppm
 from syncserver.component import install_stop_handlers
 from syncserver.errors import ProtocolError
 from syncserver.stats import abs_block, percentile_block
+from syncserver.sockets import recv_message, send_message
 from syncserver.timing import wait_readable, yield_to_own_threads
 
 log = logging.getLogger("syncserver")
@@ -237,7 +238,7 @@ class SyncServer:
         k = self.frame
         sent = self.now() - self.epoch_ns
         t = self.sched(k) if self.paced else sent
-        self.pub.send_multipart(p.encode(p.TOPIC_TICK, p.Tick(
+        send_message(self.pub, p.encode(p.TOPIC_TICK, p.Tick(
             frame=k, t_ns=t, src="syncserver", sent_ns=sent, dt_ns=self.dt_ns, epoch_ns=self.epoch_ns)))
         self.frame_t[k % _RING] = t
         self.frame_sent[k % _RING] = sent
@@ -277,7 +278,7 @@ class SyncServer:
     def _drain_control(self) -> None:
         while True:
             try:
-                frames = self.router.recv_multipart(zmq.NOBLOCK)
+                frames = recv_message(self.router)
             except zmq.Again:
                 return
             t1 = self.now()
@@ -288,7 +289,7 @@ class SyncServer:
 
     def _reply(self, identity: bytes, msg: p.Message) -> None:
         msg.src = "syncserver"
-        self.router.send_multipart([identity, *p.encode(p.TOPIC_CONTROL, msg)])
+        send_message(self.router, [identity, *p.encode(p.TOPIC_CONTROL, msg)])
 
     def _reject_input(self, identity: bytes, reason: str) -> None:
         self.errors[reason.split(":")[0]] += 1
@@ -430,7 +431,7 @@ class SyncServer:
         msg.frame = msg.frame or self.frame
         if self.epoch_ns is not None and not msg.t_ns:
             msg.t_ns = self.session_ns()
-        self.pub.send_multipart(p.encode(topic, msg))
+        send_message(self.pub, p.encode(topic, msg))
 
     # --- results --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from audio.mixer import Mixer
 from audio.sounds import SoundBank
 from audio.spatial import Listener, source_gains
 from syncserver import protocol as p
+from syncserver.errors import ProtocolError
 from syncserver.stats import abs_block, percentile_block
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class AudioComponent:
         elif isinstance(msg, p.Vehicles):
             self.on_vehicles(msg, arrays)
         elif isinstance(msg, p.VehicleIds):
-            self.on_vehicle_ids(msg)
+            self.on_vehicle_ids(msg, arrays)
 
     def on_event(self, ev: p.Event) -> None:
         self.received[ev.kind] = self.received.get(ev.kind, 0) + 1
@@ -73,11 +74,13 @@ class AudioComponent:
             return 1.0
         return source_gains(self.listener, pos[None, :], self.settings.vehicles, self.settings.channels, 1.0)[0]
 
-    def on_vehicle_ids(self, msg: p.VehicleIds) -> None:
-        if len(msg.handles) != len(msg.ids):
-            self._warn_once("ids", "VEHICLE_IDS with %d handles but %d ids; ignored", len(msg.handles), len(msg.ids))
+    def on_vehicle_ids(self, msg: p.VehicleIds, arrays: dict[str, np.ndarray]) -> None:
+        try:
+            handles, ids, _ = p.vehicle_id_table(msg, arrays)
+        except ProtocolError as exc:
+            self._warn_once("ids", "VEHICLE_IDS ignored: %s", exc)
             return
-        self.handle_of = dict(zip(msg.ids, msg.handles))
+        self.handle_of = dict(zip(ids, handles))
 
     def on_vehicles(self, msg: p.Vehicles, arrays: dict[str, np.ndarray]) -> None:
         """Relies on columns ``handle`` (n,) and ``position_cm`` (n, 3); anything else is ignored."""

@@ -2,8 +2,9 @@
 
 ``python -m syncserver.golden [--check]`` writes (or checks) tests/golden/. Each ``<name>.bin`` is a
 multipart message: u32 LE frame count, then per frame u32 LE length and the bytes. manifest.json
-gives, per vector, its topic, message type, the header as JSON, and the arrays' dtype/shape/values,
-so that any implementation (the C++ core included) can check both decoding and encoding.
+gives, per vector, its topic, message type, the header as JSON, and the arrays' dtype/shape/values
+(numbers as floats, byte strings ``|S<w>`` as the UTF-8 text they hold), so that any
+implementation (the C++ core included) can check both decoding and encoding.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def vectors() -> list[tuple[str, bytes, p.Message, dict[str, np.ndarray]]]:
                                                heartbeat_timeout_s=2.0, probe_interval_s=1.0, probe_burst=8, **common), {}),
         ("reject", p.TOPIC_CONTROL, p.Reject(reason="name 'client' is already connected", **common), {}),
         ("probe_reply", p.TOPIC_CONTROL, p.ProbeReply(seq=7, t0=big_t, t1=big_t + 40_000, t2=big_t + 52_000, **common), {}),
-        ("error", p.TOPIC_CONTROL, p.Error(reason="unsupported protocol version 2 (this side speaks 1)", **common), {}),
+        ("error", p.TOPIC_CONTROL, p.Error(reason="unsupported protocol version 3 (this side speaks 2)", **common), {}),
         ("tick", p.TOPIC_TICK, p.Tick(sent_ns=13_711_111_150, dt_ns=11_111_111, epoch_ns=big_t, **common), {}),
         ("start", p.TOPIC_SESSION, p.Start(session_id="abc123", epoch_ns=big_t, mode="realtime", rate_hz=90.0, **common), {}),
         ("end", p.TOPIC_SESSION, p.End(reason="completed", frames=900, **common), {}),
@@ -53,8 +54,8 @@ def vectors() -> list[tuple[str, bytes, p.Message, dict[str, np.ndarray]]]:
             "position_cm": np.array([[100.0, -250.5, 12.0], [0.0, 0.0, 0.0], [-1e5, 3.25, 1.5]], dtype="<f4"),
             "yaw_deg": np.array([0.0, 90.0, -179.5], dtype="<f4"),
             "speed_cms": np.array([1388.9, 0.0, 250.0], dtype="<f4")}),
-        ("vehicle_ids", p.TOPIC_VEHICLE_IDS, p.VehicleIds(ids_version=3, handles=[0, 1, 5], ids=["veh0", "bus_7", "ped.2"],
-                                                          types=["passenger", "bus", "bicycle"], **common), {}),
+        ("vehicle_ids", p.TOPIC_VEHICLE_IDS, p.VehicleIds(ids_version=3, **common),
+         p.vehicle_ids_arrays([0, 1, 5], ["veh0", "bus_7", "fußgänger.2"], ["passenger", "bus", "bicycle"])),
         ("event", p.TOPIC_EVENTS, p.Event(kind="collision", sim_ns=123_400_000_000, subject="veh0",
                                           data={"other": "bus_7", "speed_ms": 13.5, "lane": 2, "emergency": True}, **common), {}),
         ("pose", p.TOPIC_POSE, p.Pose(device="hmd", device_class="HMD", serial="LHR-0001", sample_ns=13_711_000_000,
@@ -91,6 +92,13 @@ def unpack_frames(data: bytes) -> list[bytes]:
     return frames
 
 
+def _values(array: np.ndarray) -> list[float] | list[str]:
+    """An array's elements for the manifest: numbers as floats, byte strings as the text they hold."""
+    if array.dtype.kind == "S":
+        return [b.decode() for b in array.ravel().tolist()]
+    return array.astype(float).ravel().tolist()
+
+
 def generate() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     manifest = {}
@@ -101,8 +109,7 @@ def generate() -> dict[str, bytes]:
             "topic": topic.decode(),
             "type": msgspec.msgpack.decode(bytes(frames[1]))["type"],
             "header": msgspec.to_builtins(msg),
-            "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "values": v.astype(float).ravel().tolist()}
-                       for k, v in arrays.items()},
+            "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "values": _values(v)} for k, v in arrays.items()},
         }
     files["manifest.json"] = (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode()
     return files

@@ -3,7 +3,8 @@
 A message is a ZeroMQ multipart ``[topic, header, *payload]``. The header is a MessagePack map
 whose first key is ``type``; every header carries ``v`` (protocol version), ``frame``, ``t_ns``
 (int64 session time) and ``src``. Bulk arrays travel as raw little-endian payload frames, each
-described by an entry of the header's ``arrays`` list (name, dtype, shape), in payload order.
+described by an entry of the header's ``arrays`` list (name, dtype, shape), in payload order;
+names (the vehicle id table) travel the same way, as fixed-width UTF-8 byte strings (``|S<w>``).
 
 docs/protocol.md is the human specification of this module; tests/golden/ holds byte vectors
 generated from it (``python -m syncserver.golden``) that the Python and C++ sides both check.
@@ -18,7 +19,7 @@ import numpy as np
 
 from syncserver.errors import ProtocolError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_PAYLOAD_FRAMES = 16
@@ -38,14 +39,18 @@ TOPIC_AUDIO = b"audio.onsets"
 TOPIC_FRAMES = b"client.frames"
 TOPIC_REQUEST = b"request"
 
-ALLOWED_DTYPES = frozenset(
+NUMERIC_DTYPES = frozenset(
     {"|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f2", "<f4", "<f8"}
 )
+MAX_STRING_BYTES = 512  # widest fixed-width byte string dtype, |S512
+# every allowed dtype: the numeric ones and fixed-width byte strings |S1 .. |S512 (UTF-8, NUL-padded)
+ALLOWED_DTYPES = NUMERIC_DTYPES | frozenset(f"|S{w}" for w in range(1, MAX_STRING_BYTES + 1))
+NAME_LIMIT = 128  # characters of a name (Name below; the names of a VEHICLE_IDS table)
 
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 UInt32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
 Frame = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-Name = Annotated[str, msgspec.Meta(max_length=128)]
+Name = Annotated[str, msgspec.Meta(max_length=NAME_LIMIT)]
 Text = Annotated[str, msgspec.Meta(max_length=4096)]
 Scalar = Union[bool, int, float, str]
 Vec3 = tuple[float, float, float]
@@ -201,12 +206,13 @@ class Vehicles(Message, tag="VEHICLES", kw_only=True):
 
 
 class VehicleIds(Message, tag="VEHICLE_IDS", kw_only=True):
-    """Handle -> (SUMO id, vehicle type); re-sent when it changes and on request."""
+    """Handle -> (SUMO id, vehicle type); re-sent when it changes and on request. The table is three
+    payload arrays, in this order: ``handles`` ``<u4`` (n,), ``ids`` and ``types`` ``|S<w>`` (n,)
+    (UTF-8, NUL-padded). Build them with :func:`vehicle_ids_arrays`, read them with
+    :func:`vehicle_id_table`."""
 
     ids_version: UInt32
-    handles: list[UInt32]
-    ids: list[Name]
-    types: list[Name]
+    arrays: Annotated[list[ArraySpec], msgspec.Meta(max_length=MAX_PAYLOAD_FRAMES)] = []
 
 
 class Event(Message, tag="EVENT", kw_only=True):
@@ -306,7 +312,7 @@ def encode(topic: bytes, msg: Message,
         for name, array in arrays.items():
             array = _le_array(array)
             if array.dtype.str not in ALLOWED_DTYPES:
-                raise ProtocolError(f"array {name!r}: dtype {array.dtype.str} is not allowed")
+                raise ProtocolError(_dtype_error(name, array.dtype.str))
             specs.append(ArraySpec(name=name, dtype=array.dtype.str, shape=list(array.shape)))
             payload.append(memoryview(array).cast("B") if array.size else memoryview(b""))  # cast() rejects empty shapes
         msg.arrays = specs
@@ -339,6 +345,8 @@ class Decoder:
         if msg.v != PROTOCOL_VERSION:
             raise ProtocolError(f"unsupported protocol version {msg.v!r} (this side speaks {PROTOCOL_VERSION})")
         arrays = decode_arrays(msg, frames[2:])
+        if type(msg) is VehicleIds:
+            check_vehicle_id_arrays(arrays)
         return topic, msg, arrays
 
     @staticmethod
@@ -363,7 +371,7 @@ def decode_arrays(msg: Message, payload: Sequence[bytes | memoryview]) -> dict[s
     out: dict[str, np.ndarray] = {}
     for spec, frame in zip(specs, payload):
         if spec.dtype not in ALLOWED_DTYPES:
-            raise ProtocolError(f"array {spec.name!r}: dtype {spec.dtype!r} is not allowed")
+            raise ProtocolError(_dtype_error(spec.name, spec.dtype))
         dtype = np.dtype(spec.dtype)
         expected = math.prod(spec.shape) * dtype.itemsize
         if len(frame) != expected:
@@ -374,6 +382,118 @@ def decode_arrays(msg: Message, payload: Sequence[bytes | memoryview]) -> dict[s
             raise ProtocolError(f"array {spec.name!r} appears twice")
         out[spec.name] = np.frombuffer(frame, dtype=dtype).reshape(spec.shape)
     return out
+
+
+def _dtype_error(name: str, dtype: str) -> str:
+    return (f"array {name!r}: dtype {dtype!r} is not allowed (numeric {' '.join(sorted(NUMERIC_DTYPES))}, "
+            f"or a byte string |S1 .. |S{MAX_STRING_BYTES})")
+
+
+# --- the vehicle id table (VEHICLE_IDS payload) ---------------------------------------------
+
+VEHICLE_ID_ARRAYS = ("handles", "ids", "types")
+
+
+def vehicle_ids_arrays(handles: Sequence[int] | np.ndarray, ids: Sequence[str],
+                       types: Sequence[str]) -> dict[str, np.ndarray]:
+    """The payload of a VEHICLE_IDS message: ``handles`` ``<u4`` (n,), ``ids`` and ``types``
+    ``|S<w>`` (n,) with w the longest UTF-8 length (at least 1). Names are clipped to NAME_LIMIT
+    characters; a name with a NUL character cannot travel and raises ProtocolError."""
+    h = np.asarray(handles)
+    if h.ndim != 1 or (h.size and h.dtype.kind not in "ui"):
+        raise ProtocolError(f"VEHICLE_IDS: handles must be a flat list of integers, got {h.dtype} {h.shape}")
+    if h.size and (int(h.min()) < 0 or int(h.max()) > 0xFFFFFFFF):
+        raise ProtocolError("VEHICLE_IDS: a handle is outside [0, 4294967295]")
+    out = {"handles": np.ascontiguousarray(h, dtype="<u4"), "ids": _name_array("ids", ids),
+           "types": _name_array("types", types)}
+    if not len(out["handles"]) == len(out["ids"]) == len(out["types"]):
+        raise ProtocolError(f"VEHICLE_IDS: {len(out['handles'])} handles, {len(out['ids'])} ids and "
+                            f"{len(out['types'])} types")
+    return out
+
+
+def _name_array(what: str, names: Sequence[str]) -> np.ndarray:
+    if max(map(len, names), default=0) > NAME_LIMIT:
+        names = [n[:NAME_LIMIT] for n in names]
+    try:
+        if "\0" in "".join(names):
+            raise ProtocolError(f"VEHICLE_IDS: a name in {what} contains a NUL character")
+        encoded = list(map(str.encode, names))
+    except (TypeError, UnicodeError) as exc:
+        raise ProtocolError(f"VEHICLE_IDS: {what} must be strings encodable as UTF-8 ({exc})") from None
+    return np.array(encoded, dtype="S")  # the longest one's width; |S1 for none or only empty names
+
+
+def check_vehicle_id_arrays(arrays: Mapping[str, np.ndarray],
+                            names: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(handles, ids, types)`` of a VEHICLE_IDS payload after checking it: exactly those three
+    arrays in that order, ``<u4`` / ``|S<w>`` / ``|S<w>``, one-dimensional, of one length, and
+    (unless ``names`` is False) every name valid UTF-8 of at most NAME_LIMIT characters with no NUL
+    before its padding. Whole-array numpy checks, no Python loop over vehicles."""
+    for name in VEHICLE_ID_ARRAYS:
+        if name not in arrays:
+            raise ProtocolError(f"VEHICLE_IDS: missing array {name!r}")
+    if list(arrays) != list(VEHICLE_ID_ARRAYS):
+        extra = [k for k in arrays if k not in VEHICLE_ID_ARRAYS]
+        raise ProtocolError(f"VEHICLE_IDS: unexpected array {extra[0]!r}" if extra else
+                            f"VEHICLE_IDS: arrays must be handles, ids, types in this order, got {list(arrays)}")
+    handles, ids, types = (arrays[k] for k in VEHICLE_ID_ARRAYS)
+    if handles.dtype.str != "<u4":
+        raise ProtocolError(f"VEHICLE_IDS: array 'handles' must be <u4, got {handles.dtype.str}")
+    for name, a in (("ids", ids), ("types", types)):
+        if a.dtype.kind != "S" or a.dtype.str not in ALLOWED_DTYPES:
+            raise ProtocolError(f"VEHICLE_IDS: array {name!r} must be a byte string |S<w>, got {a.dtype.str}")
+    for name, a in zip(VEHICLE_ID_ARRAYS, (handles, ids, types)):
+        if a.ndim != 1:
+            raise ProtocolError(f"VEHICLE_IDS: array {name!r} must be one-dimensional, got shape {a.shape}")
+    if not len(handles) == len(ids) == len(types):
+        raise ProtocolError(f"VEHICLE_IDS: array lengths differ: handles {len(handles)}, ids {len(ids)}, "
+                            f"types {len(types)}")
+    if names:
+        _check_names("ids", ids)
+        _check_names("types", types)
+    return handles, ids, types
+
+
+def _check_names(what: str, a: np.ndarray) -> None:
+    n, w = len(a), a.dtype.itemsize
+    if n == 0:
+        return
+    b = np.ascontiguousarray(a).view(np.uint8).reshape(n, w)
+    nz = b != 0
+    bad = np.flatnonzero((~nz[:, :-1] & nz[:, 1:]).any(axis=1))  # a NUL followed by a byte that is not
+    if len(bad):
+        raise ProtocolError(f"VEHICLE_IDS: {what}[{bad[0]}] contains a NUL byte")
+    if w > NAME_LIMIT:
+        chars = (nz & ((b & 0xC0) != 0x80)).sum(axis=1)  # bytes that start a character
+        bad = np.flatnonzero(chars > NAME_LIMIT)
+        if len(bad):
+            raise ProtocolError(f"VEHICLE_IDS: {what}[{bad[0]}] is longer than {NAME_LIMIT} characters")
+    if b.max() < 0x80:
+        return  # ASCII: valid UTF-8
+    try:
+        # ASCII newlines between the names: a sequence cut at a name's end or start is invalid too
+        b"\n".join(a.tolist()).decode("utf-8")
+    except UnicodeDecodeError:
+        first = next(i for i, raw in enumerate(a.tolist()) if not _is_utf8(raw))
+        raise ProtocolError(f"VEHICLE_IDS: {what}[{first}] is not valid UTF-8") from None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def vehicle_id_table(msg: Message, arrays: Mapping[str, np.ndarray]) -> tuple[list[int], list[str], list[str]]:
+    """``(handles, ids, types)`` of a VEHICLE_IDS message and its decoded arrays; ProtocolError names
+    what is wrong (missing array, wrong dtype, not 1-D, length mismatch, invalid UTF-8, a NUL)."""
+    if not isinstance(msg, VehicleIds):
+        raise ProtocolError(f"not a VEHICLE_IDS message: {type(msg).__name__}")
+    handles, ids, types = check_vehicle_id_arrays(arrays)
+    return handles.tolist(), list(map(bytes.decode, ids.tolist())), list(map(bytes.decode, types.tolist()))
 
 
 def control_request_decoder() -> Decoder:

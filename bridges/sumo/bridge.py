@@ -8,10 +8,8 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
-
 from bridges.sumo.config import Settings
 from bridges.sumo.interp import Workspace, evaluate
-from bridges.sumo.pipe import clip_names
 from bridges.sumo.segment import Segment
 from bridges.sumo.simclock import SimClock
 from bridges.sumo.stepper import Stepper, StepperError
@@ -128,9 +126,9 @@ class SumoBridge:
         table = seg.table
         if table is None:
             return
-        self.publish(p.TOPIC_VEHICLE_IDS, p.VehicleIds(frame=frame, t_ns=t_ns, ids_version=table.version,
-                                                       handles=table.handles, ids=clip_names(table.ids),
-                                                       types=clip_names(table.types)))
+        # the arrays as the stepping process built them (views of the pipe's frames): no per-vehicle work here
+        self.publish(p.TOPIC_VEHICLE_IDS, p.VehicleIds(frame=frame, t_ns=t_ns, ids_version=table.version),
+                     arrays=table.arrays)
         self.published_version = table.version
         self.ids_sent += 1
 

@@ -42,11 +42,6 @@ class SegmentHeader(_Msg, tag="segment"):
     step_cpu_ms: float
     epoch: int
     terminal: bool
-    # the id table's handles, ids and types, each already MessagePack-encoded as the VEHICLE_IDS
-    # header carries it (names clipped to the wire's limit): the bridge forwards them as they are
-    # instead of decoding thousands of strings and encoding them again (the table comes whenever the
-    # vehicle set changes, i.e. nearly every step of a busy scenario)
-    table: tuple[bytes, bytes, bytes] | None = None
     events: list[EventRec] = []
     arrays: list[p.ArraySpec] = []
 
@@ -69,7 +64,7 @@ ToWorker = Union[Horizon, Seek, Stop]
 _to_bridge = msgspec.msgpack.Decoder(ToBridge)
 _to_worker = msgspec.msgpack.Decoder(ToWorker)
 _enc = msgspec.msgpack.Encoder()
-NAME_LIMIT = 128  # characters of a name on the wire (protocol.Name)
+TABLE_PREFIX = "table."  # pipe names of the id table's arrays: table.handles, table.ids, table.types
 
 
 def encode(msg: _Msg) -> list[bytes]:
@@ -77,49 +72,32 @@ def encode(msg: _Msg) -> list[bytes]:
 
 
 def encode_segment(seg: Segment) -> list[bytes | memoryview]:
-    table = None
-    if seg.table is not None:
-        t = seg.table
-        table = (_raw(t.handles), _raw(clip_names(t.ids)), _raw(clip_names(t.types)))
+    """One header and the segment's arrays; when the vehicle set changed, also the id table's arrays,
+    exactly the VEHICLE_IDS payload the bridge will publish (built once, in this process)."""
     header = SegmentHeader(s_a=seg.s_a, s_b=seg.s_b, ids_version=seg.ids_version, step_ms=seg.step_ms,
-                           step_cpu_ms=seg.step_cpu_ms, epoch=seg.epoch, terminal=seg.terminal, table=table,
+                           step_cpu_ms=seg.step_cpu_ms, epoch=seg.epoch, terminal=seg.terminal,
                            events=[EventRec(e.kind, e.sim_ns, e.subject, e.data) for e in seg.events])
-    frames = p.encode(b"", header, {name: getattr(seg, name) for name in ARRAY_FIELDS})
+    arrays = {name: getattr(seg, name) for name in ARRAY_FIELDS}
+    if seg.table is not None:
+        arrays.update((TABLE_PREFIX + name, a) for name, a in seg.table.arrays.items())
+    frames = p.encode(b"", header, arrays)
     return frames[1:]
 
 
-def clip_names(names: list[str] | msgspec.Raw, limit: int = NAME_LIMIT) -> list[str] | msgspec.Raw:
-    """Names as the wire allows them (at most ``limit`` characters)."""
-    if isinstance(names, msgspec.Raw) or max(map(len, names), default=0) <= limit:
-        return names
-    return [n[:limit] for n in names]
-
-
-def _raw(column: list | msgspec.Raw) -> bytes:
-    return bytes(column) if isinstance(column, msgspec.Raw) else _enc.encode(column)
-
-
-def _array_len(raw: bytes) -> int | None:
-    """Element count of a MessagePack array (its header only), None if ``raw`` is not one."""
-    if not raw:
+def _table(version: int, n: int, arrays: dict[str, np.ndarray]) -> IdTable | None:
+    """The id table of a segment with ``n`` vehicles, if it carries one. Its arrays are checked for
+    their names, dtypes and lengths (whole arrays, not name by name): the bus's decoders check the
+    names themselves, and the bridge forwards the arrays as they are."""
+    table = {k[len(TABLE_PREFIX):]: a for k, a in arrays.items() if k.startswith(TABLE_PREFIX)}
+    if not table:
         return None
-    tag = raw[0]
-    if 0x90 <= tag <= 0x9F:
-        return tag & 0x0F
-    if tag == 0xDC and len(raw) >= 3:
-        return int.from_bytes(raw[1:3], "big")
-    if tag == 0xDD and len(raw) >= 5:
-        return int.from_bytes(raw[1:5], "big")
-    return None
-
-
-def _table(version: int, n: int, handles: bytes, ids: bytes, types: bytes) -> IdTable:
-    """The id table of a segment with ``n`` vehicles, its columns kept encoded. Only their element
-    counts are checked here: the bus's decoders check everything they receive."""
-    for what, raw in (("handles", handles), ("ids", ids), ("types", types)):
-        if _array_len(raw) != n:
-            raise ProtocolError(f"segment from the stepping process: id table {what} is not a list of its {n} vehicles")
-    return IdTable(version, msgspec.Raw(handles), msgspec.Raw(ids), msgspec.Raw(types))
+    try:
+        handles, _, _ = p.check_vehicle_id_arrays(table, names=False)
+    except ProtocolError as exc:
+        raise ProtocolError(f"segment from the stepping process: id table: {exc}") from None
+    if len(handles) != n:
+        raise ProtocolError(f"segment from the stepping process: id table of {len(handles)} vehicles for {n}")
+    return IdTable(version, table)
 
 
 def decode_to_worker(frames: list[bytes]) -> Horizon | Seek | Stop:
@@ -146,7 +124,7 @@ def decode_to_bridge(frames: list[Any]) -> Hello | Failed | Segment:
             or handles.dtype != np.uint32 or pos_coef.dtype != np.float64 or lin.dtype != np.float64:
         raise ProtocolError(f"segment from the stepping process: arrays of shapes {handles.shape}, {pos_coef.shape}, "
                             f"{lin.shape} do not describe {n} vehicles")
-    table = _table(msg.ids_version, n, *msg.table) if msg.table is not None else None
+    table = _table(msg.ids_version, n, arrays)
     events = [SimEvent(e.kind, e.sim_ns, e.subject, e.data) for e in msg.events]
     return Segment(s_a=msg.s_a, s_b=msg.s_b, handles=handles, pos_coef=pos_coef, lin=lin, ids_version=msg.ids_version,
                    table=table, events=events, step_ms=msg.step_ms, step_cpu_ms=msg.step_cpu_ms, epoch=msg.epoch,

@@ -16,27 +16,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-import msgspec
 import numpy as np
 
 from bridges.sumo.coords import CoordinateFrame, wrap180
 from bridges.sumo.events import EventDetector, SimEvent
 from bridges.sumo.handles import HandleTable
 from bridges.sumo.snapshot import Snapshot
+from syncserver import protocol as p
 
 ARRAY_FIELDS = ("handles", "pos_coef", "lin")
 
 
 @dataclass
 class IdTable:
-    """Handle -> SUMO id and type of the active set. Built as lists; after the pipe (bridges.sumo.pipe)
-    each column is its MessagePack encoding (``msgspec.Raw``), which goes into a VEHICLE_IDS header
-    as it is instead of being decoded into thousands of strings and encoded again."""
+    """Handle -> SUMO id and type of the active set, already the VEHICLE_IDS payload: ``arrays`` is
+    ``handles`` ``<u4``, ``ids`` and ``types`` ``|S<w>`` (protocol.vehicle_ids_arrays, names clipped to
+    the wire's limit), built once in the stepping process when the set changes. They cross the pipe
+    (bridges.sumo.pipe) as raw frames and go onto the bus as they are: the bridge never touches the
+    names one by one."""
 
     version: int
-    handles: list[int] | msgspec.Raw
-    ids: list[str] | msgspec.Raw
-    types: list[str] | msgspec.Raw
+    arrays: dict[str, np.ndarray]
 
 
 @dataclass
@@ -129,7 +129,7 @@ class SegmentBuilder:
     def _segment(self, a: _State, b: _State | None) -> Segment:
         s_a = a.snap.sim_ns
         changed = self.table.activate(a.handles)
-        table = IdTable(self.table.version, a.handles.tolist(), a.ids, a.types) if changed else None
+        table = IdTable(self.table.version, p.vehicle_ids_arrays(a.handles, a.ids, a.types)) if changed else None
         if b is None:
             zero = np.zeros_like(a.vel)
             return Segment(s_a, s_a, a.handles, hermite_coef(a.pos, zero, a.pos, zero, 0.0),

@@ -14,6 +14,7 @@ import numpy as np
 from recording.errors import RecordingError
 from recording.reader import Recording
 from syncserver import protocol as p
+from syncserver.errors import ProtocolError
 
 SNAPSHOT_EVERY_NS = 100_000_000  # keep vehicle positions at most every 0.1 s of session time
 
@@ -134,7 +135,11 @@ def _read_streams(d: SessionData) -> None:
                 handles = m.arrays.get("handle", np.arange(len(pos)))
                 d.snapshots.append(Snapshot(msg.t_ns, np.array(handles), np.array(pos, dtype=np.float64)))
         elif isinstance(msg, p.VehicleIds):
-            d.vehicle_ids = {h: (i, t) for h, i, t in zip(msg.handles, msg.ids, msg.types)}
+            try:
+                handles, ids, types = p.vehicle_id_table(msg, m.arrays)
+            except ProtocolError:
+                continue  # recorded without its arrays (omit_payloads): the previous table stays
+            d.vehicle_ids = dict(zip(handles, zip(ids, types)))
         elif isinstance(msg, p.Pose):
             cols = d.poses.setdefault(msg.device, Columns("t_ns", "sample_ns", "x", "y", "z", "qw", "qx", "qy", "qz"))
             cols.add(msg.t_ns, msg.sample_ns, *msg.position, *msg.orientation)

@@ -28,7 +28,7 @@ def make(tmp_path: Path, **settings) -> tuple[AudioComponent, FileBackend, list]
 def test_events_clicks_and_vehicles(tmp_path: Path) -> None:
     app, be, published = make(tmp_path, test_clicks={"period_s": 0.5, "start_s": 0.25, "lead_ms": 100},
                               event_delay_ms=10, channels=2)
-    app.on_message(p.VehicleIds(ids_version=1, handles=[3], ids=["car0"], types=["passenger"]), {})
+    app.on_message(p.VehicleIds(ids_version=1), p.vehicle_ids_arrays([3], ["car0"], ["passenger"]))
     app.on_message(p.Vehicles(t_ns=0, sim_ns=0, ids_version=1),
                    {"handle": np.array([3], np.uint32), "position_cm": np.array([[0, 500, 170]], np.float32)})
     app.on_message(p.Event(kind="horn", t_ns=300_000_000, subject="car0"), {})
@@ -56,7 +56,10 @@ def test_bad_vehicle_tables_are_ignored(tmp_path: Path) -> None:
                    {"handle": np.array([1, 2], np.uint32), "position_cm": np.zeros((3, 3), np.float32)})
     app.on_message(p.Vehicles(t_ns=0, sim_ns=0, ids_version=1),
                    {"handle": np.array([1], np.float32), "position_cm": np.zeros((1, 3), np.float32)})
-    app.on_message(p.VehicleIds(ids_version=1, handles=[1, 2], ids=["a"], types=[]), {})
+    app.on_message(p.VehicleIds(ids_version=1), {"handles": np.array([1, 2], np.uint32), "ids": np.array([b"a"]),
+                                                  "types": np.array([b"car", b"bus"])})
+    app.on_message(p.VehicleIds(ids_version=1), {})  # recorded without its payload
+    assert app.handle_of == {}
     app.on_message(p.Vehicles(t_ns=0, sim_ns=0, ids_version=1),  # extra columns are fine
                    {"handle": np.array([1], np.uint32), "position_cm": np.full((1, 3), np.nan, np.float32),
                     "yaw_deg": np.zeros(1, np.float32)})

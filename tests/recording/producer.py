@@ -27,8 +27,8 @@ def frame_messages(frame: int, t_ns: int) -> list[tuple[bytes, p.Message, dict[s
                               position=(0.01 * frame, 1.7, 0.0), orientation=(1.0, 0.0, 0.0, 0.0)), {}),
     ]
     if frame == 0:  # the first tick: every subscriber's connection is up by now
-        out.insert(0, (p.TOPIC_VEHICLE_IDS, p.VehicleIds(frame=frame, t_ns=t_ns, ids_version=1, handles=list(range(6)),
-                                                         ids=[f"veh{i}" for i in range(6)], types=["car"] * 6), {}))
+        out.insert(0, (p.TOPIC_VEHICLE_IDS, p.VehicleIds(frame=frame, t_ns=t_ns, ids_version=1),
+                       p.vehicle_ids_arrays(range(6), [f"veh{i}" for i in range(6)], ["car"] * 6)))
     if frame % 30 == 0:
         out.append((p.TOPIC_EVENTS, p.Event(frame=frame, t_ns=t_ns, kind="depart", subject=f"veh{frame}",
                                             data={"lane": frame % 3}), {}))

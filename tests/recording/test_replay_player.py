@@ -13,8 +13,9 @@ from tests.conftest import free_endpoints
 
 
 def _ids_item(src: str, version: int) -> Item:
-    msg = p.VehicleIds(frame=version, t_ns=version, src=src, ids_version=version, handles=[0], ids=["v0"], types=["car"])
-    return Item(version, version, p.TOPIC_VEHICLE_IDS, p.encode(p.TOPIC_VEHICLE_IDS, msg), src)
+    msg = p.VehicleIds(frame=version, t_ns=version, src=src, ids_version=version)
+    frames = [bytes(f) for f in p.encode(p.TOPIC_VEHICLE_IDS, msg, p.vehicle_ids_arrays([0], ["v0"], ["car"]))]
+    return Item(version, version, p.TOPIC_VEHICLE_IDS, frames, src)
 
 
 def test_a_sumo_ids_request_re_sends_the_newest_table_of_each_source_byte_for_byte():

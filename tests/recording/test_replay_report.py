@@ -15,6 +15,7 @@ import yaml
 from recording.compare import compare_main
 from recording.reader import Recording
 from recording.report import build_report
+from recording.report.data import load
 from tests.conftest import REPO, free_endpoints
 
 REPLAYED = ["pose", "sumo.vehicles", "sumo.ids", "events"]
@@ -53,6 +54,11 @@ def streams(folder: Path) -> list[tuple[bytes, bytes, list[bytes]]]:
 def test_demo_style_session_writes_the_recording_and_the_report(sessions):
     a, _ = sessions
     assert (a / "session.mcap").is_file() and (a / "report.html").is_file() and (a / "summary.json").is_file()
+
+
+def test_the_report_reads_the_vehicle_id_table(sessions):
+    for folder in sessions:  # recorded, and recorded from the replay
+        assert load(folder).vehicle_ids == {h: (f"veh{h}", "car") for h in range(6)}
 
 
 def test_lockstep_replay_reproduces_vehicles_and_poses_exactly(sessions):

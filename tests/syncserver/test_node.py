@@ -1,6 +1,7 @@
 """The client library against real sockets bound by the test (no syncserver)."""
 import time
 
+import numpy as np
 import zmq
 
 from session.config import Endpoints
@@ -58,3 +59,26 @@ def test_wait_ends_on_time_without_a_message_and_at_once_with_one():
         assert node.wait(5_000_000_000) is True
         assert time.monotonic_ns() - t0 < 1_000_000_000  # woken by the message, not the timeout
     ticks.close()
+
+
+def test_an_inconsistent_vehicle_id_table_is_dropped_and_counted():
+    eps = Endpoints(**free_endpoints())
+    bus = zmq.Context.instance().socket(zmq.PUB)
+    bus.bind(eps.bus_out)
+    good = p.encode(p.TOPIC_VEHICLE_IDS, p.VehicleIds(ids_version=1),
+                    p.vehicle_ids_arrays([0, 7], ["veh0", "veh7"], ["car", "bus"]))
+    bad = p.encode(p.TOPIC_VEHICLE_IDS, p.VehicleIds(ids_version=1),  # two handles, one type
+                   {"handles": np.array([0, 7], "<u4"), "ids": np.array([b"veh0", b"veh7"]), "types": np.array([b"car"])})
+    with Node("n", eps, data_topics=[p.TOPIC_VEHICLE_IDS]) as node:
+        def arrives() -> bool:
+            bus.send_multipart(good)
+            time.sleep(0.05)
+            return any(isinstance(e, DataEvent) for e in node.poll(0))
+        assert wait_for(arrives, 5), "subscription never became live"
+        bus.send_multipart(bad)
+        bus.send_multipart(good)
+        time.sleep(0.05)
+        got = node.poll(0)
+        assert node.stats.decode_errors == 1 and len(got) == 1  # the node keeps going
+        assert p.vehicle_id_table(got[0].msg, got[0].arrays) == ([0, 7], ["veh0", "veh7"], ["car", "bus"])
+    bus.close()

@@ -6,6 +6,9 @@ from syncserver import golden
 from syncserver import protocol as p
 from syncserver.errors import ProtocolError
 
+V = p.PROTOCOL_VERSION
+
+
 def decoder_for(msg: p.Message) -> p.Decoder:
     for union, make in ((p.ControlRequest, p.control_request_decoder), (p.ControlReply, p.control_reply_decoder),
                         (p.Broadcast, p.broadcast_decoder), (p.BusMessage, p.bus_decoder)):
@@ -65,24 +68,18 @@ HOSTILE = [
     ([], "truncated"),
     ([b"tick", b"\xc1"], "malformed"),
     ([b"tick", b"\x92\x01\x02"], "malformed"),
-    ([b"tick", enc({"type": "TICK", "v": 2, "frame": 1})], "unsupported protocol version 2"),
-    ([b"tick", enc({"type": "NOPE", "v": 1})], "unknown or unexpected message type 'NOPE'"),
-    ([b"tick", enc({"type": "HELLO", "v": 1, "name": "x"})], "unknown or unexpected message type 'HELLO'"),
-    ([b"tick", enc({"type": "TICK", "v": 1, "frame": "7", "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "$.frame"),
-    ([b"tick", enc({"type": "TICK", "v": 1, "frame": -1, "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "$.frame"),
-    ([b"tick", enc({"type": "TICK", "v": 1, "frame": 2**64 - 1, "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "$.frame"),
-    ([b"tick", enc({"type": "TICK", "v": 1, "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1, "extra": 1})], "extra"),
-    ([b"tick", enc({"type": "TICK", "v": 1, "dt_ns": 1, "epoch_ns": 1})], "sent_ns"),
+    ([b"tick", enc({"type": "TICK", "v": 1, "frame": 1})], "unsupported protocol version 1 (this side speaks 2)"),
+    ([b"tick", enc({"type": "TICK", "v": 3, "frame": 1})], "unsupported protocol version 3"),
+    ([b"tick", enc({"type": "NOPE", "v": V})], "unknown or unexpected message type 'NOPE'"),
+    ([b"tick", enc({"type": "HELLO", "v": V, "name": "x"})], "unknown or unexpected message type 'HELLO'"),
+    ([b"tick", enc({"type": "TICK", "v": V, "frame": "7", "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "$.frame"),
+    ([b"tick", enc({"type": "TICK", "v": V, "frame": -1, "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "$.frame"),
+    ([b"tick", enc({"type": "TICK", "v": V, "frame": 2**64 - 1, "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "$.frame"),
+    ([b"tick", enc({"type": "TICK", "v": V, "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1, "extra": 1})], "extra"),
+    ([b"tick", enc({"type": "TICK", "v": V, "dt_ns": 1, "epoch_ns": 1})], "sent_ns"),
     ([b"tick", b"\x80" * (p.MAX_HEADER_BYTES + 1)], "oversized header"),
     ([b"tick", b"x"] + [b""] * (p.MAX_PAYLOAD_FRAMES + 1), "oversized message"),
 ]
-
-
-@pytest.mark.parametrize("frames,needle", HOSTILE)
-def test_hostile_broadcasts_are_rejected_with_a_clear_error(frames, needle):
-    with pytest.raises(ProtocolError) as exc:
-        p.broadcast_decoder().decode(frames)
-    assert needle in str(exc.value)
 
 
 def test_array_payload_checks():
@@ -112,3 +109,127 @@ def test_big_endian_arrays_are_sent_little_endian():
 def test_control_request_rejects_oversized_messages():
     with pytest.raises(ProtocolError, match="oversized"):
         p.control_request_decoder().decode([b"ctl", b"\x80", b"x" * 100_000])
+
+
+# --- fixed-width byte strings and the vehicle id table ------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["|S1", "|S7", "|S512"])
+def test_byte_string_dtypes_are_allowed(dtype):
+    names = np.array([b"a", b"\xc3\xa9"[: int(dtype[2:])]], dtype=dtype)
+    frames = p.encode(p.TOPIC_RESIDUALS, p.Residuals(asset="a", base_frame=1), {"labels": names})
+    _, msg, arrays = p.bus_decoder().decode([bytes(f) for f in frames])
+    assert msg.arrays[0].dtype == dtype and arrays["labels"].dtype.str == dtype
+    np.testing.assert_array_equal(arrays["labels"], names)
+
+
+@pytest.mark.parametrize("dtype", ["|S0", "|S513", "<S4", ">S4", "|U4", "<U4", "|S08", "|S", "S4", "|S-1", "|V4"])
+def test_other_string_dtypes_are_rejected_naming_array_and_dtype(dtype):
+    good = p.encode(p.TOPIC_RESIDUALS, p.Residuals(asset="a", base_frame=1), {"labels": np.zeros(2, "|S4")})
+    hdr = msgspec.msgpack.decode(good[1])
+    hdr["arrays"][0]["dtype"] = dtype
+    with pytest.raises(ProtocolError, match=rf"array 'labels': dtype '{dtype}' is not allowed"):
+        p.bus_decoder().decode([good[0], enc(hdr), bytes(good[2])])
+    assert p.ALLOWED_DTYPES >= {"|S1", "|S512", "<f4"} and "|S0" not in p.ALLOWED_DTYPES
+
+
+def test_encode_refuses_unicode_arrays():
+    with pytest.raises(ProtocolError, match=r"array 'labels': dtype '<U1' is not allowed"):
+        p.encode(p.TOPIC_RESIDUALS, p.Residuals(asset="a", base_frame=1), {"labels": np.array(["x"])})
+
+
+def ids_frames(handles, ids, types, version=3):
+    return [bytes(f) for f in p.encode(p.TOPIC_VEHICLE_IDS, p.VehicleIds(ids_version=version),
+                                       p.vehicle_ids_arrays(handles, ids, types))]
+
+
+def test_vehicle_ids_travel_as_arrays():
+    frames = ids_frames([4, 9, 2], ["veh0", "bus_7", "fußgänger.2"], ["passenger", "bus", ""])
+    _, msg, arrays = p.bus_decoder().decode(frames)
+    assert [a.name for a in msg.arrays] == ["handles", "ids", "types"]
+    assert [a.dtype for a in msg.arrays] == ["<u4", "|S13", "|S9"]  # 'fußgänger.2' is 13 UTF-8 bytes
+    assert p.vehicle_id_table(msg, arrays) == ([4, 9, 2], ["veh0", "bus_7", "fußgänger.2"], ["passenger", "bus", ""])
+    empty = p.bus_decoder().decode(ids_frames([], [], []))
+    assert [a.dtype for a in empty[1].arrays] == ["<u4", "|S1", "|S1"]
+    assert p.vehicle_id_table(empty[1], empty[2]) == ([], [], [])
+
+
+def test_a_city_scale_id_table_fits_the_protocol():
+    n = 20_000
+    ids = [f"{i:06d}." + "é" * 200 if i % 2 else f"{i:06d}".ljust(300, "x") for i in range(n)]  # clipped to 128
+    types = [f"type{i % 17}" for i in range(n)]
+    frames = ids_frames(np.arange(n, dtype=np.uint32) * 3, ids, types, version=2**32 - 1)
+    assert len(frames[1]) < 1024  # the header only describes the arrays
+    _, msg, arrays = p.bus_decoder().decode(frames)
+    assert msg.arrays[1].dtype == "|S249"  # 7 ASCII + 121 two-byte characters
+    handles, got_ids, got_types = p.vehicle_id_table(msg, arrays)
+    assert handles == list(range(0, 3 * n, 3)) and got_types == types
+    assert got_ids == [i[:p.NAME_LIMIT] for i in ids]
+
+
+def test_vehicle_ids_arrays_refuses_what_cannot_travel():
+    with pytest.raises(ProtocolError, match="NUL"):
+        p.vehicle_ids_arrays([1], ["a\0b"], ["car"])
+    with pytest.raises(ProtocolError, match="1 handles, 2 ids and 1 types"):
+        p.vehicle_ids_arrays([1], ["a", "b"], ["car"])
+    with pytest.raises(ProtocolError, match="outside"):
+        p.vehicle_ids_arrays([-1], ["a"], ["car"])
+    with pytest.raises(ProtocolError, match="strings"):
+        p.vehicle_ids_arrays([1], [b"a"], ["car"])
+    with pytest.raises(ProtocolError, match="UTF-8"):
+        p.vehicle_ids_arrays([1], ["\udc80"], ["car"])
+
+
+def _rewrite(frames, specs=None, payload=None):
+    hdr = msgspec.msgpack.decode(frames[1])
+    if specs is not None:
+        hdr["arrays"] = specs(hdr["arrays"])
+    return [frames[0], enc(hdr), *(payload(frames[2:]) if payload else frames[2:])]
+
+
+def _spec(name, dtype, shape):
+    return {"name": name, "dtype": dtype, "shape": shape}
+
+
+GOOD = ids_frames([0, 1, 5], ["veh0", "bus_7", "ped"], ["passenger", "bus", "bicycle"])
+HOSTILE_IDS = [
+    (_rewrite(GOOD, lambda s: s[:2], lambda f: f[:2]), "missing array 'types'"),
+    (_rewrite(GOOD, lambda s: [], lambda f: []), "missing array 'handles'"),
+    (_rewrite(GOOD, lambda s: [s[0], s[2], s[1]], lambda f: [f[0], f[2], f[1]]), "in this order"),
+    (_rewrite(GOOD, lambda s: [*s, _spec("extra", "<u4", [3])], lambda f: [*f, f[0]]), "unexpected array 'extra'"),
+    (_rewrite(GOOD, lambda s: [_spec("handles", "<i4", [3]), *s[1:]]), "'handles' must be <u4, got <i4"),
+    (_rewrite(GOOD, lambda s: [s[0], _spec("ids", "<u4", [1]), s[2]], lambda f: [f[0], b"veh0", f[2]]),
+     "'ids' must be a byte string |S<w>, got <u4"),
+    (_rewrite(GOOD, lambda s: [s[0], _spec("ids", "|S5", [3, 1]), s[2]]), "'ids' must be one-dimensional"),
+    (_rewrite(GOOD, lambda s: [s[0], s[1], _spec("types", "|S9", [2])], lambda f: [f[0], f[1], f[2][:18]]),
+     "lengths differ: handles 3, ids 3, types 2"),
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"b\xffs_7" + b"ped\0\0", f[2]]), "ids[1] is not valid UTF-8"),
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"\xc3\0\0\0\0" + b"ped\0\0", f[2]]),
+     "ids[1] is not valid UTF-8"),  # a sequence cut by the padding
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"bus_\xc3" + b"\xa9ed\0\0", f[2]]),
+     "ids[1] is not valid UTF-8"),  # ... or by the end of the field
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"\xc0\xafs_7" + b"ped\0\0", f[2]]),
+     "ids[1] is not valid UTF-8"),  # an overlong '/'
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"b\0s_7" + b"ped\0\0", f[2]]), "ids[1] contains a NUL"),
+    (_rewrite(GOOD, payload=lambda f: [f[0], f[1], b"\0assenger" + f[2][9:]]), "types[0] contains a NUL"),
+]
+
+
+@pytest.mark.parametrize("decoder,frames,needle", [(p.broadcast_decoder, f, n) for f, n in HOSTILE]
+                         + [(p.bus_decoder, f, n) for f, n in HOSTILE_IDS])
+def test_hostile_messages_are_rejected_with_a_clear_error(decoder, frames, needle):
+    with pytest.raises(ProtocolError) as exc:
+        decoder().decode(frames)
+    assert needle in str(exc.value)
+
+
+def test_vehicle_id_table_checks_what_it_is_given():
+    _, msg, arrays = p.bus_decoder().decode(GOOD)
+    with pytest.raises(ProtocolError, match="missing array 'ids'"):
+        p.vehicle_id_table(msg, {"handles": arrays["handles"]})
+    with pytest.raises(ProtocolError, match="not a VEHICLE_IDS"):
+        p.vehicle_id_table(p.Request(what="x"), arrays)
+    long = np.array([b"x" * 129], dtype="|S129")
+    with pytest.raises(ProtocolError, match=r"ids\[0\] is longer than 128 characters"):
+        p.vehicle_id_table(msg, {"handles": np.zeros(1, "<u4"), "ids": long, "types": long})
+    ok = np.array(["é".encode() * 128], dtype="|S256")  # 128 characters in 256 bytes
+    assert p.vehicle_id_table(msg, {"handles": np.zeros(1, "<u4"), "ids": ok, "types": ok})[1] == ["é" * 128]

@@ -96,9 +96,9 @@ def test_hostile_control_messages_are_rejected_while_ticks_continue(write_config
         [b"ctl"],  # truncated
         [b"ctl", b"\xc1\xc1"],  # malformed msgpack
         [b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": 99, "name": "x"})],  # wrong version
-        [b"ctl", p.msgspec.msgpack.encode({"type": "LAUNCH", "v": 1})],  # unknown type
-        [b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": 1, "name": 5})],  # wrong field type
-        [b"ctl", p.msgspec.msgpack.encode({"type": "ACK", "v": 1, "recv_ns": 1, "done_ns": 1})],  # before HELLO
+        [b"ctl", p.msgspec.msgpack.encode({"type": "LAUNCH", "v": p.PROTOCOL_VERSION})],  # unknown type
+        [b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": p.PROTOCOL_VERSION, "name": 5})],  # wrong field type
+        [b"ctl", p.msgspec.msgpack.encode({"type": "ACK", "v": p.PROTOCOL_VERSION, "recv_ns": 1, "done_ns": 1})],  # before HELLO
     ]
     with Node("watcher", endpoints(cfg)) as node:
         node.connect(10)
@@ -135,10 +135,10 @@ def test_version_mismatch_hello_fails_the_handshake_clearly(write_config, procs,
     cfg = write_config(session={"duration_s": 2}, components={"a": {"module": "client", "wait_ready": False}})
     procs.module("syncserver", cfg, out=tmp_path)
     sock = raw_dealer(cfg)
-    sock.send_multipart([b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": 2, "name": "old"})])
+    sock.send_multipart([b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": 1, "name": "old"})])
     assert sock.poll(5000)
     reply = p.control_reply_decoder().decode(sock.recv_multipart())[1]
-    assert isinstance(reply, p.Error) and "unsupported protocol version 2" in reply.reason
+    assert isinstance(reply, p.Error) and "unsupported protocol version 1 (this side speaks 2)" in reply.reason
     sock.close()
 
 

@@ -6,6 +6,7 @@
 namespace {
 
 using cosim::Channel;
+constexpr int kV = static_cast<int>(cosim::kProtocolVersion);
 
 cosim::Result<cosim::Decoded> dec(const std::vector<std::string>& frames, Channel ch = Channel::kAny) {
   return cosim::decode(std::vector<std::string_view>(frames.begin(), frames.end()), ch);
@@ -54,24 +55,25 @@ TEST(DecodeHostile, MalformedMsgpack) {
 }
 
 TEST(DecodeHostile, VersionAndType) {
-  expect_error(dec({"t", header("READY", 2)}), "unsupported protocol version 2 (this side speaks 1)");
-  expect_error(dec({"t", header("NOPE", 1)}), "unknown or unexpected message type 'NOPE'");
-  expect_error(dec({"t", header("READY", 1)}, Channel::kBus), "unexpected message type 'READY' on this channel");
-  expect_error(dec({"t", header("TICK", 1)}, Channel::kControlRequest), "unexpected message type 'TICK'");
-  EXPECT_TRUE(dec({"t", header("READY", 1)}, Channel::kControlRequest));
+  expect_error(dec({"t", header("READY", 1)}), "unsupported protocol version 1 (this side speaks 2)");
+  expect_error(dec({"t", header("READY", 3)}), "unsupported protocol version 3 (this side speaks 2)");
+  expect_error(dec({"t", header("NOPE", kV)}), "unknown or unexpected message type 'NOPE'");
+  expect_error(dec({"t", header("READY", kV)}, Channel::kBus), "unexpected message type 'READY' on this channel");
+  expect_error(dec({"t", header("TICK", kV)}, Channel::kControlRequest), "unexpected message type 'TICK'");
+  EXPECT_TRUE(dec({"t", header("READY", kV)}, Channel::kControlRequest));
 }
 
 TEST(DecodeHostile, FieldsAreStrict) {
-  expect_error(dec({"t", header("READY", 1, "\xa5" "bogus\x01", 1)}), "unknown field `bogus`");
-  expect_error(dec({"t", header("PROBE", 1, "\xa3seq\x01", 1)}), "missing required field `t0`");
-  expect_error(dec({"t", header("PROBE", 1, "\xa3seq\xa1x\xa2t0\x01", 2)}), "expected int, got str - at `$.seq`");
-  expect_error(dec({"t", header("PROBE", 1, "\xa3seq\xff\xa2t0\x01", 2)}), "expected int in [0, 4294967295]");
-  expect_error(dec({"t", header("PROBE", 1, "\xa3seq\x01\xa2t0\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 2)}),
+  expect_error(dec({"t", header("READY", kV, "\xa5" "bogus\x01", 1)}), "unknown field `bogus`");
+  expect_error(dec({"t", header("PROBE", kV, "\xa3seq\x01", 1)}), "missing required field `t0`");
+  expect_error(dec({"t", header("PROBE", kV, "\xa3seq\xa1x\xa2t0\x01", 2)}), "expected int, got str - at `$.seq`");
+  expect_error(dec({"t", header("PROBE", kV, "\xa3seq\xff\xa2t0\x01", 2)}), "expected int in [0, 4294967295]");
+  expect_error(dec({"t", header("PROBE", kV, "\xa3seq\x01\xa2t0\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 2)}),
                "int out of range");
-  expect_error(dec({"t", header("READY", 1, "\xa5" "frame\xff", 1)}), "expected int >= 0");
-  expect_error(dec({"t", header("READY", 1, "\xa1v\x01", 1)}), "duplicate field `v`");
-  expect_error(dec({"t", header("READY", 1, "\xa3src\xa2\xff\xfe", 1)}), "invalid UTF-8");
-  expect_error(dec({"t", header("BYE", 1, "\xa6reason\xc3", 1)}), "expected str, got bool");
+  expect_error(dec({"t", header("READY", kV, "\xa5" "frame\xff", 1)}), "expected int >= 0");
+  expect_error(dec({"t", header("READY", kV, "\xa1v\x01", 1)}), "duplicate field `v`");
+  expect_error(dec({"t", header("READY", kV, "\xa3src\xa2\xff\xfe", 1)}), "invalid UTF-8");
+  expect_error(dec({"t", header("BYE", kV, "\xa6reason\xc3", 1)}), "expected str, got bool");
   cosim::Welcome w;
   w.mode = "paused";
   expect_error(dec(encoded(w)), "expected one of 'realtime', 'lockstep'");
@@ -111,6 +113,157 @@ TEST(DecodeHostile, ArrayPayloadsMustMatchTheirSpecs) {
   EXPECT_FALSE(cosim::encode("t", r, {bad}));
   EXPECT_FALSE(cosim::encode("t", cosim::Ready{}, {arr.value()}));
   EXPECT_FALSE(cosim::make_array("x", "<f4", {3}, half, 2));
+}
+
+// `frames` with the first `from` in the header replaced by `to` (same length: the msgpack str prefix stays).
+std::vector<std::string> patched(std::vector<std::string> frames, const std::string& from, const std::string& to) {
+  const size_t pos = frames[1].find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  EXPECT_EQ(from.size(), to.size());
+  if (pos != std::string::npos) frames[1].replace(pos, from.size(), to);
+  return frames;
+}
+
+TEST(DecodeHostile, ByteStringDtypesAreExactlyS1ToS512) {
+  EXPECT_EQ(cosim::dtype_size("|S1"), 1u);
+  EXPECT_EQ(cosim::dtype_size("|S77"), 77u);
+  EXPECT_EQ(cosim::dtype_size("|S512"), 512u);
+  for (const char* bad : {"|S0", "|S513", "|S5120", "<S4", ">S4", "|U4", "<U4", "|S08", "|S", "S4", "|S-1", "|V4", "|S4 "})
+    EXPECT_EQ(cosim::dtype_size(bad), 0u) << bad;
+
+  cosim::Residuals r;
+  r.asset = "a";
+  const std::string four("ab\0\0cdef", 8), sixteen(32, 'x'), wide(512, 'y');
+  auto s4 = cosim::make_array("labels", "|S4", {2}, four.data(), four.size());
+  auto s16 = cosim::make_array("labels", "|S16", {2}, sixteen.data(), sixteen.size());
+  auto s512 = cosim::make_array("labels", "|S512", {1}, wide.data(), wide.size());
+  ASSERT_TRUE(s4 && s16 && s512);
+  auto ok = dec(encoded(r, {s4.value()}), Channel::kBus);
+  ASSERT_TRUE(ok) << ok.error();
+  EXPECT_EQ(ok.value().arrays[0].spec.dtype, "|S4");
+  EXPECT_TRUE(dec(encoded(r, {s512.value()}), Channel::kBus));
+  const auto base = encoded(r, {s4.value()});
+  for (const char* bad : {"|S0", "<S4", ">S4", "|U4", "<U4", "|V4"})
+    expect_error(dec(patched(base, "|S4", bad)), std::string("array 'labels': dtype '") + bad + "' is not allowed");
+  expect_error(dec(patched(encoded(r, {s16.value()}), "|S16", "|S08")), "dtype '|S08' is not allowed");
+  expect_error(dec(patched(encoded(r, {s512.value()}), "|S512", "|S513")), "array 'labels': dtype '|S513' is not allowed");
+  auto unicode = s4.value();
+  unicode.spec.dtype = "|U1";
+  EXPECT_FALSE(cosim::encode("t", r, {unicode}));
+}
+
+cosim::Array raw_array(const char* name, const char* dtype, std::vector<int64_t> shape, const std::string& bytes) {
+  auto a = cosim::make_array(name, dtype, std::move(shape), bytes.data(), bytes.size());
+  EXPECT_TRUE(a) << a.error();
+  return a.take();
+}
+
+std::vector<cosim::Array> good_ids() {
+  auto a = cosim::vehicle_ids_arrays({0, 1, 5}, {"veh0", "bus_7", "ped"}, {"passenger", "bus", "bicycle"});
+  EXPECT_TRUE(a) << a.error();
+  return a.take();
+}
+
+// The good table with its ids column replaced by three |S5 names written out byte for byte.
+std::vector<cosim::Array> with_ids(const std::string& bytes) {
+  auto a = good_ids();
+  a[1] = raw_array("ids", "|S5", {3}, bytes);
+  return a;
+}
+
+TEST(DecodeHostile, VehicleIdsArraysMustBeTheTable) {
+  cosim::VehicleIds m;
+  m.ids_version = 3;
+  const auto ids_msg = [&](const std::vector<cosim::Array>& arrays) { return dec(encoded(m, arrays), Channel::kBus); };
+  auto ok = ids_msg(good_ids());
+  ASSERT_TRUE(ok) << ok.error();
+  auto table = cosim::parse_vehicle_ids(ok.value());
+  ASSERT_TRUE(table) << table.error();
+  EXPECT_EQ(table.value().handles, (std::vector<uint32_t>{0, 1, 5}));
+  EXPECT_EQ(table.value().ids, (std::vector<std::string>{"veh0", "bus_7", "ped"}));
+  EXPECT_EQ(table.value().types, (std::vector<std::string>{"passenger", "bus", "bicycle"}));
+  EXPECT_EQ(table.value().ids_version, 3);
+
+  const auto g = good_ids();
+  expect_error(ids_msg({g[0], g[1]}), "VEHICLE_IDS: missing array 'types'");
+  expect_error(ids_msg({}), "VEHICLE_IDS: missing array 'handles'");
+  expect_error(ids_msg({g[0], g[2], g[1]}), "in this order");
+  expect_error(ids_msg({g[0], g[1], g[2], raw_array("extra", "<u4", {1}, std::string(4, '\0'))}),
+               "VEHICLE_IDS: unexpected array 'extra'");
+  expect_error(ids_msg({raw_array("handles", "<i4", {3}, std::string(12, '\0')), g[1], g[2]}),
+               "'handles' must be <u4, got <i4");
+  expect_error(ids_msg({g[0], raw_array("ids", "<u4", {1}, "veh0"), g[2]}), "'ids' must be a byte string |S<w>, got <u4");
+  expect_error(ids_msg({g[0], raw_array("ids", "|S5", {3, 1}, std::string("veh0\0bus_7ped\0\0", 15)), g[2]}),
+               "'ids' must be one-dimensional");
+  expect_error(ids_msg({g[0], g[1], raw_array("types", "|S9", {2}, std::string(18, 'x'))}),
+               "array lengths differ: handles 3, ids 3, types 2");
+  expect_error(ids_msg(with_ids(std::string("veh0\0b\xffs_7ped\0\0", 15))), "VEHICLE_IDS: ids[1] is not valid UTF-8");
+  expect_error(ids_msg(with_ids(std::string("veh0\0\xc3\0\0\0\0ped\0\0", 15))), "ids[1] is not valid UTF-8");  // cut by padding
+  expect_error(ids_msg(with_ids(std::string("veh0\0bus_\xc3\xa9" "ed\0\0", 15))), "ids[1] is not valid UTF-8");  // by the field
+  expect_error(ids_msg(with_ids(std::string("veh0\0\xc0\xafs_7ped\0\0", 15))), "ids[1] is not valid UTF-8");  // overlong '/'
+  expect_error(ids_msg(with_ids(std::string("veh0\0b\0s_7ped\0\0", 15))), "VEHICLE_IDS: ids[1] contains a NUL byte");
+  auto nul_type = good_ids();
+  nul_type[2].bytes[0] = 0;
+  expect_error(ids_msg(nul_type), "VEHICLE_IDS: types[0] contains a NUL byte");
+  auto long_name = good_ids();
+  long_name[1] = raw_array("ids", "|S129", {3}, std::string(129 * 3, 'x'));
+  expect_error(ids_msg(long_name), "VEHICLE_IDS: ids[0] is longer than 128 characters");
+
+  // parse_vehicle_ids checks a hand-built message the same way
+  cosim::Decoded hand{"sumo.ids", m, {g[0], g[1]}};
+  EXPECT_FALSE(cosim::parse_vehicle_ids(hand));
+  hand.arrays.push_back(g[2]);
+  EXPECT_TRUE(cosim::parse_vehicle_ids(hand));
+  hand.arrays[2].bytes.pop_back();
+  EXPECT_FALSE(cosim::parse_vehicle_ids(hand));
+  EXPECT_FALSE(cosim::parse_vehicle_ids(cosim::Decoded{"t", cosim::Ready{}, {}}));
+}
+
+TEST(DecodeHostile, VehicleIdsArraysRefusesWhatCannotTravel) {
+  EXPECT_FALSE(cosim::vehicle_ids_arrays({1}, {std::string("a\0b", 3)}, {"car"}));
+  EXPECT_FALSE(cosim::vehicle_ids_arrays({1}, {"a", "b"}, {"car"}));
+  EXPECT_FALSE(cosim::vehicle_ids_arrays({1}, {"\xff"}, {"car"}));
+  auto empty = cosim::vehicle_ids_arrays({}, {}, {});
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty.value()[1].spec.dtype, "|S1");
+  EXPECT_EQ(empty.value()[1].spec.shape, (std::vector<int64_t>{0}));
+  // clipped to 128 characters, not bytes: 2 ASCII + 126 two-byte characters = 254 bytes
+  std::string name = "ab";
+  for (int k = 0; k < 200; ++k) name += "\xc3\xa9";
+  auto clipped = cosim::vehicle_ids_arrays({1}, {name}, {"car"});
+  ASSERT_TRUE(clipped) << clipped.error();
+  EXPECT_EQ(clipped.value()[1].spec.dtype, "|S254");
+  EXPECT_EQ(clipped.value()[2].spec.dtype, "|S3");
+}
+
+TEST(DecodeHostile, CityScaleVehicleIdTableFitsTheProtocol) {
+  const size_t n = 20000;
+  std::vector<uint32_t> handles(n);
+  std::vector<std::string> ids(n), types(n);
+  for (size_t i = 0; i < n; ++i) {
+    handles[i] = static_cast<uint32_t>(3 * i);
+    std::string id = std::to_string(i);
+    while (id.size() < 128) id += i % 2 ? "x" : "y";
+    ids[i] = id;  // 128 characters
+    types[i] = "type" + std::to_string(i % 17);
+  }
+  ids[7] = std::string(64, 'a');
+  for (int k = 0; k < 64; ++k) ids[7] += "\xe2\x82\xac";  // 128 characters, 256 bytes
+  auto arrays = cosim::vehicle_ids_arrays(handles, ids, types);
+  ASSERT_TRUE(arrays) << arrays.error();
+  cosim::VehicleIds m;
+  m.ids_version = 4294967295LL;
+  auto frames = encoded(m, arrays.value());
+  EXPECT_LT(frames[1].size(), 1024u);  // the header only describes the arrays
+  auto got = dec(frames, Channel::kBus);
+  ASSERT_TRUE(got) << got.error();
+  EXPECT_EQ(got.value().arrays[1].spec.dtype, "|S256");
+  auto table = cosim::parse_vehicle_ids(got.value());
+  ASSERT_TRUE(table) << table.error();
+  EXPECT_EQ(table.value().handles, handles);
+  EXPECT_EQ(table.value().ids, ids);
+  EXPECT_EQ(table.value().types, types);
+  EXPECT_EQ(table.value().ids_version, 4294967295LL);
 }
 
 TEST(DecodeHostile, RandomBytesNeverCrash) {

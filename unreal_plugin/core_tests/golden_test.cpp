@@ -118,6 +118,14 @@ double element(const cosim::Array& a, size_t i) {
   return 0;
 }
 
+// Element i of a "|S<w>" array without its NUL padding.
+std::string text(const cosim::Array& a, size_t i) {
+  const size_t w = cosim::dtype_size(a.spec.dtype);
+  std::string s(reinterpret_cast<const char*>(a.bytes.data()) + i * w, w);
+  while (!s.empty() && s.back() == '\0') s.pop_back();
+  return s;
+}
+
 cosim::Channel channel_for(const std::string& topic, const std::string& type) {
   if (topic == "ctl") {
     for (const char* t : {"WELCOME", "REJECT", "PROBE_REPLY", "ERROR"})
@@ -179,6 +187,10 @@ TEST_F(Golden, DecodeMatchesManifestAndReencodesBytewise) {
       const auto& values = spec.get("values")->arr;
       ASSERT_EQ(a.bytes.size(), values.size() * cosim::dtype_size(a.spec.dtype));
       for (size_t i = 0; i < values.size(); ++i) {
+        if (values[i].kind == Json::Kind::kStr) {  // a byte string column: the text each field holds
+          EXPECT_EQ(text(a, i), values[i].s) << aname << "[" << i << "]";
+          continue;
+        }
         const double want = values[i].kind == Json::Kind::kInt ? static_cast<double>(values[i].i) : values[i].f;
         EXPECT_EQ(element(a, i), want) << aname << "[" << i << "]";
       }
@@ -202,6 +214,27 @@ TEST_F(Golden, EncodeFromScratchMatchesGoldenAck) {
   ASSERT_TRUE(encoded);
   const auto frames = unpack_frames(testjson::read_file(kDir + "/ack_minimal.bin"));
   EXPECT_EQ(encoded.value(), frames);
+}
+
+TEST_F(Golden, EncodeFromScratchMatchesGoldenVehicleIds) {
+  cosim::VehicleIds m;
+  m.frame = 1234;
+  m.t_ns = 13711111111;
+  m.src = "golden";
+  m.ids_version = 3;
+  auto arrays = cosim::vehicle_ids_arrays({0, 1, 5}, {"veh0", "bus_7", "fu\xc3\x9f" "g\xc3\xa4nger.2"},
+                                          {"passenger", "bus", "bicycle"});
+  ASSERT_TRUE(arrays) << arrays.error();
+  auto encoded = cosim::encode(cosim::topic::kVehicleIds, m, arrays.value());
+  ASSERT_TRUE(encoded) << encoded.error();
+  const auto frames = unpack_frames(testjson::read_file(kDir + "/vehicle_ids.bin"));
+  EXPECT_EQ(encoded.value(), frames);
+  auto decoded = cosim::decode(std::vector<std::string_view>(frames.begin(), frames.end()), cosim::Channel::kBus);
+  ASSERT_TRUE(decoded) << decoded.error();
+  auto table = cosim::parse_vehicle_ids(decoded.value());
+  ASSERT_TRUE(table) << table.error();
+  EXPECT_EQ(table.value().ids[2], "fu\xc3\x9f" "g\xc3\xa4nger.2");
+  EXPECT_EQ(table.value().types[0], "passenger");
 }
 
 }  // namespace

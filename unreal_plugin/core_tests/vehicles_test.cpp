@@ -26,15 +26,17 @@ cosim::Decoded table(int64_t t_ns, std::vector<uint32_t> handles, std::vector<fl
                          arr("yaw_deg", "<f4", {n}, yaw), arr("speed_cms", "<f4", {n}, speed)}};
 }
 
-cosim::VehicleIds ids(std::vector<int64_t> handles, int64_t version = 1) {
+cosim::Decoded ids(std::vector<uint32_t> handles, int64_t version = 1) {
   cosim::VehicleIds m;
   m.ids_version = version;
-  m.handles = handles;
+  std::vector<std::string> names, types;
   for (auto h : handles) {
-    m.ids.push_back("veh" + std::to_string(h));
-    m.types.push_back(h % 2 ? "bus" : "passenger");
+    names.push_back("veh" + std::to_string(h));
+    types.push_back(h % 2 ? "bus" : "passenger");
   }
-  return m;
+  auto arrays = cosim::vehicle_ids_arrays(handles, names, types);
+  EXPECT_TRUE(arrays) << arrays.error();
+  return cosim::Decoded{"sumo.ids", m, arrays.take()};
 }
 
 TEST(Units, SumoToUnrealMatchesTheBridgeConvention) {
@@ -89,7 +91,13 @@ TEST(Vehicles, SceneSpawnsMovesAndDespawns) {
   ASSERT_TRUE(scene.apply_table(table(100, {0, 1}, {0, 0, 0, 0, 100, 0}, {0, 0}, {1000, 0})));
   EXPECT_TRUE(scene.needs_ids());
   EXPECT_TRUE(scene.take_changes().spawned.empty());  // no types yet: nothing to spawn
-  scene.apply_ids(ids({0, 1}));
+  auto bad = ids({0, 1});
+  bad.arrays.pop_back();  // no types
+  const cosim::Outcome refused = scene.apply_ids(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find("missing array 'types'"), std::string::npos);
+  EXPECT_TRUE(scene.needs_ids());  // nothing applied
+  ASSERT_TRUE(scene.apply_ids(ids({0, 1})));
   EXPECT_FALSE(scene.needs_ids());
   auto ch = scene.take_changes();
   EXPECT_EQ(ch.spawned, (std::vector<uint32_t>{0, 1}));

@@ -15,9 +15,19 @@ DT_NS = round(1e9 / 90)
 
 
 @dataclass
+class IdsTable:
+    """A received VEHICLE_IDS, read (protocol.vehicle_id_table)."""
+
+    ids_version: int
+    handles: list[int]
+    ids: list[str]
+    types: list[str]
+
+
+@dataclass
 class Capture:
     frames: list[tuple[int, int, dict[str, np.ndarray]]] = field(default_factory=list)  # frame, sim_ns, table
-    ids: list[p.VehicleIds] = field(default_factory=list)
+    ids: list[IdsTable] = field(default_factory=list)
     events: list[p.Event] = field(default_factory=list)
     table_mismatches: int = 0  # frames whose handles are not exactly the id table in force
     decoder: p.Decoder = field(default_factory=p.bus_decoder)
@@ -31,7 +41,7 @@ class Capture:
             if table is None or table.ids_version != msg.ids_version or table.handles != arrays["handle"].tolist():
                 self.table_mismatches += 1
         elif isinstance(msg, p.VehicleIds):
-            self.ids.append(msg)
+            self.ids.append(IdsTable(msg.ids_version, *p.vehicle_id_table(msg, arrays)))
         elif isinstance(msg, p.Event):
             self.events.append(msg)
 

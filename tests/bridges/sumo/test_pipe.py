@@ -82,7 +82,8 @@ def test_terminal_segment_stands_still():
     assert not velocity_cms(end, end.s_a).any()
 
 
-def test_segment_round_trip_and_wire_identical_id_table():
+def test_segment_round_trip_and_the_id_table_arrays_go_on_the_bus_as_built():
+    tables = 0
     for seg in random_segments():
         frames = [bytes(f) for f in pipe.encode_segment(seg)]
         back = pipe.decode_to_bridge(frames)
@@ -92,26 +93,48 @@ def test_segment_round_trip_and_wire_identical_id_table():
         assert (back.table is None) == (seg.table is None)
         if seg.table is None:
             continue
-        t = seg.table
-        clipped = [i[:128] for i in t.ids]
-        plain = p.VehicleIds(frame=5, t_ns=7, ids_version=t.version, handles=t.handles, ids=clipped, types=t.types)
-        raw = p.VehicleIds(frame=5, t_ns=7, ids_version=back.table.version, handles=back.table.handles,
-                           ids=back.table.ids, types=back.table.types)
-        assert isinstance(back.table.ids, msgspec.Raw)
-        assert p.encode(p.TOPIC_VEHICLE_IDS, raw) == p.encode(p.TOPIC_VEHICLE_IDS, plain)  # same bytes on the bus
+        tables += 1
+        built = seg.table.arrays
+        assert list(back.table.arrays) == list(built) == ["handles", "ids", "types"]
+        for k, a in built.items():
+            assert back.table.arrays[k].dtype == a.dtype
+            np.testing.assert_array_equal(back.table.arrays[k], a)
+        # what the bridge publishes: the stepping process's arrays, byte for byte, readable by any subscriber
+        sent = [bytes(f) for f in p.encode(p.TOPIC_VEHICLE_IDS, p.VehicleIds(frame=5, t_ns=7, ids_version=back.table.version),
+                                           back.table.arrays)]
+        assert sent[2:] == [a.tobytes() for a in built.values()]
+        _, msg, arrays = p.bus_decoder().decode(sent)
+        handles, ids, types = p.vehicle_id_table(msg, arrays)
+        assert handles == seg.handles.tolist() and types == ["car"] * len(seg)
+        assert len(set(ids)) == len(ids) and all(i.startswith("veh") and len(i) <= p.NAME_LIMIT for i in ids)
+        assert [i for i in ids if i.startswith("veh3x")] in ([], ["veh3" + "x" * 124])  # clipped to 128 characters
+    assert tables > 0
+
+
+def _rewrite_segment(frames, edit):
+    """``frames`` with the header's array list and the payload edited together by ``edit(pairs)``."""
+    header = pipe._to_bridge.decode(frames[0])
+    pairs = edit(list(zip(header.arrays, frames[1:])))
+    header = msgspec.structs.replace(header, arrays=[spec for spec, _ in pairs])
+    return [msgspec.msgpack.encode(header), *[frame for _, frame in pairs]]
 
 
 def test_malformed_segments_are_rejected():
     seg = next(s for s in random_segments() if s.table is not None)
     frames = [bytes(f) for f in pipe.encode_segment(seg)]
+    n = len(seg)
+
+    def shorter(pairs, names):  # the arrays `names` with their last row cut off
+        return [(p.ArraySpec(name=s.name, dtype=s.dtype, shape=[n - 1]), f[:len(f) * (n - 1) // n])
+                if s.name in names else (s, f) for s, f in pairs]
+    with pytest.raises(ProtocolError, match="id table: .*lengths differ"):
+        pipe.decode_to_bridge(_rewrite_segment(frames, lambda pairs: shorter(pairs, {"table.ids"})))
+    with pytest.raises(ProtocolError, match="id table: .*missing array 'types'"):
+        pipe.decode_to_bridge(_rewrite_segment(frames, lambda pairs: [x for x in pairs if x[0].name != "table.types"]))
+    all_three = {"table.handles", "table.ids", "table.types"}  # consistent, but not the segment's vehicles
+    with pytest.raises(ProtocolError, match=f"id table of {n - 1} vehicles for {n}"):
+        pipe.decode_to_bridge(_rewrite_segment(frames, lambda pairs: shorter(pairs, all_three)))
     header = pipe._to_bridge.decode(frames[0])
-    short_ids = msgspec.msgpack.encode(["a"])
-    bad = msgspec.structs.replace(header, table=(header.table[0], short_ids, header.table[2]))
-    with pytest.raises(ProtocolError, match="ids"):
-        pipe.decode_to_bridge([msgspec.msgpack.encode(bad), *frames[1:]])
-    with pytest.raises(ProtocolError, match="not a list"):
-        pipe.decode_to_bridge([msgspec.msgpack.encode(msgspec.structs.replace(
-            header, table=(header.table[0], b"\xc0", header.table[2]))), *frames[1:]])
     specs = list(header.arrays)
     specs[1] = p.ArraySpec(name="pos_coef", dtype="<f8", shape=[2, len(seg), 6])  # right size, wrong shape
     with pytest.raises(ProtocolError, match="shapes"):

@@ -1,5 +1,6 @@
 #include "cosim/protocol.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -21,25 +22,44 @@ struct has_arrays<T, std::void_t<decltype(std::declval<T&>().arrays)>> : std::tr
 
 // --- constraints -------------------------------------------------------------------------------
 
-bool utf8_codepoints(const std::string& s, size_t& count) {
+// Counts the code points of strict UTF-8, as Python (msgspec) decodes it: no overlong forms, no
+// surrogates, nothing above U+10FFFF. False for anything else.
+bool utf8_codepoints(std::string_view s, size_t& count) {
+  static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
   count = 0;
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
     if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1fu) : n == 3 ? (c & 0x0fu) : (c & 0x07u);
+    for (size_t k = 1; k < n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3fu);
+    }
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
     i += n;
     ++count;
   }
   return true;
 }
 
+// Width of a byte string dtype "|S<w>" (1 <= w <= kMaxStringBytes, no leading zero); 0 otherwise.
+size_t string_width(std::string_view dtype) {
+  if (dtype.size() < 3 || dtype.size() > 5 || dtype[0] != '|' || dtype[1] != 'S' || dtype[2] == '0') return 0;
+  size_t w = 0;
+  for (size_t k = 2; k < dtype.size(); ++k) {
+    if (dtype[k] < '0' || dtype[k] > '9') return 0;
+    w = w * 10 + static_cast<size_t>(dtype[k] - '0');
+  }
+  return w <= kMaxStringBytes ? w : 0;
+}
+
 std::string check_string(const std::string& s, Lim lim) {
   size_t chars = 0;
   if (!utf8_codepoints(s, chars)) return "invalid UTF-8";
-  const size_t max = lim == Lim::kName ? 128 : lim == Lim::kText ? 4096 : lim == Lim::kDtype ? 8 : SIZE_MAX;
+  const size_t max = lim == Lim::kName ? kNameLimit : lim == Lim::kText ? 4096 : lim == Lim::kDtype ? 8 : SIZE_MAX;
   if (chars > max) return "expected str of length <= " + std::to_string(max);
   if (lim == Lim::kMode && s != "realtime" && s != "lockstep")
     return "expected one of 'realtime', 'lockstep', got '" + s + "'";
@@ -392,6 +412,80 @@ const Value* lookup(const Value& map, const char* key) {
   return nullptr;
 }
 
+// --- the vehicle id table's arrays ----------------------------------------------------------------
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t k = 0; k < shape.size(); ++k) out += (k ? ", " : "") + std::to_string(shape[k]);
+  return out + "]";
+}
+
+// The names of a "|S<w>" column: no NUL before the padding, at most kNameLimit characters, valid
+// UTF-8, checked in that order over the whole column (as protocol.py does); `out` gets them unpadded.
+std::string check_names(const Array& a, const char* what, std::vector<std::string>* out) {
+  const size_t w = string_width(a.spec.dtype);
+  const size_t n = a.bytes.size() / w;
+  const char* base = reinterpret_cast<const char*>(a.bytes.data());
+  std::vector<std::string_view> names(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view name(base + i * w, w);
+    while (!name.empty() && name.back() == '\0') name.remove_suffix(1);
+    names[i] = name;
+  }
+  const auto at = [what](size_t i) { return std::string("VEHICLE_IDS: ") + what + "[" + std::to_string(i) + "] "; };
+  for (size_t i = 0; i < n; ++i)
+    if (names[i].find('\0') != std::string_view::npos) return at(i) + "contains a NUL byte";
+  for (size_t i = 0; i < n && w > kNameLimit; ++i) {
+    size_t starts = 0;  // bytes that start a character
+    for (char c : names[i]) starts += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+    if (starts > kNameLimit) return at(i) + "is longer than " + std::to_string(kNameLimit) + " characters";
+  }
+  size_t chars = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (!utf8_codepoints(names[i], chars)) return at(i) + "is not valid UTF-8";
+  if (out != nullptr) out->assign(names.begin(), names.end());
+  return {};
+}
+
+// A VEHICLE_IDS message's arrays: exactly handles "<u4", ids "|S<w>", types "|S<w>", in that order,
+// one-dimensional, of one length, with valid names. Fills `out` (when given).
+std::string check_vehicle_ids(const Decoded& d, VehicleIdTable* out) {
+  static const char* const kNames[3] = {"handles", "ids", "types"};
+  for (const char* name : kNames)
+    if (d.find(name) == nullptr) return std::string("VEHICLE_IDS: missing array '") + name + "'";
+  for (const auto& a : d.arrays)
+    if (a.spec.name != kNames[0] && a.spec.name != kNames[1] && a.spec.name != kNames[2])
+      return "VEHICLE_IDS: unexpected array '" + a.spec.name + "'";
+  if (d.arrays.size() != 3 || d.arrays[0].spec.name != kNames[0] || d.arrays[1].spec.name != kNames[1] ||
+      d.arrays[2].spec.name != kNames[2])
+    return "VEHICLE_IDS: arrays must be handles, ids, types in this order";
+  if (d.arrays[0].spec.dtype != "<u4") return "VEHICLE_IDS: array 'handles' must be <u4, got " + d.arrays[0].spec.dtype;
+  for (size_t k = 1; k < 3; ++k)
+    if (string_width(d.arrays[k].spec.dtype) == 0)
+      return std::string("VEHICLE_IDS: array '") + kNames[k] + "' must be a byte string |S<w>, got " +
+             d.arrays[k].spec.dtype;
+  for (size_t k = 0; k < 3; ++k) {
+    const ArraySpec& spec = d.arrays[k].spec;
+    if (spec.shape.size() != 1)
+      return std::string("VEHICLE_IDS: array '") + kNames[k] + "' must be one-dimensional, got shape " +
+             shape_text(spec.shape);
+    if (spec.shape[0] < 0 || d.arrays[k].bytes.size() != static_cast<size_t>(spec.shape[0]) * dtype_size(spec.dtype))
+      return std::string("VEHICLE_IDS: array '") + kNames[k] + "': " + std::to_string(d.arrays[k].bytes.size()) +
+             " bytes do not match its shape";
+  }
+  const int64_t n = d.arrays[0].spec.shape[0];
+  if (d.arrays[1].spec.shape[0] != n || d.arrays[2].spec.shape[0] != n)
+    return "VEHICLE_IDS: array lengths differ: handles " + std::to_string(n) + ", ids " +
+           std::to_string(d.arrays[1].spec.shape[0]) + ", types " + std::to_string(d.arrays[2].spec.shape[0]);
+  std::string err = check_names(d.arrays[1], "ids", out ? &out->ids : nullptr);
+  if (err.empty()) err = check_names(d.arrays[2], "types", out ? &out->types : nullptr);
+  if (err.empty() && out != nullptr) {
+    out->handles.resize(static_cast<size_t>(n));
+    if (n > 0) std::memcpy(out->handles.data(), d.arrays[0].bytes.data(), 4 * static_cast<size_t>(n));
+  }
+  return err;
+}
+
 }  // namespace
 
 // --- public API --------------------------------------------------------------------------------
@@ -420,13 +514,16 @@ size_t dtype_size(std::string_view dtype) {
       {"<u8", 8}, {"<i8", 8}, {"<f2", 2}, {"<f4", 4}, {"<f8", 8}};
   for (const auto& e : kTable)
     if (dtype == e.first) return e.second;
-  return 0;
+  return string_width(dtype);
 }
 
 namespace {
 Result<size_t> expected_bytes(const ArraySpec& spec) {
   const size_t item = dtype_size(spec.dtype);
-  if (item == 0) return Result<size_t>::fail("array '" + spec.name + "': dtype '" + spec.dtype + "' is not allowed");
+  if (item == 0)
+    return Result<size_t>::fail("array '" + spec.name + "': dtype '" + spec.dtype +
+                                "' is not allowed (numeric <f2 <f4 <f8 <i2 <i4 <i8 <u2 <u4 <u8 |i1 |u1, or a byte "
+                                "string |S1 .. |S" + std::to_string(kMaxStringBytes) + ")");
   if (spec.shape.size() > kMaxArrayDims)
     return Result<size_t>::fail("array '" + spec.name + "': more than " + std::to_string(kMaxArrayDims) + " dimensions");
   uint64_t n = item;
@@ -524,7 +621,61 @@ Result<Decoded> decode(const std::vector<std::string_view>& frames, Channel chan
     if (out.find(spec.name)) return R::fail("array '" + spec.name + "' appears twice");
     out.arrays.push_back(Array{spec, std::vector<uint8_t>(frame.begin(), frame.end())});
   }
+  if (std::holds_alternative<VehicleIds>(out.msg)) {
+    err = check_vehicle_ids(out, nullptr);
+    if (!err.empty()) return R::fail(err);
+  }
   return out;
+}
+
+// --- the vehicle id table ----------------------------------------------------------------------
+
+Result<std::vector<Array>> vehicle_ids_arrays(const std::vector<uint32_t>& handles, const std::vector<std::string>& ids,
+                                              const std::vector<std::string>& types) {
+  using R = Result<std::vector<Array>>;
+  const size_t n = handles.size();
+  if (ids.size() != n || types.size() != n)
+    return R::fail("VEHICLE_IDS: " + std::to_string(n) + " handles, " + std::to_string(ids.size()) + " ids and " +
+                   std::to_string(types.size()) + " types");
+  std::vector<Array> out;
+  auto h = make_array("handles", "<u4", {static_cast<int64_t>(n)}, handles.data(), 4 * n);  // little-endian targets
+  if (!h) return R::fail(h.error());
+  out.push_back(h.take());
+  for (const auto* column : {&ids, &types}) {
+    const char* what = column == &ids ? "ids" : "types";
+    std::vector<std::string_view> names;
+    names.reserve(n);
+    size_t width = 1;
+    for (const auto& name : *column) {
+      size_t chars = 0;
+      if (name.find('\0') != std::string::npos)
+        return R::fail(std::string("VEHICLE_IDS: a name in ") + what + " contains a NUL character");
+      if (!utf8_codepoints(name, chars)) return R::fail(std::string("VEHICLE_IDS: a name in ") + what + " is not UTF-8");
+      std::string_view kept(name);
+      if (chars > kNameLimit) {  // clip to the first kNameLimit characters
+        size_t end = 0, started = 0;
+        for (; end < name.size(); ++end)  // up to the byte that starts character kNameLimit + 1
+          if ((static_cast<unsigned char>(name[end]) & 0xc0) != 0x80 && started++ == kNameLimit) break;
+        kept = kept.substr(0, end);
+      }
+      names.push_back(kept);
+      width = std::max(width, kept.size());
+    }
+    Array a{ArraySpec{what, "|S" + std::to_string(width), {static_cast<int64_t>(n)}}, std::vector<uint8_t>(n * width, 0)};
+    for (size_t i = 0; i < n; ++i) std::memcpy(a.bytes.data() + i * width, names[i].data(), names[i].size());
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Result<VehicleIdTable> parse_vehicle_ids(const Decoded& msg) {
+  const auto* header = std::get_if<VehicleIds>(&msg.msg);
+  if (header == nullptr) return Result<VehicleIdTable>::fail(std::string("not a VEHICLE_IDS message: ") + type_name(msg.msg));
+  VehicleIdTable table;
+  table.ids_version = header->ids_version;
+  const std::string err = check_vehicle_ids(msg, &table);
+  if (!err.empty()) return Result<VehicleIdTable>::fail(err);
+  return table;
 }
 
 }  // namespace cosim

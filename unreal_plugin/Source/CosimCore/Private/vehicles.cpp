@@ -83,12 +83,15 @@ VehicleState hermite(const VehicleState& a, const VehicleState& b, int64_t span_
   return out;
 }
 
-void VehicleScene::apply_ids(const VehicleIds& ids) {
-  const size_t n = std::min(ids.handles.size(), std::min(ids.ids.size(), ids.types.size()));
+Outcome VehicleScene::apply_ids(const Decoded& ids_msg) {
+  auto parsed = parse_vehicle_ids(ids_msg);
+  if (!parsed) return Outcome::fail(parsed.error());
+  VehicleIdTable& table = parsed.value();
   infos_.clear();
-  for (size_t i = 0; i < n; ++i)
-    infos_[static_cast<uint32_t>(ids.handles[i])] = VehicleInfo{ids.ids[i], ids.types[i]};
-  ids_version_ = ids.ids_version;
+  for (size_t i = 0; i < table.handles.size(); ++i)
+    infos_[table.handles[i]] = VehicleInfo{std::move(table.ids[i]), std::move(table.types[i])};
+  ids_version_ = table.ids_version;
+  return Outcome::ok();
 }
 
 Outcome VehicleScene::apply_table(const Decoded& msg) {

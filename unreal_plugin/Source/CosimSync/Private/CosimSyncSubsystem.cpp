@@ -197,9 +197,14 @@ void UCosimSyncSubsystem::DrainInbound()
 			State->EndReason = UTF8_TO_TCHAR(std::get<cosim::End>(In.msg.msg).reason.c_str());
 			break;
 		case cosim::Inbound::Kind::kData:
-			if (const auto* Ids = std::get_if<cosim::VehicleIds>(&In.msg.msg))
+			if (std::holds_alternative<cosim::VehicleIds>(In.msg.msg))
 			{
-				State->Vehicles.apply_ids(*Ids);
+				// The table is the message's arrays (handles, ids, types); decode has checked them.
+				const cosim::Outcome Applied = State->Vehicles.apply_ids(In.msg);
+				if (!Applied)
+				{
+					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
+				}
 			}
 			else if (std::holds_alternative<cosim::Vehicles>(In.msg.msg))
 			{

@@ -3,7 +3,8 @@
 // A message is a multipart [topic, header, *payload]. The header is a MessagePack map: "type"
 // first, then v, frame, t_ns, src, then the type's own fields in declaration order (msgspec's
 // layout; all fields are always written, None as nil, floats as float64, ints in their smallest
-// encoding). Bulk arrays are raw little-endian payload frames described by the header's `arrays`.
+// encoding). Bulk arrays are raw little-endian payload frames described by the header's `arrays`;
+// names (the vehicle id table) travel that way too, as fixed-width UTF-8 byte strings "|S<w>".
 //
 // Each message struct lists its fields once, in `each(self, visitor)`; the encoder, the strict
 // decoder and the tests all walk that one list.
@@ -22,12 +23,14 @@
 
 namespace cosim {
 
-constexpr int64_t kProtocolVersion = 1;
+constexpr int64_t kProtocolVersion = 2;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kMaxPayloadFrames = 16;
 constexpr size_t kMaxMessageBytes = 64u * 1024u * 1024u;
 constexpr size_t kMaxArrayDims = 4;
 constexpr size_t kMaxControlBytes = kMaxHeaderBytes + 1024;
+constexpr size_t kMaxStringBytes = 512;  // widest byte string dtype, "|S512"
+constexpr size_t kNameLimit = 128;       // characters of a name (Lim::kName, VEHICLE_IDS names)
 
 namespace topic {
 constexpr std::string_view kControl = "ctl";
@@ -280,16 +283,14 @@ COSIM_MESSAGE(Vehicles, "VEHICLES")
   }
 };
 
+// The table is the payload: arrays handles "<u4" (n), ids and types "|S<w>" (n), in that order
+// (vehicle_ids_arrays builds them, parse_vehicle_ids reads them; decode checks them).
 COSIM_MESSAGE(VehicleIds, "VEHICLE_IDS")
   int64_t ids_version = 0;
-  std::vector<int64_t> handles;
-  std::vector<std::string> ids;
-  std::vector<std::string> types;
+  std::vector<ArraySpec> arrays;
   template <class S, class V> static void each(S& s, V& v) {
     v("ids_version", s.ids_version, Lim::kU32, kRequired);
-    v("handles", s.handles, Lim::kU32, kRequired);
-    v("ids", s.ids, Lim::kName, kRequired);
-    v("types", s.types, Lim::kName, kRequired);
+    v("arrays", s.arrays, Lim::kNone, kOptional);
   }
 };
 
@@ -401,7 +402,8 @@ COSIMCORE_API const char* type_name(const Message& msg);
 COSIMCORE_API Common& common(Message& msg);
 COSIMCORE_API const Common& common(const Message& msg);
 
-// Bytes per element of an allowed dtype ("<f4", "|u1", ...); 0 for a dtype the protocol forbids.
+// Bytes per element of an allowed dtype ("<f4", "|u1", ..., or a byte string "|S1" .. "|S512");
+// 0 for a dtype the protocol forbids.
 COSIMCORE_API size_t dtype_size(std::string_view dtype);
 
 // Builds an Array from typed data; checks that shape and element count agree.
@@ -413,7 +415,27 @@ COSIMCORE_API Result<std::vector<std::string>> encode(std::string_view topic, Me
                                                       const std::vector<Array>& arrays = {});
 
 // Strict decode of one multipart message; every failure is a readable error, never a crash.
+// A VEHICLE_IDS whose arrays are missing or inconsistent (see parse_vehicle_ids) is rejected too.
 COSIMCORE_API Result<Decoded> decode(const std::vector<std::string_view>& frames, Channel channel,
                                      size_t max_message_bytes = kMaxMessageBytes);
+
+// The vehicle id table of a VEHICLE_IDS message: handle -> (SUMO id, vehicle type), row by row.
+struct VehicleIdTable {
+  int64_t ids_version = 0;
+  std::vector<uint32_t> handles;
+  std::vector<std::string> ids;
+  std::vector<std::string> types;
+};
+
+// The payload of a VEHICLE_IDS: handles "<u4", ids and types "|S<w>" (w = the longest name's UTF-8
+// bytes, at least 1; NUL-padded). Names are clipped to kNameLimit characters; names that are not
+// UTF-8 or contain a NUL, and columns of different lengths, are errors.
+COSIMCORE_API Result<std::vector<Array>> vehicle_ids_arrays(const std::vector<uint32_t>& handles,
+                                                            const std::vector<std::string>& ids,
+                                                            const std::vector<std::string>& types);
+
+// Reads a VEHICLE_IDS message's table; an error names the problem (missing array, wrong dtype, not
+// 1-D, length mismatch, invalid UTF-8, a NUL inside a name, a name over kNameLimit characters).
+COSIMCORE_API Result<VehicleIdTable> parse_vehicle_ids(const Decoded& msg);
 
 }  // namespace cosim

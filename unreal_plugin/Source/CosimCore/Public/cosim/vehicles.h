@@ -41,7 +41,9 @@ class COSIMCORE_API VehicleScene {
  public:
   explicit VehicleScene(int64_t max_extrapolation_ns = 100'000'000) : max_extrap_ns_(max_extrapolation_ns) {}
 
-  void apply_ids(const VehicleIds& ids);
+  // A VEHICLE_IDS message (its table is its arrays, read with parse_vehicle_ids). On an error the
+  // id map held so far stays as it was.
+  Outcome apply_ids(const Decoded& ids_msg);
   // A new table stamped with its frame's session time `t_ns` (older or equal stamps are ignored).
   Outcome apply_table(const Decoded& vehicles_msg);
   // The ids_version of the newest table differs from the id map we hold: ask for sumo.ids.

@@ -38,6 +38,12 @@ class ComponentContext:
     def write_sections(self, sections: dict[str, Any]) -> Path | None:
         return write_sections(self.out, self.name, sections)
 
+    def output_path(self, value: str) -> Path:
+        """A file this component writes: relative paths land in the session folder (else the working
+        directory), like session.mcap and audio.wav."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.out or Path.cwd()) / path
+
 
 def die_with_parent() -> None:
     """Linux: get SIGTERM when the supervising run_session dies, so no child is ever orphaned."""

@@ -22,12 +22,7 @@ log = logging.getLogger("bridges.pose")
 
 
 def record_path(ctx: ComponentContext, settings: Settings) -> Path | None:
-    if not settings.record:
-        return None
-    path = Path(settings.record)
-    if not path.is_absolute():
-        path = (ctx.out or Path.cwd()) / path
-    return path
+    return ctx.output_path(settings.record) if settings.record else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 import time
 from collections import deque
 from typing import Any, Sequence
+
+import msgspec
 
 from bridges.sumo.bridge import SumoBridge
 from bridges.sumo.config import Settings
@@ -17,6 +18,7 @@ from syncserver.component import start_component
 from syncserver.errors import CosimError
 from syncserver.node import DataEvent, EndEvent, Event, Node, TickEvent
 from syncserver.stats import percentile_block
+from syncserver.timing import realtime_priority
 
 log = logging.getLogger("sumo")
 
@@ -80,22 +82,11 @@ def run(node: Node, bridge: SumoBridge, pending: deque[Event], collector: FrameG
                 return
 
 
-def realtime_main_thread(priority: int) -> bool:
-    """SCHED_FIFO for the calling thread only (the stepping process and zmq's threads keep theirs)."""
-    if priority <= 0 or not hasattr(os, "sched_setscheduler"):
-        return False
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    except OSError as exc:
-        log.warning("could not run the main thread at SCHED_FIFO %d (%s); frames may wait for a CPU under load",
-                    priority, exc)
-        return False
-    return True
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ctx = start_component("bridges.sumo", "SUMO bridge: traffic on the master clock.", argv, default_name="sumo")
     settings: Settings = ctx.settings or Settings()
+    if settings.record_fcd:  # relative: into the session folder, like every other recording
+        settings = msgspec.structs.replace(settings, record_fcd=str(ctx.output_path(settings.record_fcd)))
     section: dict[str, Any] = {"backend": settings.backend, "scenario": settings.scenario}
     stepper: Stepper | None = None
     code = 0
@@ -110,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             bridge = SumoBridge(settings, stepper, node.publish, node.session_ns,
                                 lockstep=welcome.mode == "lockstep", idle=lambda: pending.extend(node.poll(0)))
             stepper.set_horizon(bridge.clock.sim_at(bridge.lookahead_ns))
-            section["rt_priority"] = settings.rt_priority if realtime_main_thread(settings.rt_priority) else 0
+            # the main thread only (the stepping process and zmq's threads keep theirs)
+            realtime = realtime_priority(settings.rt_priority, "frames may wait for a CPU under load")
+            section["rt_priority"] = settings.rt_priority if realtime else 0
             collector = FrameGc()
             collector.start()
             node.ready()

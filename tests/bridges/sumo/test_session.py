@@ -22,7 +22,9 @@ def session(tmp_path, sumo_settings, mode="lockstep", duration=2.0):
 
 
 def test_lockstep_session_writes_the_sumo_section(tmp_path):
-    code, summary, _ = session(tmp_path, {"scenario": "scenarios/demo/demo.sumocfg", "start_s": 40})
+    code, summary, out = session(tmp_path, {"scenario": "scenarios/demo/demo.sumocfg", "start_s": 40,
+                                            "record_fcd": "traffic.xml.gz"})
+    assert (out / "traffic.xml.gz").stat().st_size > 1000  # a relative recording lands in the session folder
     sumo = summary["sumo"]
     assert code == 0
     assert sumo["frames"] == 180 and sumo["lagged_frames"] == 0 and sumo["mode"] == "lockstep"

@@ -5,7 +5,7 @@
   in the same run with the same subscriber count and rate (and their ratio);
 - clock-offset estimate error (the true offset is 0 on one host);
 - lockstep frames per second with 4 clients at pace 0.
-``--rt-priority N`` repeats everything with every process (ours and raw alike) at SCHED_FIFO N.
+``--rt-priority N`` (default 10) repeats everything with every process (ours and raw alike) at SCHED_FIFO N.
 Every case runs ``--repeat`` rounds (ours and raw interleaved within a round); the headline figures
 and the goals use the median over rounds, and every round's own figures are printed under
 ``rounds``: on a shared 2-core VM one run can land in a burst of host noise.
@@ -223,9 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--subscribers", default="1,4,16")
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds of every case (default 3); headline figures are medians over rounds")
-    ap.add_argument("--rt-priority", type=int, default=0, metavar="N",
-                    help="also run every round with all processes, ours and raw pyzmq alike, at SCHED_FIFO N "
-                         "(reported under 'rt'; needs CAP_SYS_NICE)")
+    ap.add_argument("--rt-priority", type=int, default=10, metavar="N",
+                    help="also run every round with all processes, ours and raw pyzmq alike, at SCHED_FIFO N, "
+                         "as configs/demo.yaml and configs/rig.yaml run the syncserver (reported under 'rt'; "
+                         "needs CAP_SYS_NICE; 0 = skip; default 10)")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:

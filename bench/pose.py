@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import yaml
 import zmq
 
 from bench.machine import host_stalls
+from bench.rounds import add_round_args, check_round_args, median
 from session.config import NetworkSettings, load_config, resolve_endpoints
 from session.supervisor import Supervisor, prepare_session_dir
 from syncserver.stats import percentile_block
@@ -139,21 +139,11 @@ def one_round(duration_s: float, rate_hz: float, rt_priority: int) -> dict[str, 
     return out
 
 
-def median(values: Sequence[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return round(statistics.median(kept), 3) if kept else None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=10.0, help="session seconds (default 10)")
     ap.add_argument("--rate", type=float, default=1000.0, help="pose rate in Hz (default 1000)")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="rounds of session + baseline (default 3); headline figures are medians over rounds")
-    ap.add_argument("--rt-priority", type=int, default=10, metavar="N",
-                    help="also run each round's session with the syncserver, client and pose bridge at "
-                         "SCHED_FIFO N, as configs/demo.yaml and configs/rig.yaml do (reported under 'rt'; "
-                         "needs CAP_SYS_NICE; 0 = skip; default 10)")
+    add_round_args(ap, "the syncserver, client and pose bridge (and the baseline's two processes)")
     ap.add_argument("--raw-sub", nargs=2, metavar=("ENDPOINT", "COUNT"), help=argparse.SUPPRESS)
     ap.add_argument("--raw-pub", nargs=3, metavar=("ENDPOINT", "COUNT", "RATE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -164,8 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             raw_pub(args.raw_pub[0], int(args.raw_pub[1]), float(args.raw_pub[2]))
         return 0
-    if args.repeat < 1:
-        ap.error(f"--repeat must be at least 1, got {args.repeat}")
+    check_round_args(ap, args)
     print("host stalls: a busy loop for 3 s ...", file=sys.stderr)
     stalls = host_stalls()
     rounds = []

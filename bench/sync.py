@@ -30,6 +30,7 @@ import yaml
 import zmq
 
 from bench.machine import host_stalls
+from bench.rounds import add_round_args, check_round_args, median
 from session.config import NetworkSettings, load_config, resolve_endpoints
 from syncserver.node import Node, TickEvent
 from syncserver.stats import percentile_block
@@ -187,11 +188,6 @@ def one_round(tmp: Path, r: str, sizes: Sequence[int], seconds: float, lockstep_
     return out
 
 
-def median(values: Sequence[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return round(float(np.median(kept)), 3) if kept else None
-
-
 def summarize(rounds: list[dict], sizes: Sequence[int]) -> dict:
     """Medians over rounds of every headline figure, and the goals judged on them."""
     out: dict = {
@@ -221,12 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each realtime run")
     ap.add_argument("--lockstep-frames", type=int, default=5000)
     ap.add_argument("--subscribers", default="1,4,16")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="rounds of every case (default 3); headline figures are medians over rounds")
-    ap.add_argument("--rt-priority", type=int, default=10, metavar="N",
-                    help="also run every round with all processes, ours and raw pyzmq alike, at SCHED_FIFO N, "
-                         "as configs/demo.yaml and configs/rig.yaml run the syncserver (reported under 'rt'; "
-                         "needs CAP_SYS_NICE; 0 = skip; default 10)")
+    add_round_args(ap, "all processes, ours and raw pyzmq alike,")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -235,8 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         {"ours": worker_ours, "raw-sub": lambda e, f, o: worker_raw_sub(e, int(f), o),
          "raw-pub": lambda e, f, r, s: worker_raw_pub(e, int(f), float(r), int(s))}[kind](*rest)
         return 0
-    if args.repeat < 1:
-        ap.error(f"--repeat must be at least 1, got {args.repeat}")
+    check_round_args(ap, args)
     sizes = [int(x) for x in args.subscribers.split(",")]
     print("host stalls: a busy loop for 3 s ...", file=sys.stderr)
     result: dict = {"machine": {"cpus": os.cpu_count(), "host_stalls_over_1ms": host_stalls()}, "repeat": args.repeat}

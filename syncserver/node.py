@@ -137,6 +137,7 @@ class Node:
             self.bus_pub.connect(endpoints.bus_in)
         self._poller = zmq.Poller()
         self._inputs = [sock for sock in (self.dealer, self.ticks, self.bus_sub) if sock is not None]
+        self._input_fds = [sock.getsockopt(zmq.FD) for sock in self._inputs]
         for sock in self._inputs:
             self._poller.register(sock, zmq.POLLIN)
 
@@ -267,7 +268,7 @@ class Node:
     def wait(self, timeout_ns: int) -> bool:
         """Wait, to the microsecond, until a message is queued on any input or ``timeout_ns`` passed
         (True if one is); ``poll(0)`` then serves it. For loops with sub-millisecond deadlines."""
-        return wait_readable(self._inputs, timeout_ns)
+        return wait_readable(self._inputs, timeout_ns, self._input_fds)
 
     def poll(self, timeout_ms: int) -> list[Event]:
         """One pass: wait up to ``timeout_ms`` (shortened for due heartbeats/probes), drain sockets.

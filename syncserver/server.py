@@ -169,7 +169,7 @@ class SyncServer:
         log.info("syncserver %s: control %s, ticks %s, bus %s -> %s; %s at %.3f Hz, %d frames",
                  self.session_id, self.endpoints.control, self.endpoints.ticks, self.endpoints.bus_in,
                  self.endpoints.bus_out, self.s.mode, self.s.rate_hz, self.total_frames)
-        control = [self.router]
+        control, control_fds = [self.router], [self.router.getsockopt(zmq.FD)]
         ready_deadline = self.now() + int(self.s.ready_timeout_s * 1e9)
         gc.collect()
         gc.freeze()
@@ -192,7 +192,7 @@ class SyncServer:
                 wait_until = self.epoch_ns + self.sched(self.frame) - self.spin_ns if self.paced else now
             else:
                 wait_until = now + 20_000_000
-            wait_readable(control, min(wait_until - now, 20_000_000))
+            wait_readable(control, min(wait_until - now, 20_000_000), control_fds)
             self._drain_control()
             self._housekeeping()
             if self.epoch_ns is not None and self.end_reason is None and self._due():

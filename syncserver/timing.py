@@ -32,8 +32,9 @@ def reduce_timer_slack(slack_ns: int = 1_000) -> bool:
         return False
 
 
-def wait_readable(sockets: Sequence[zmq.Socket], timeout_ns: int) -> bool:
+def wait_readable(sockets: Sequence[zmq.Socket], timeout_ns: int, fds: Sequence[int] | None = None) -> bool:
     """Wait until one of ``sockets`` has a message or ``timeout_ns`` passed; True if one has.
+    ``fds``: the sockets' ZMQ_FD values, if the caller keeps them (they never change).
 
     A zmq socket's FD is edge-triggered: reading ZMQ_EVENTS first both answers "anything queued
     already?" and re-arms the FD, so a message arriving during ``select`` wakes it."""
@@ -42,7 +43,9 @@ def wait_readable(sockets: Sequence[zmq.Socket], timeout_ns: int) -> bool:
             return True
     if timeout_ns <= 0:
         return False
-    readable, _, _ = select.select([s.getsockopt(zmq.FD) for s in sockets], [], [], timeout_ns * 1e-9)
+    if fds is None:
+        fds = [s.getsockopt(zmq.FD) for s in sockets]
+    readable, _, _ = select.select(fds, [], [], timeout_ns * 1e-9)
     return bool(readable)
 
 

@@ -29,11 +29,10 @@ import yaml
 import zmq
 
 from bench.machine import host_stalls
-from bench.rounds import add_round_args, check_round_args, median
+from bench.rounds import add_round_args, check_round_args, median, priority_from_env
 from session.config import NetworkSettings, load_config, resolve_endpoints
 from session.supervisor import Supervisor, prepare_session_dir
 from syncserver.stats import percentile_block
-from syncserver.timing import realtime_priority
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINE_GOAL_MS = 1.0
@@ -148,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--raw-pub", nargs=3, metavar=("ENDPOINT", "COUNT", "RATE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.raw_sub or args.raw_pub:
-        realtime_priority(int(os.environ.get(RT_ENV, "0")), "the baseline includes scheduling delays")
+        priority_from_env(RT_ENV)
         if args.raw_sub:
             raw_sub(args.raw_sub[0], int(args.raw_sub[1]))
         else:

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 from typing import Sequence
+
+from syncserver.timing import realtime_priority
 
 
 def add_round_args(ap: argparse.ArgumentParser, rt_what: str) -> None:
@@ -23,3 +26,11 @@ def check_round_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> N
 def median(values: Sequence[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
     return round(statistics.median(kept), 3) if kept else None
+
+
+def priority_from_env(env: str) -> int:
+    """A benchmark worker process runs at the SCHED_FIFO priority its parent put in ``env`` (0: as
+    it is); call it before any zmq context exists, so zmq's threads inherit it."""
+    priority = int(os.environ.get(env, "0"))
+    realtime_priority(priority, "the figures include scheduling delays")
+    return priority

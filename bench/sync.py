@@ -30,11 +30,10 @@ import yaml
 import zmq
 
 from bench.machine import host_stalls
-from bench.rounds import add_round_args, check_round_args, median
+from bench.rounds import add_round_args, check_round_args, median, priority_from_env
 from session.config import NetworkSettings, load_config, resolve_endpoints
 from syncserver.node import Node, TickEvent
 from syncserver.stats import percentile_block
-from syncserver.timing import realtime_priority
 
 REPO = Path(__file__).resolve().parent.parent
 RAW_TOPIC = b"tick"
@@ -98,10 +97,6 @@ def worker_raw_pub(endpoint: str, frames: int, rate_hz: float, subscribers: int)
 # --- orchestration ----------------------------------------------------------------------------
 
 RT_ENV = "BENCH_SYNC_RT_PRIORITY"  # SCHED_FIFO priority for every process of a round (ours and raw alike)
-
-
-def _rt_from_env() -> None:
-    realtime_priority(int(os.environ.get(RT_ENV, "0")), "the figures include scheduling delays")
 
 
 def _spawn(*args: str) -> subprocess.Popen:
@@ -221,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        _rt_from_env()  # before any zmq context, so its threads inherit it
+        priority_from_env(RT_ENV)
         kind, *rest = args.worker
         {"ours": worker_ours, "raw-sub": lambda e, f, o: worker_raw_sub(e, int(f), o),
          "raw-pub": lambda e, f, r, s: worker_raw_pub(e, int(f), float(r), int(s))}[kind](*rest)

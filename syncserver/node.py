@@ -110,6 +110,7 @@ class Node:
         self._next_heartbeat_ns = 0
         self._saw_broadcast = False
         self._pending: list[Event] = []  # events that arrived while ready() waited
+        self._end_events: list[Event] = []  # END, handed out by the next poll after the bus drain
         self._ack_defer_ns = int(ack_defer_ms * 1e6)
         self._acks: list[p.Ack] = []  # realtime ACKs waiting to be sent (telemetry, off the tick's critical path)
         self._ack_due = 0
@@ -276,6 +277,9 @@ class Node:
         if self._pending:
             pending, self._pending = self._pending, []
             return pending
+        if self._end_events:  # the ticks before END have been handed out (and ACKed): now drain
+            end, self._end_events = self._end_events, []
+            return self._drain_bus_after_end() + end
         self._housekeeping()
         now = self.clock.now_ns()
         if self._acks and now >= self._ack_due:
@@ -294,8 +298,10 @@ class Node:
             self._on_control(frames, t)
         ticks = [ev for frames, t in broadcasts if (ev := self._on_broadcast(frames, t)) is not None]
         data = [ev for frames, t in bus if (ev := self._on_bus(frames, t)) is not None]
-        if self.bus_sub is not None and any(isinstance(ev, EndEvent) for ev in ticks):
-            data.extend(self._drain_bus_after_end())
+        if self.bus_sub is not None:
+            end = next((i for i, ev in enumerate(ticks) if isinstance(ev, EndEvent)), None)
+            if end is not None:  # END and what follows wait for the bus drain, the ticks before it do not
+                ticks, self._end_events = ticks[:end], ticks[end:]
         # Data that arrived in the same batch as a tick is handed out first, so a frame is processed
         # with every input already here.
         return data + ticks

@@ -27,7 +27,9 @@ def vectors() -> list[tuple[str, bytes, p.Message, dict[str, np.ndarray]]]:
     common = dict(frame=1234, t_ns=13_711_111_111, src="golden")
     big_t = 2**62 + 12345
     return [
-        ("hello", p.TOPIC_CONTROL, p.Hello(name="client", role="client", required=True, host="rig-pc", pid=4242, **common), {}),
+        ("hello", p.TOPIC_CONTROL, p.Hello(name="client", role="client", required=True, host="rig-pc", pid=4242,
+                                           direct=[p.DirectStream(topic="pose", endpoint="tcp://127.0.0.1:41234",
+                                                                  host="rig-pc")], **common), {}),
         ("ready", p.TOPIC_CONTROL, p.Ready(**common), {}),
         ("ack", p.TOPIC_CONTROL, p.Ack(recv_ns=13_711_200_000, done_ns=13_711_900_000, present_ns=13_714_000_000,
                                        photon_ns=13_725_100_000, **common), {}),
@@ -37,10 +39,12 @@ def vectors() -> list[tuple[str, bytes, p.Message, dict[str, np.ndarray]]]:
         ("bye", p.TOPIC_CONTROL, p.Bye(reason="done", **common), {}),
         ("welcome", p.TOPIC_CONTROL, p.Welcome(session_id="abc123", host="rig-pc", mode="lockstep", rate_hz=90.0,
                                                pace=0.0, duration_s=10.0, epoch_ns=big_t, heartbeat_interval_s=0.25,
-                                               heartbeat_timeout_s=2.0, probe_interval_s=1.0, probe_burst=8, **common), {}),
+                                               heartbeat_timeout_s=2.0, probe_interval_s=1.0, probe_burst=8,
+                                               direct=[p.DirectStream(topic="pose", endpoint="ipc:///tmp/cosim/pose-7.direct",
+                                                                      host="rig-pc")], **common), {}),
         ("reject", p.TOPIC_CONTROL, p.Reject(reason="name 'client' is already connected", **common), {}),
         ("probe_reply", p.TOPIC_CONTROL, p.ProbeReply(seq=7, t0=big_t, t1=big_t + 40_000, t2=big_t + 52_000, **common), {}),
-        ("error", p.TOPIC_CONTROL, p.Error(reason="unsupported protocol version 3 (this side speaks 2)", **common), {}),
+        ("error", p.TOPIC_CONTROL, p.Error(reason="unsupported protocol version 2 (this side speaks 3)", **common), {}),
         ("tick", p.TOPIC_TICK, p.Tick(sent_ns=13_711_111_150, dt_ns=11_111_111, epoch_ns=big_t, **common), {}),
         ("start", p.TOPIC_SESSION, p.Start(session_id="abc123", epoch_ns=big_t, mode="realtime", rate_hz=90.0, **common), {}),
         ("end", p.TOPIC_SESSION, p.End(reason="completed", frames=900, **common), {}),
@@ -48,7 +52,9 @@ def vectors() -> list[tuple[str, bytes, p.Message, dict[str, np.ndarray]]]:
                                              clients=[p.ClientStatus(name="client", ready=True, required=True,
                                                                      connected=True, frames_behind=0, acks=1233,
                                                                      offset_us=-1.5)], **common), {}),
-        ("client_event", p.TOPIC_SESSION, p.ClientEvent(name="sumo", event="dropped", reason="no heartbeat", **common), {}),
+        ("client_event", p.TOPIC_SESSION, p.ClientEvent(name="pose", event="dropped", reason="no heartbeat",
+                                                          direct=[p.DirectStream(topic="pose", endpoint="tcp://127.0.0.1:41234",
+                                                                                 host="rig-pc")], **common), {}),
         ("vehicles", p.TOPIC_VEHICLES, p.Vehicles(sim_ns=123_400_000_000, ids_version=3, **common), {
             "handle": np.array([0, 1, 5], dtype="<u4"),
             "position_cm": np.array([[100.0, -250.5, 12.0], [0.0, 0.0, 0.0], [-1e5, 3.25, 1.5]], dtype="<f4"),

@@ -19,7 +19,7 @@ import numpy as np
 
 from syncserver.errors import ProtocolError
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_PAYLOAD_FRAMES = 16
@@ -55,6 +55,7 @@ Text = Annotated[str, msgspec.Meta(max_length=4096)]
 Scalar = Union[bool, int, float, str]
 Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
+MAX_DIRECT_STREAMS = 16
 
 
 class ArraySpec(msgspec.Struct, forbid_unknown_fields=True):
@@ -75,6 +76,19 @@ class Message(msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fie
     src: Name = ""
 
 
+class DirectStream(msgspec.Struct, forbid_unknown_fields=True):
+    """A bus topic that its producer also publishes on a PUB socket of its own: a subscriber of
+    exactly ``topic`` on host ``host`` connects to ``endpoint`` instead of taking it through the bus
+    proxy (one hop less, docs/protocol.md "Direct streams")."""
+
+    topic: Name
+    endpoint: Annotated[str, msgspec.Meta(max_length=256, pattern=r"^(tcp|ipc|inproc)://")]
+    host: Name
+
+
+DirectStreams = Annotated[list[DirectStream], msgspec.Meta(max_length=MAX_DIRECT_STREAMS)]
+
+
 # --- control, client -> server (DEALER -> ROUTER) -------------------------------------------
 
 class Hello(Message, tag="HELLO", kw_only=True):
@@ -83,6 +97,7 @@ class Hello(Message, tag="HELLO", kw_only=True):
     required: bool = False
     host: Name = ""
     pid: int = 0
+    direct: DirectStreams = msgspec.field(default_factory=list)  # what this producer offers
 
 
 class Ready(Message, tag="READY", kw_only=True):
@@ -129,6 +144,7 @@ class Welcome(Message, tag="WELCOME", kw_only=True):
     heartbeat_timeout_s: float
     probe_interval_s: float
     probe_burst: int
+    direct: DirectStreams = msgspec.field(default_factory=list)  # offered by the components connected now
 
 
 class Reject(Message, tag="REJECT", kw_only=True):
@@ -193,6 +209,7 @@ class ClientEvent(Message, tag="CLIENT", kw_only=True):
     name: Name
     event: Literal["joined", "ready", "left", "dropped", "rejected"]
     reason: Text = ""
+    direct: DirectStreams = msgspec.field(default_factory=list)  # the component's (on joined/ready: offered; left/dropped: gone)
 
 
 # --- data bus (PUB -> XSUB | XPUB -> SUB) ---------------------------------------------------

@@ -68,8 +68,8 @@ HOSTILE = [
     ([], "truncated"),
     ([b"tick", b"\xc1"], "malformed"),
     ([b"tick", b"\x92\x01\x02"], "malformed"),
-    ([b"tick", enc({"type": "TICK", "v": 1, "frame": 1})], "unsupported protocol version 1 (this side speaks 2)"),
-    ([b"tick", enc({"type": "TICK", "v": 3, "frame": 1})], "unsupported protocol version 3"),
+    ([b"tick", enc({"type": "TICK", "v": 2, "frame": 1})], "unsupported protocol version 2 (this side speaks 3)"),
+    ([b"tick", enc({"type": "TICK", "v": 4, "frame": 1})], "unsupported protocol version 4"),
     ([b"tick", enc({"type": "NOPE", "v": V})], "unknown or unexpected message type 'NOPE'"),
     ([b"tick", enc({"type": "HELLO", "v": V, "name": "x"})], "unknown or unexpected message type 'HELLO'"),
     ([b"tick", enc({"type": "TICK", "v": V, "frame": "7", "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "$.frame"),
@@ -78,6 +78,12 @@ HOSTILE = [
     ([b"tick", enc({"type": "TICK", "v": V, "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1, "extra": 1})], "extra"),
     ([b"tick", enc({"type": "TICK", "v": V, "dt_ns": 1, "epoch_ns": 1})], "sent_ns"),
     ([b"tick", b"\x80" * (p.MAX_HEADER_BYTES + 1)], "oversized header"),
+    ([b"session", enc({"type": "CLIENT", "v": V, "name": "pose", "event": "joined",
+                       "direct": [{"topic": "pose", "endpoint": "http://x", "host": "h"}]})], "$.direct[0].endpoint"),
+    ([b"session", enc({"type": "CLIENT", "v": V, "name": "pose", "event": "joined",
+                       "direct": [{"topic": "pose", "endpoint": "tcp://127.0.0.1:1"}]})], "`host`"),
+    ([b"session", enc({"type": "CLIENT", "v": V, "name": "pose", "event": "joined",
+                       "direct": [{"topic": "pose", "endpoint": "tcp://127.0.0.1:1", "host": "h"}] * 17})], "$.direct"),
     ([b"tick", b"x"] + [b""] * (p.MAX_PAYLOAD_FRAMES + 1), "oversized message"),
 ]
 

@@ -55,8 +55,9 @@ TEST(DecodeHostile, MalformedMsgpack) {
 }
 
 TEST(DecodeHostile, VersionAndType) {
-  expect_error(dec({"t", header("READY", 1)}), "unsupported protocol version 1 (this side speaks 2)");
-  expect_error(dec({"t", header("READY", 3)}), "unsupported protocol version 3 (this side speaks 2)");
+  expect_error(dec({"t", header("READY", 2)}), "unsupported protocol version 2 (this side speaks 3)");
+  expect_error(dec({"t", header("READY", 4)}), "unsupported protocol version 4 (this side speaks 3)");
+  expect_error(dec({"t", header("READY", 1)}), "unsupported protocol version 1 (this side speaks 3)");
   expect_error(dec({"t", header("NOPE", kV)}), "unknown or unexpected message type 'NOPE'");
   expect_error(dec({"t", header("READY", kV)}, Channel::kBus), "unexpected message type 'READY' on this channel");
   expect_error(dec({"t", header("TICK", kV)}, Channel::kControlRequest), "unexpected message type 'TICK'");
@@ -80,6 +81,89 @@ TEST(DecodeHostile, FieldsAreStrict) {
   cosim::Hello h;
   h.name = std::string(129, 'a');
   expect_error(dec(encoded(h)), "expected str of length <= 128");
+}
+
+// `direct` (protocol v3) on HELLO, WELCOME and CLIENT: each entry exactly topic, endpoint, host, the
+// endpoint a tcp://, ipc:// or inproc:// address of at most 256 characters, at most 16 entries.
+TEST(DecodeHostile, DirectStreamsAreStrict) {
+  const cosim::DirectStream good{"pose", "tcp://127.0.0.1:41234", "rig-pc"};
+  cosim::ClientEvent c;
+  c.name = "pose";
+  c.event = "joined";
+  const auto with = [&](std::vector<cosim::DirectStream> direct) {
+    cosim::ClientEvent m = c;
+    m.direct = std::move(direct);
+    return dec(encoded(m), Channel::kBroadcast);
+  };
+
+  auto none = dec(encoded(c), Channel::kBroadcast);  // encoded as an empty list, decoded as one
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_TRUE(std::get<cosim::ClientEvent>(none.value().msg).direct.empty());
+  auto ok = with({good, {"pose", "ipc:///tmp/p.direct", "h"}, {"pose", "inproc://p", "h"}});
+  ASSERT_TRUE(ok) << ok.error();
+  const auto& got = std::get<cosim::ClientEvent>(ok.value().msg).direct;
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].topic, "pose");
+  EXPECT_EQ(got[0].endpoint, "tcp://127.0.0.1:41234");
+  EXPECT_EQ(got[0].host, "rig-pc");
+  EXPECT_EQ(got[2].endpoint, "inproc://p");
+  EXPECT_TRUE(with(std::vector<cosim::DirectStream>(16, good)));
+
+  for (const char* bad : {"http://x", "udp://x", "tcp:/x", "TCP://x", "", " tcp://x", "epgm://x"})
+    expect_error(with({good, {"pose", bad, "h"}}),
+                 "expected str matching regex '^(tcp|ipc|inproc)://' (a tcp://, ipc:// or inproc:// endpoint), got '" +
+                     std::string(bad) + "' - at `$.direct[1].endpoint`");
+  expect_error(with({{"pose", "tcp://" + std::string(251, 'x'), "h"}}),
+               "expected str of length <= 256 - at `$.direct[0].endpoint`");
+  EXPECT_TRUE(with({{"pose", "tcp://" + std::string(250, 'x'), "h"}}));
+  expect_error(with({{std::string(129, 't'), "tcp://x", "h"}}), "expected str of length <= 128 - at `$.direct[0].topic`");
+  expect_error(with({{"pose", "tcp://x", std::string(129, 'h')}}), "expected str of length <= 128 - at `$.direct[0].host`");
+  expect_error(with(std::vector<cosim::DirectStream>(17, good)), "expected array of length <= 16 - at `$.direct`");
+
+  // missing, unknown and mistyped entries: the header written out byte for byte
+  const std::string client = "\xa4name\xa4pose\xa5" "event\xa6joined\xa6" "direct\x91";
+  const auto raw = [&](const std::string& entry) {
+    return dec({"session", header("CLIENT", kV, client + entry, 3)}, Channel::kBroadcast);
+  };
+  EXPECT_TRUE(raw("\x83\xa5topic\xa4pose\xa8" "endpoint\xa7tcp://x\xa4host\xa1h"));
+  expect_error(raw("\x82\xa5topic\xa4pose\xa8" "endpoint\xa7tcp://x"),
+               "object missing required field `host` - at `$.direct[0]`");
+  expect_error(raw("\x82\xa5topic\xa4pose\xa4host\xa1h"), "object missing required field `endpoint` - at `$.direct[0]`");
+  expect_error(raw("\x84\xa5topic\xa4pose\xa8" "endpoint\xa7tcp://x\xa4host\xa1h\xa4port\x01"),
+               "object contains unknown field `port` - at `$.direct[0]`");
+  expect_error(raw("\x83\xa5topic\xa4pose\xa8" "endpoint\x07\xa4host\xa1h"), "expected str, got int - at `$.direct[0].endpoint`");
+  expect_error(raw("\xa4pose"), "expected object, got str - at `$.direct[0]`");
+  expect_error(dec({"session", header("CLIENT", kV, "\xa4name\xa4pose\xa5" "event\xa6joined\xa6" "direct\xc0", 3)},
+                   Channel::kBroadcast),
+               "expected array, got nil - at `$.direct`");
+
+  // the same list on HELLO and WELCOME
+  cosim::Hello h;
+  h.name = "pose";
+  h.direct = {good, {"pose", "udp://x", "h"}};
+  expect_error(dec(encoded(h), Channel::kControlRequest), "got 'udp://x' - at `$.direct[1].endpoint`");
+  h.direct.assign(17, good);
+  expect_error(dec(encoded(h), Channel::kControlRequest), "expected array of length <= 16 - at `$.direct`");
+  cosim::Welcome w;
+  w.session_id = "s";
+  w.mode = "lockstep";
+  w.direct = {{"pose", "tcp://x", ""}};
+  auto welcome = dec(encoded(w), Channel::kControlReply);
+  ASSERT_TRUE(welcome) << welcome.error();
+  EXPECT_EQ(std::get<cosim::Welcome>(welcome.value().msg).direct.size(), 1u);
+  w.direct[0].host = std::string(129, 'h');
+  expect_error(dec(encoded(w), Channel::kControlReply), "- at `$.direct[0].host`");
+}
+
+TEST(DecodeHostile, NestedErrorsNameTheirPath) {
+  cosim::Status s;
+  s.clients.resize(2);
+  s.clients[1].name = std::string(129, 'c');
+  expect_error(dec(encoded(s), Channel::kBroadcast), "expected str of length <= 128 - at `$.clients[1].name`");
+  cosim::Welcome w;
+  w.session_id = "s";
+  w.mode = "`$x` - at `$y";  // quoted in the message with its backticks replaced, the path stays right
+  expect_error(dec(encoded(w), Channel::kControlReply), "got ''$x' - at '$y' - at `$.mode`");
 }
 
 TEST(DecodeHostile, FloatFieldsAcceptIntsLikeMsgspec) {

@@ -61,6 +61,7 @@ template <class T>
 Json struct_json(const T& s);
 Json to_json(const cosim::ArraySpec& s) { return struct_json(s); }
 Json to_json(const cosim::ClientStatus& s) { return struct_json(s); }
+Json to_json(const cosim::DirectStream& s) { return struct_json(s); }
 template <class T>
 Json to_json(const std::vector<T>& v) {
   Json j; j.kind = Json::Kind::kArr;
@@ -214,6 +215,77 @@ TEST_F(Golden, EncodeFromScratchMatchesGoldenAck) {
   ASSERT_TRUE(encoded);
   const auto frames = unpack_frames(testjson::read_file(kDir + "/ack_minimal.bin"));
   EXPECT_EQ(encoded.value(), frames);
+}
+
+// The manifest's headers compare as whole JSON trees: a list of maps (`direct`, STATUS `clients`)
+// must match entry by entry, key by key, so a dropped or reordered nested field fails.
+TEST_F(Golden, NestedListsOfMapsAreCompared) {
+  const Json* header = nullptr;
+  for (const auto& kv : manifest.obj)
+    if (kv.second.get("type")->s == "HELLO") header = kv.second.get("header");
+  ASSERT_NE(header, nullptr);
+  const Json* direct = header->get("direct");
+  ASSERT_NE(direct, nullptr) << "HELLO golden vector has no `direct` (protocol v3)";
+  ASSERT_EQ(direct->kind, Json::Kind::kArr);
+  ASSERT_EQ(direct->arr.size(), 1u);
+  ASSERT_EQ(direct->arr[0].kind, Json::Kind::kObj);
+  Json changed = *header;
+  for (auto& kv : changed.obj)
+    if (kv.first == "direct") kv.second.arr[0].obj[1].second.s = "tcp://127.0.0.1:1";
+  EXPECT_NE(changed, *header);
+  Json empty = *header;
+  for (auto& kv : empty.obj)
+    if (kv.first == "direct") kv.second.arr.clear();
+  EXPECT_NE(empty, *header);
+}
+
+// HELLO, WELCOME and CLIENT built field by field (protocol v3, with one direct stream each) encode
+// to the golden bytes: `direct` comes last, after pid / probe_burst / reason.
+TEST_F(Golden, EncodeFromScratchMatchesGoldenDirectStreams) {
+  const auto stamp = [](cosim::Common& c) {
+    c.frame = 1234;
+    c.t_ns = 13711111111;
+    c.src = "golden";
+  };
+  const auto check = [](const char* file, std::string_view topic, const cosim::Message& msg) {
+    SCOPED_TRACE(file);
+    auto encoded = cosim::encode(topic, msg);
+    ASSERT_TRUE(encoded) << encoded.error();
+    EXPECT_EQ(encoded.value(), unpack_frames(testjson::read_file(kDir + "/" + file)));
+  };
+  cosim::Hello h;
+  stamp(h);
+  h.name = "client";
+  h.role = "client";
+  h.required = true;
+  h.host = "rig-pc";
+  h.pid = 4242;
+  h.direct = {{"pose", "tcp://127.0.0.1:41234", "rig-pc"}};
+  check("hello.bin", cosim::topic::kControl, h);
+
+  cosim::Welcome w;
+  stamp(w);
+  w.session_id = "abc123";
+  w.host = "rig-pc";
+  w.mode = "lockstep";
+  w.rate_hz = 90.0;
+  w.pace = 0.0;
+  w.duration_s = 10.0;
+  w.epoch_ns = 4611686018427400249LL;
+  w.heartbeat_interval_s = 0.25;
+  w.heartbeat_timeout_s = 2.0;
+  w.probe_interval_s = 1.0;
+  w.probe_burst = 8;
+  w.direct = {{"pose", "ipc:///tmp/cosim/pose-7.direct", "rig-pc"}};
+  check("welcome.bin", cosim::topic::kControl, w);
+
+  cosim::ClientEvent c;
+  stamp(c);
+  c.name = "pose";
+  c.event = "dropped";
+  c.reason = "no heartbeat";
+  c.direct = {{"pose", "tcp://127.0.0.1:41234", "rig-pc"}};
+  check("client_event.bin", cosim::topic::kSession, c);
 }
 
 TEST_F(Golden, EncodeFromScratchMatchesGoldenVehicleIds) {

@@ -56,16 +56,35 @@ size_t string_width(std::string_view dtype) {
   return w <= kMaxStringBytes ? w : 0;
 }
 
+bool starts_with(const std::string& s, std::string_view prefix) {
+  return s.size() >= prefix.size() && std::string_view(s).substr(0, prefix.size()) == prefix;
+}
+
+// A received string quoted in an error message; backticks become ' so that the text cannot look
+// like the " - at `$...`" path that at() extends.
+std::string shown(const std::string& s) {
+  std::string out = "'" + s + "'";
+  std::replace(out.begin(), out.end(), '`', '\'');
+  return out;
+}
+
 std::string check_string(const std::string& s, Lim lim) {
   size_t chars = 0;
   if (!utf8_codepoints(s, chars)) return "invalid UTF-8";
-  const size_t max = lim == Lim::kName ? kNameLimit : lim == Lim::kText ? 4096 : lim == Lim::kDtype ? 8 : SIZE_MAX;
+  const size_t max = lim == Lim::kName       ? kNameLimit
+                     : lim == Lim::kText     ? 4096
+                     : lim == Lim::kDtype    ? 8
+                     : lim == Lim::kEndpoint ? kEndpointLimit
+                                             : SIZE_MAX;
   if (chars > max) return "expected str of length <= " + std::to_string(max);
+  if (lim == Lim::kEndpoint && !starts_with(s, "tcp://") && !starts_with(s, "ipc://") && !starts_with(s, "inproc://"))
+    return "expected str matching regex '^(tcp|ipc|inproc)://' (a tcp://, ipc:// or inproc:// endpoint), got " +
+           shown(s);
   if (lim == Lim::kMode && s != "realtime" && s != "lockstep")
-    return "expected one of 'realtime', 'lockstep', got '" + s + "'";
+    return "expected one of 'realtime', 'lockstep', got " + shown(s);
   if (lim == Lim::kClientEvent && s != "joined" && s != "ready" && s != "left" && s != "dropped" &&
       s != "rejected")
-    return "expected one of 'joined', 'ready', 'left', 'dropped', 'rejected', got '" + s + "'";
+    return "expected one of 'joined', 'ready', 'left', 'dropped', 'rejected', got " + shown(s);
   return {};
 }
 
@@ -78,6 +97,17 @@ std::string check_int(int64_t v, Lim lim) {
 
 std::string expected(const char* what, const Value& got) {
   return std::string("expected ") + what + ", got " + mp::kind_name(got.kind);
+}
+
+// `err` (from reading a nested value) located under `step` (".field", "[3]", "[...]"): the path
+// grows from the inside out, as msgspec writes it ("... - at `$.direct[0].endpoint`").
+std::string at(const std::string& err, const std::string& step) {
+  static const std::string kMark = " - at `$";
+  const size_t pos = err.rfind(kMark);
+  if (pos == std::string::npos) return err + kMark + step + "`";
+  std::string out = err;
+  out.insert(pos + kMark.size(), step);
+  return out;
 }
 
 // --- decoding: Value -> typed fields ---------------------------------------------------------
@@ -143,7 +173,7 @@ std::string read(const Value& v, std::array<double, N>& out, Lim lim) {
   if (v.items.size() != N) return "expected array of length " + std::to_string(N);
   for (size_t k = 0; k < N; ++k) {
     std::string err = read(v.items[k], out[k], lim);
-    if (!err.empty()) return "[" + std::to_string(k) + "]: " + err;
+    if (!err.empty()) return at(err, "[" + std::to_string(k) + "]");
   }
   return {};
 }
@@ -161,9 +191,9 @@ std::string read(const Value& v, ScalarMap& out, Lim key_lim) {
         out.emplace_back(std::move(key), std::move(value));
         continue;
       }
-      return "[" + key + "]: " + err;
+      return at(err, "[...]");
     }
-    return "key: " + err;
+    return at("key: " + err, "[...]");
   }
   return {};
 }
@@ -173,11 +203,13 @@ std::string read_struct(const Value& v, T& out);
 
 std::string read(const Value& v, ArraySpec& out, Lim) { return read_struct(v, out); }
 std::string read(const Value& v, ClientStatus& out, Lim) { return read_struct(v, out); }
+std::string read(const Value& v, DirectStream& out, Lim) { return read_struct(v, out); }
 
 template <class T>
 size_t max_items(Lim lim) {
   if (std::is_same<T, ArraySpec>::value) return kMaxPayloadFrames;
   if (std::is_same<T, ClientStatus>::value) return 1024;
+  if (std::is_same<T, DirectStream>::value) return kMaxDirectStreams;
   return lim == Lim::kShapeDim ? kMaxArrayDims : SIZE_MAX;
 }
 
@@ -189,7 +221,7 @@ std::string read(const Value& v, std::vector<T>& out, Lim lim) {
   out.assign(v.items.size(), T{});
   for (size_t k = 0; k < v.items.size(); ++k) {
     std::string err = read(v.items[k], out[k], lim);
-    if (!err.empty()) return "[" + std::to_string(k) + "]: " + err;
+    if (!err.empty()) return at(err, "[" + std::to_string(k) + "]");
   }
   return {};
 }
@@ -250,7 +282,7 @@ std::string read_fields(const Value& v, T& out, Common* common) {
       err = reader.error;
     }
     if (!matched) return "object contains unknown field `" + key + "`";
-    if (!err.empty()) return err + " - at `$." + key + "`";
+    if (!err.empty()) return at(err, "." + key);
   }
   MissingFinder finder{seen, {}};
   T::each(out, finder);
@@ -311,6 +343,7 @@ template <class T>
 void write_struct(Packer& p, const T& s);
 void write(Packer& p, const ArraySpec& s) { write_struct(p, s); }
 void write(Packer& p, const ClientStatus& s) { write_struct(p, s); }
+void write(Packer& p, const DirectStream& s) { write_struct(p, s); }
 template <class T>
 void write(Packer& p, const std::vector<T>& v) {
   p.pack_array(static_cast<uint32_t>(v.size()));

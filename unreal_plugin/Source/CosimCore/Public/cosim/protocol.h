@@ -23,7 +23,7 @@
 
 namespace cosim {
 
-constexpr int64_t kProtocolVersion = 2;
+constexpr int64_t kProtocolVersion = 3;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kMaxPayloadFrames = 16;
 constexpr size_t kMaxMessageBytes = 64u * 1024u * 1024u;
@@ -31,6 +31,8 @@ constexpr size_t kMaxArrayDims = 4;
 constexpr size_t kMaxControlBytes = kMaxHeaderBytes + 1024;
 constexpr size_t kMaxStringBytes = 512;  // widest byte string dtype, "|S512"
 constexpr size_t kNameLimit = 128;       // characters of a name (Lim::kName, VEHICLE_IDS names)
+constexpr size_t kEndpointLimit = 256;   // characters of a DirectStream endpoint (Lim::kEndpoint)
+constexpr size_t kMaxDirectStreams = 16; // entries of a `direct` list (HELLO, WELCOME, CLIENT)
 
 namespace topic {
 constexpr std::string_view kControl = "ctl";
@@ -47,7 +49,8 @@ constexpr std::string_view kRequest = "request";
 }  // namespace topic
 
 // Value constraints of a field (the Annotated[...] metadata in protocol.py).
-enum class Lim : uint8_t { kNone, kName, kText, kDtype, kU32, kFrame, kShapeDim, kMode, kClientEvent };
+// kEndpoint: at most kEndpointLimit characters, starting with tcp://, ipc:// or inproc://.
+enum class Lim : uint8_t { kNone, kName, kText, kDtype, kU32, kFrame, kShapeDim, kMode, kClientEvent, kEndpoint };
 constexpr bool kRequired = true;
 constexpr bool kOptional = false;
 
@@ -88,6 +91,21 @@ struct ClientStatus {
   }
 };
 
+// A bus topic that its producer also publishes on a PUB socket of its own: a subscriber of exactly
+// `topic` on host `host` may connect to `endpoint` instead of taking it through the bus proxy
+// (docs/protocol.md "Direct streams"). At most kMaxDirectStreams in a `direct` list.
+struct DirectStream {
+  std::string topic;
+  std::string endpoint;
+  std::string host;
+  template <class S, class V>
+  static void each(S& s, V& v) {
+    v("topic", s.topic, Lim::kName, kRequired);
+    v("endpoint", s.endpoint, Lim::kEndpoint, kRequired);
+    v("host", s.host, Lim::kName, kRequired);
+  }
+};
+
 // Fields every header carries (after "type").
 struct Common {
   int64_t v = kProtocolVersion;
@@ -107,12 +125,14 @@ COSIM_MESSAGE(Hello, "HELLO")
   bool required = false;
   std::string host;
   int64_t pid = 0;
+  std::vector<DirectStream> direct;  // the streams this producer offers
   template <class S, class V> static void each(S& s, V& v) {
     v("name", s.name, Lim::kName, kRequired);
     v("role", s.role, Lim::kName, kOptional);
     v("required", s.required, Lim::kNone, kOptional);
     v("host", s.host, Lim::kName, kOptional);
     v("pid", s.pid, Lim::kNone, kOptional);
+    v("direct", s.direct, Lim::kNone, kOptional);
   }
 };
 
@@ -171,6 +191,7 @@ COSIM_MESSAGE(Welcome, "WELCOME")
   double heartbeat_timeout_s = 0;
   double probe_interval_s = 0;
   int64_t probe_burst = 0;
+  std::vector<DirectStream> direct;  // offered by the components connected now
   template <class S, class V> static void each(S& s, V& v) {
     v("session_id", s.session_id, Lim::kName, kRequired);
     v("host", s.host, Lim::kName, kRequired);
@@ -183,6 +204,7 @@ COSIM_MESSAGE(Welcome, "WELCOME")
     v("heartbeat_timeout_s", s.heartbeat_timeout_s, Lim::kNone, kRequired);
     v("probe_interval_s", s.probe_interval_s, Lim::kNone, kRequired);
     v("probe_burst", s.probe_burst, Lim::kNone, kRequired);
+    v("direct", s.direct, Lim::kNone, kOptional);
   }
 };
 
@@ -264,10 +286,12 @@ COSIM_MESSAGE(ClientEvent, "CLIENT")
   std::string name;
   std::string event;
   std::string reason;
+  std::vector<DirectStream> direct;  // the component's (joined/ready: offered; left/dropped: gone)
   template <class S, class V> static void each(S& s, V& v) {
     v("name", s.name, Lim::kName, kRequired);
     v("event", s.event, Lim::kClientEvent, kRequired);
     v("reason", s.reason, Lim::kText, kOptional);
+    v("direct", s.direct, Lim::kNone, kOptional);
   }
 };
 

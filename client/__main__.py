@@ -51,7 +51,7 @@ class HeadlessClient:
 
     def on_data(self, ev: DataEvent) -> None:
         if isinstance(ev.msg, p.Pose):
-            self.mtp.on_pose(ev.msg, ev.recv_ns)
+            self.mtp.on_pose(ev.msg, ev.recv_ns, ev.direct)
         elif ev.topic == TOPIC_OPENVR and isinstance(ev.msg, p.Event):
             self.mtp.on_openvr_event(ev.msg)
         elif isinstance(ev.msg, p.Residuals) and self.residuals:
@@ -67,6 +67,8 @@ class HeadlessClient:
             "replaced_frames": self.display.replaced,
             "tick_gaps": stats.gaps,
             "decode_errors": stats.decode_errors,
+            "direct_streams": self.node.direct_topics_taken(),
+            "duplicates_dropped": stats.duplicates,
         }}}, **self.mtp.sections(), **(self.residuals.section() if self.residuals else {})}
 
 

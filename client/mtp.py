@@ -75,6 +75,7 @@ class MotionToPhoton:
                                                "unpredicted_position_mm": [], "unpredicted_rotation_deg": []}
         self.unresolved = 0
         self.received = 0
+        self.received_direct = 0  # straight from the pose bridge (a direct stream), not via the bus proxy
         self.received_devices: dict[str, int] = {}
         self.sample_to_client = array("q")
         self.bus_to_client = array("q")
@@ -85,8 +86,9 @@ class MotionToPhoton:
 
     # --- inputs ---------------------------------------------------------------------------
 
-    def on_pose(self, pose: p.Pose, recv_ns: int) -> None:
+    def on_pose(self, pose: p.Pose, recv_ns: int, direct: bool = False) -> None:
         self.received += 1
+        self.received_direct += direct
         self.received_devices[pose.device] = self.received_devices.get(pose.device, 0) + 1
         self.sample_to_client.append(recv_ns - pose.sample_ns)
         self.bus_to_client.append(recv_ns - pose.t_ns)
@@ -201,7 +203,8 @@ class MotionToPhoton:
         }
         if self.display_updates:
             mtp["display"] = {"source": "openvr", "updates": self.display_updates}
-        pose = {"received": {"samples": self.received, "devices": self.received_devices, "rate_hz": rate,
+        pose = {"received": {"samples": self.received, "direct": self.received_direct,
+                             "devices": self.received_devices, "rate_hz": rate,
                              "sample_to_client_ms": percentile_block(self.sample_to_client, 1e-6),
                              "bus_to_client_ms": percentile_block(self.bus_to_client, 1e-6),
                              "out_of_order": self.out_of_order}}

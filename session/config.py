@@ -56,6 +56,7 @@ class NetworkSettings(Strict):
     ticks: str | None = None
     bus_in: str | None = None
     bus_out: str | None = None
+    direct_streams: bool = True  # producers of high-rate topics (poses) offer them off the bus proxy too
 
 
 class ComponentSpec(Strict):

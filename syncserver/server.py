@@ -59,6 +59,7 @@ class ClientState:
     offset_errors_ns: list[int] = field(default_factory=list)
     offsets: list[tuple[int, int]] = field(default_factory=list)
     last_offset_ns: int | None = None
+    direct: list[p.DirectStream] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -325,7 +326,7 @@ class SyncServer:
             if not client.ready:
                 client.ready = True
                 client.ready_frame = self.frame
-                self._publish(p.TOPIC_SESSION, p.ClientEvent(name=client.name, event="ready"))
+                self._publish(p.TOPIC_SESSION, p.ClientEvent(name=client.name, event="ready", direct=client.direct))
                 log.info("client %s ready at frame %d", client.name, self.frame)
         elif isinstance(msg, p.Heartbeat):
             if msg.offset_error_ns is not None:
@@ -345,7 +346,7 @@ class SyncServer:
         if old is not None and old.identity != identity:
             self.by_identity.pop(old.identity, None)
         client = ClientState(name=msg.name, identity=identity, role=msg.role, required=msg.required,
-                             host=msg.host, joined_frame=self.frame, last_seen_ns=t1)
+                             host=msg.host, joined_frame=self.frame, last_seen_ns=t1, direct=msg.direct)
         if old is not None:  # a rejoin keeps the history
             client.acks, client.delivery_ns, client.behind = old.acks, old.delivery_ns, old.behind
             client.offset_errors_ns, client.offsets = old.offset_errors_ns, old.offsets
@@ -357,10 +358,16 @@ class SyncServer:
             host=self.host, mode=s.mode, rate_hz=s.rate_hz, pace=s.pace, duration_s=s.duration_s,
             epoch_ns=self.epoch_ns, heartbeat_interval_s=s.heartbeat_interval_s,
             heartbeat_timeout_s=s.heartbeat_timeout_s, probe_interval_s=s.probe_interval_s,
-            probe_burst=s.probe_burst))
-        self._publish(p.TOPIC_SESSION, p.ClientEvent(name=msg.name, event="joined"))
+            probe_burst=s.probe_burst, direct=self._direct_streams()))
+        self._publish(p.TOPIC_SESSION, p.ClientEvent(name=msg.name, event="joined", direct=msg.direct))
         log.info("client %s joined (role %s, required %s, pid %d on %s) at frame %d",
                  msg.name, msg.role, msg.required, msg.pid, msg.host, self.frame)
+
+    def _direct_streams(self) -> list[p.DirectStream]:
+        """What the connected components offer (WELCOME); the newest offer first, at most the
+        protocol's limit."""
+        offered = [d for c in self.clients.values() if c.connected for d in c.direct]
+        return offered[::-1][:p.MAX_DIRECT_STREAMS]
 
     def _on_ack(self, client: ClientState, msg: p.Ack) -> None:
         k = msg.frame
@@ -394,7 +401,8 @@ class SyncServer:
         else:
             client.left = True
         self.by_identity.pop(client.identity, None)
-        self._publish(p.TOPIC_SESSION, p.ClientEvent(name=client.name, event=event, reason=reason))
+        self._publish(p.TOPIC_SESSION, p.ClientEvent(name=client.name, event=event, reason=reason,
+                                                     direct=client.direct))
         (log.warning if event == "dropped" else log.info)("client %s %s at frame %d: %s",
                                                           client.name, event, self.frame, reason)
 

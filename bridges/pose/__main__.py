@@ -17,6 +17,7 @@ from bridges.pose.trace import TraceWriter
 from syncserver.component import REPO_ROOT, ComponentContext, start_component
 from syncserver.errors import CosimError
 from syncserver.node import Node
+from syncserver.protocol import TOPIC_POSE
 
 log = logging.getLogger("bridges.pose")
 
@@ -42,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.write_sections({"pose": {"source": settings.source, "error": str(exc)}})
         return 2
     status = 0
-    with Node(ctx.name, ctx.endpoints, role="bridge", required=ctx.required, publish=True) as node:
+    direct = [TOPIC_POSE] if ctx.config.network.direct_streams else []
+    with Node(ctx.name, ctx.endpoints, role="bridge", required=ctx.required, publish=True,
+              direct_topics=direct) as node:
         node.install_signal_handlers()
         bridge = PoseBridge(node, source, spin_ns=round(settings.spin_us * 1e3), recorder=recorder)
         try:

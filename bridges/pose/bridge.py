@@ -112,6 +112,7 @@ class PoseBridge:
             "samples": sum(self.per_device.values()),
             "devices": {d: {"class": self.device_classes[d], "samples": n} for d, n in self.per_device.items()},
             "inject_latency_ms": inject_latency_ms,
+            "direct": [d.endpoint for d in self.node.direct_offered],
             "sample_to_bus_ms": percentile_block(self.sample_to_bus, 1e-6),
             "wake_late_us": percentile_block(self.wake_late, 1e-3),
             self.source.kind: self.source.stats(),

@@ -1,0 +1,97 @@
+"""Direct streams: a producer offers a topic on its own PUB socket, subscribers of that topic on the
+same host take it from there instead of through the bus proxy, and fall back to the bus when the
+producer leaves. Real syncserver process, real sockets."""
+from __future__ import annotations
+
+import socket
+import time
+
+import zmq
+
+from syncserver import protocol as p
+from syncserver.node import DataEvent, Node, direct_bind_endpoint, is_local_endpoint
+from tests.conftest import wait_for
+from tests.syncserver.test_session_processes import endpoints
+
+EXTERNAL = {"module": "client", "launch": False}
+
+
+def pose(k: int) -> p.Pose:
+    return p.Pose(device="hmd", sample_ns=k, position=(0, 0, 0), orientation=(1, 0, 0, 0))
+
+
+def received(node: Node, producer: Node, direct: bool, tries: int = 250) -> list[DataEvent]:
+    """Publish from ``producer`` until ``node`` gets poses over the expected path; those poses."""
+    for k in range(tries):
+        producer.publish(p.TOPIC_POSE, pose(k))
+        time.sleep(0.01)
+        producer.poll(0)
+        got = [ev for ev in node.poll(0) if isinstance(ev, DataEvent)]
+        if got and all(ev.direct == direct for ev in got):
+            return got
+    return []
+
+
+def test_a_pose_stream_is_taken_direct_and_falls_back_to_the_bus(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 30},
+                       components={"cons": {**EXTERNAL, "required": True}, "prod": EXTERNAL})
+    procs.module("syncserver", cfg, out=tmp_path)
+    eps = endpoints(cfg)
+    with Node("cons", eps, required=True, data_topics=[p.TOPIC_POSE]) as cons, \
+            Node("prod", eps, publish=True, direct_topics=[p.TOPIC_POSE]) as prod:
+        assert cons.connect(20).direct == []  # nothing offered yet
+        prod.connect(20)
+        [offer] = prod.direct_offered
+        assert offer.topic == "pose" and offer.host == socket.gethostname() and is_local_endpoint(offer.endpoint)
+        prod.ready()
+        cons.ready()  # sees prod's CLIENT joined/ready broadcasts, which carry the offer
+        assert wait_for(lambda: cons.poll(0) is not None and cons.direct_topics_taken() == {"pose": [offer.endpoint]}, 10)
+        assert received(cons, prod, direct=True), "poses never came over the direct stream"
+
+        with Node("late", eps, data_topics=[p.TOPIC_POSE]) as late:  # learns the offer from WELCOME
+            assert late.connect(20).direct == [offer]
+            assert late.direct_topics_taken() == {"pose": [offer.endpoint]}
+            late.ready()
+            assert received(late, prod, direct=True)
+
+        prod.close("done")  # BYE: the CLIENT left broadcast withdraws the offer
+        with Node("bus-only", eps, publish=True) as other:
+            other.connect(20)
+            other.ready()
+            assert wait_for(lambda: cons.poll(0) is not None and cons.direct_topics_taken() == {}, 10)
+            got = received(cons, other, direct=False)
+            assert got and all(ev.msg.src == "bus-only" for ev in got)
+        assert cons.stats.decode_errors == 0
+
+
+def test_offers_are_taken_only_for_subscribed_topics_from_this_host_and_local_endpoints(write_config):
+    eps = endpoints(write_config())
+    here = socket.gethostname()
+    with Node("cons", eps, data_topics=[p.TOPIC_POSE]) as cons, Node("mute", eps) as mute:
+        cons._on_direct_offer([p.DirectStream(topic="pose", endpoint="tcp://127.0.0.1:1", host="another-pc"),
+                               p.DirectStream(topic="pose", endpoint="tcp://10.1.2.3:4000", host=here),
+                               p.DirectStream(topic="sumo.vehicles", endpoint="tcp://127.0.0.1:2", host=here)])
+        mute._on_direct_offer([p.DirectStream(topic="pose", endpoint="tcp://127.0.0.1:3", host=here)])
+        assert cons.direct_topics_taken() == {} and mute.direct_topics_taken() == {}
+        assert cons.direct_sub is None
+
+
+def test_a_message_that_arrives_over_both_paths_while_switching_is_handed_out_once(write_config):
+    eps = endpoints(write_config())
+    with Node("cons", eps, data_topics=[p.TOPIC_POSE]) as cons:
+        cons._switched(p.TOPIC_POSE)
+        frames = [zmq.Frame(f) for f in p.encode(p.TOPIC_POSE, pose(7))]
+        assert cons._on_bus(frames, time.monotonic_ns(), direct=True) is not None
+        assert cons._on_bus(frames, time.monotonic_ns()) is None  # the bus copy of the same message
+        assert cons._on_bus([zmq.Frame(f) for f in p.encode(p.TOPIC_POSE, pose(8))], time.monotonic_ns()) is not None
+        assert cons.stats.duplicates == 1
+
+
+def test_direct_endpoints_stay_on_this_host():
+    assert direct_bind_endpoint("tcp://127.0.0.1:5552", "pose") == "tcp://127.0.0.1:*"
+    assert direct_bind_endpoint("tcp://[::1]:5552", "pose") == "tcp://[::1]:*"
+    assert direct_bind_endpoint("ipc:///tmp/s/bus-in", "a b") .startswith("ipc:///tmp/s/direct-")
+    assert direct_bind_endpoint("tcp://192.168.1.20:5552", "pose") is None  # a remote syncserver
+    assert direct_bind_endpoint("inproc://bus-in", "pose") is None
+    assert is_local_endpoint("tcp://localhost:5") and is_local_endpoint("ipc:///x")
+    assert not is_local_endpoint("tcp://example.org:5") and not is_local_endpoint("inproc://x")

@@ -10,6 +10,9 @@
   processes at the same priority (reported under ``rt``, with its own goals).
 - ``--repeat`` rounds of both (default 3); headline figures and goals are medians over rounds and
   every round is printed under ``rounds`` (one run can land in a burst of host noise).
+- Poses take the direct stream from the pose bridge to the client, as in every shipped config;
+  ``--via-proxy`` adds, per round, the same session with ``network.direct_streams: false`` (poses
+  through the syncserver's bus proxy), at the real-time priority when one is given (``via_proxy``).
 
 Goals (issue 4): software pipeline p99 <= 1 ms; MTP p99 <= 20 ms at 90 Hz.
 """
@@ -40,19 +43,21 @@ MTP_GOAL_MS = 20.0
 RT_ENV = "BENCH_POSE_RT_PRIORITY"
 
 
-def session_figures(duration_s: float, rate_hz: float, work: Path, rt_priority: int = 0) -> dict[str, Any]:
+def session_figures(duration_s: float, rate_hz: float, work: Path, rt_priority: int = 0,
+                    direct: bool = True) -> dict[str, Any]:
     raw = {"session": {"name": "bench-pose", "mode": "realtime", "rate_hz": 90, "duration_s": duration_s,
                        "rt_priority": rt_priority},
-           "network": {"host": "127.0.0.1", "base_port": 0},
+           "network": {"host": "127.0.0.1", "base_port": 0, "direct_streams": direct},
            "components": {
                "client": {"module": "client", "required": True, "rt_priority": rt_priority,
                           "settings": {"display": {"refresh_hz": 90, "vsync_phase_ms": 3.0,
                                                    "vsync_to_photon_ms": 11.1, "render_ms": 1.0}}},
                "pose": {"module": "bridges.pose", "rt_priority": rt_priority,
                         "settings": {"source": "synthetic", "rate_hz": rate_hz}}}}
-    path = work / f"bench-pose-rt{rt_priority}.yaml"
+    tag = f"rt{rt_priority}{'' if direct else '-proxy'}"
+    path = work / f"bench-pose-{tag}.yaml"
     path.write_text(yaml.safe_dump(raw))
-    outcome = Supervisor(load_config(path), prepare_session_dir(work / f"session-rt{rt_priority}"), quiet=True).run()
+    outcome = Supervisor(load_config(path), prepare_session_dir(work / f"session-{tag}"), quiet=True).run()
     s = outcome.summary
     mtp, pose = s.get("mtp", {}), s.get("pose", {})
     received = pose.get("received", {})
@@ -60,6 +65,8 @@ def session_figures(duration_s: float, rate_hz: float, work: Path, rt_priority: 
         "status": outcome.status,
         "pose_rate_hz": {"configured": rate_hz, "published": pose.get("rate_hz", {}).get("measured"),
                          "received": received.get("rate_hz")},
+        "poses_received": received.get("samples"),
+        "poses_direct": received.get("direct"),  # straight from the pose bridge, not via the bus proxy
         "pipeline_ms": received.get("sample_to_client_ms"),  # pose sample -> client receive
         "sample_to_bus_ms": pose.get("sample_to_bus_ms"),
         "bus_to_client_ms": received.get("bus_to_client_ms"),
@@ -122,7 +129,7 @@ def raw_baseline(duration_s: float, rate_hz: float, rt_priority: int = 0) -> dic
     return {"messages": len(lat), "rt_priority": rt_priority, "latency_ms": percentile_block(lat, 1e-6)}
 
 
-def one_round(duration_s: float, rate_hz: float, rt_priority: int) -> dict[str, Any]:
+def one_round(duration_s: float, rate_hz: float, rt_priority: int, via_proxy: bool) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-pose-") as tmp:
@@ -134,6 +141,8 @@ def one_round(duration_s: float, rate_hz: float, rt_priority: int) -> dict[str, 
             out[f"session{key}"] = session
             out[f"baseline_raw_pyzmq{key}"] = baseline
             out[f"pipeline_p99_over_raw_p99{key}"] = round(p99 / raw99, 2) if p99 and raw99 else None
+        if via_proxy:
+            out["session_via_proxy"] = session_figures(duration_s, rate_hz, Path(tmp), rt_priority, direct=False)
     out.update(loadavg_1m_before=round(load_before, 2), loadavg_1m_after=round(os.getloadavg()[0], 2))
     return out
 
@@ -143,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="session seconds (default 10)")
     ap.add_argument("--rate", type=float, default=1000.0, help="pose rate in Hz (default 1000)")
     add_round_args(ap, "the syncserver, client and pose bridge (and the baseline's two processes)")
+    ap.add_argument("--via-proxy", action="store_true",
+                    help="also run each round's session with poses through the bus proxy (no direct stream)")
     ap.add_argument("--raw-sub", nargs=2, metavar=("ENDPOINT", "COUNT"), help=argparse.SUPPRESS)
     ap.add_argument("--raw-pub", nargs=3, metavar=("ENDPOINT", "COUNT", "RATE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -159,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rounds = []
     for r in range(1, args.repeat + 1):
         print(f"round {r}/{args.repeat}: session, then raw pyzmq baseline ...", file=sys.stderr)
-        rounds.append(one_round(args.duration, args.rate, args.rt_priority))
+        rounds.append(one_round(args.duration, args.rate, args.rt_priority, args.via_proxy))
 
     def med(get: Callable[[dict], float | None]) -> float | None:
         return median([get(r) for r in rounds])
@@ -190,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "host_stalls_over_1ms": stalls},
         **figures(""),
         **({"rt": {"rt_priority": args.rt_priority, **figures("_rt")}} if args.rt_priority else {}),
+        **({"via_proxy": {"rt_priority": args.rt_priority, **{
+            f"{k}_{q}_ms": med(lambda r, k=k, q=q: (r["session_via_proxy"][f"{k}_ms"] or {}).get(q))
+            for k, q in (("pipeline", "p50"), ("pipeline", "p99"), ("mtp", "p50"), ("mtp", "p99"))}}}
+           if args.via_proxy else {}),
         "rounds": rounds,
     }
     print(json.dumps(result))

@@ -35,6 +35,7 @@ from bench.machine import host_stalls
 from bench.rounds import add_round_args, check_round_args, median, priority_from_env
 from session.config import NetworkSettings, load_config, resolve_endpoints
 from session.supervisor import Supervisor, prepare_session_dir
+from syncserver.component import mark_streaming, process_figures
 from syncserver.stats import percentile_block
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,6 +79,8 @@ def session_figures(duration_s: float, rate_hz: float, work: Path, rt_priority: 
         "prediction_error": {k: (mtp.get("prediction_error") or {}).get(k)
                              for k in ("rotation_deg", "unpredicted_rotation_deg")},
         "tick_lateness_us": s.get("ticks", {}).get("lateness_us"),
+        # CPU time per wall time while streaming, one core = 100 (far steadier than latency on a shared host)
+        "cpu_percent": {name: fig.get("streaming_cpu_percent") for name, fig in s.get("processes", {}).items()},
         "late_ticks": s.get("ticks", {}).get("late"),
     }
 
@@ -90,7 +93,9 @@ def raw_sub(endpoint: str, count: int) -> None:
     while len(lat) < count and sock.poll(5000):
         body = sock.recv()
         lat.append(time.monotonic_ns() - int.from_bytes(body[:8], "little"))
-    print(json.dumps(lat))
+        if len(lat) == 1:
+            mark_streaming()
+    print(json.dumps({"latency_ns": lat, "cpu": process_figures()}))
 
 
 def raw_pub(endpoint: str, count: int, rate_hz: float) -> None:
@@ -98,6 +103,7 @@ def raw_pub(endpoint: str, count: int, rate_hz: float) -> None:
     sock.bind(endpoint)
     time.sleep(1.5)  # the subscriber connects and subscribes
     start = time.monotonic_ns()
+    mark_streaming()
     period = 1e9 / rate_hz
     for k in range(count):
         due = start + int(k * period)
@@ -106,6 +112,7 @@ def raw_pub(endpoint: str, count: int, rate_hz: float) -> None:
         sock.send(time.monotonic_ns().to_bytes(8, "little") + bytes(120))
     time.sleep(0.2)
     sock.close(linger=1000)
+    print(json.dumps({"cpu": process_figures()}))
 
 
 def raw_baseline(duration_s: float, rate_hz: float, rt_priority: int = 0) -> dict[str, Any]:
@@ -114,19 +121,24 @@ def raw_baseline(duration_s: float, rate_hz: float, rt_priority: int = 0) -> dic
     count = int(duration_s * rate_hz)
     env = dict(os.environ, **{RT_ENV: str(rt_priority)})
     run = [sys.executable, "-m", "bench.pose"]
-    pub = subprocess.Popen([*run, "--raw-pub", endpoint, str(count), str(rate_hz)], cwd=REPO, env=env)
+    pub = subprocess.Popen([*run, "--raw-pub", endpoint, str(count), str(rate_hz)], cwd=REPO, env=env,
+                           stdout=subprocess.PIPE, text=True)
     sub = subprocess.Popen([*run, "--raw-sub", endpoint, str(count)], cwd=REPO, env=env,
                            stdout=subprocess.PIPE, text=True)
     try:
         out, _ = sub.communicate(timeout=duration_s + 60)
-        pub.wait(30)
+        pub_out, _ = pub.communicate(timeout=30)
     finally:
         for proc in (pub, sub):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    lat = json.loads(out.strip().splitlines()[-1]) if out.strip() else []
-    return {"messages": len(lat), "rt_priority": rt_priority, "latency_ms": percentile_block(lat, 1e-6)}
+    got = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    pub_got = json.loads(pub_out.strip().splitlines()[-1]) if pub_out.strip() else {}
+    lat = got.get("latency_ns", [])
+    return {"messages": len(lat), "rt_priority": rt_priority, "latency_ms": percentile_block(lat, 1e-6),
+            "cpu_percent": {"pub": pub_got.get("cpu", {}).get("streaming_cpu_percent"),
+                            "sub": got.get("cpu", {}).get("streaming_cpu_percent")}}
 
 
 def one_round(duration_s: float, rate_hz: float, rt_priority: int, via_proxy: bool) -> dict[str, Any]:

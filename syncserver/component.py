@@ -11,8 +11,10 @@ import ctypes
 import json
 import logging
 import os
+import resource
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -23,6 +25,8 @@ from syncserver.timing import realtime_priority, reduce_timer_slack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # relative asset/scenario paths resolve here
 PARENT_ENV = "COSIM_PARENT_PID"
+_STARTED = time.monotonic()
+_streaming: tuple[float, float] | None = None  # (monotonic s, CPU s) when the session started
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -112,10 +116,40 @@ def start_component(prog: str, description: str, argv: Sequence[str] | None = No
                             required=bool(spec and spec.required))
 
 
+def _cpu_s() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def mark_streaming() -> None:
+    """The session has started here (first call counts): ``process_figures`` then also reports the
+    CPU share since, without imports and setup."""
+    global _streaming
+    if _streaming is None:
+        _streaming = (time.monotonic(), _cpu_s())
+
+
+def process_figures() -> dict[str, float | int | None]:
+    """What this process has cost so far (all its threads): CPU seconds, and context switches,
+    voluntary ones being mostly wake-ups. They vary far less with host noise than latency does.
+    ``streaming_cpu_percent``: CPU time per wall time since ``mark_streaming`` (one core = 100)."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    now, cpu = time.monotonic(), use.ru_utime + use.ru_stime
+    out: dict[str, float | int | None] = {"wall_s": round(now - _STARTED, 3), "cpu_s": round(cpu, 3),
+                                          "voluntary_switches": use.ru_nvcsw, "involuntary_switches": use.ru_nivcsw,
+                                          "streaming_s": None, "streaming_cpu_percent": None}
+    if _streaming is not None and now > _streaming[0]:
+        out["streaming_s"] = round(now - _streaming[0], 3)
+        out["streaming_cpu_percent"] = round(100 * (cpu - _streaming[1]) / (now - _streaming[0]), 1)
+    return out
+
+
 def write_sections(out: Path | None, name: str, sections: dict[str, Any]) -> Path | None:
-    """Atomically write this component's summary sections (merged by the runner)."""
+    """Atomically write this component's summary sections (merged by the runner), with its process
+    figures under ``processes.<name>``."""
     if out is None:
         return None
+    sections = {**sections, "processes": {name: process_figures()}}
     folder = Path(out) / "sections"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"

@@ -37,7 +37,7 @@ import zmq
 from session.config import Endpoints
 from syncserver import protocol as p
 from syncserver.clock import LocalClock, OffsetEstimator, ProbeSample
-from syncserver.component import install_stop_handlers
+from syncserver.component import install_stop_handlers, mark_streaming
 from syncserver.errors import HandshakeError, ProtocolError
 from syncserver.sockets import recv_message, send_message
 from syncserver.timing import wait_readable
@@ -572,6 +572,8 @@ class Node:
             if self.last_frame is not None and msg.frame > self.last_frame + 1:
                 self.stats.gaps += msg.frame - self.last_frame - 1
             self.last_frame = msg.frame
+            if not self.stats.ticks:
+                mark_streaming()
             self.stats.ticks += 1
             return TickEvent(msg, recv_local, recv_ns)
         if isinstance(msg, p.ClientEvent) and msg.direct:

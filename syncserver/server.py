@@ -24,7 +24,7 @@ from zmq.devices import ThreadProxy
 from session.config import Endpoints, SessionSettings
 from syncserver import protocol as p
 from syncserver.clock import drift_ppm
-from syncserver.component import install_stop_handlers
+from syncserver.component import install_stop_handlers, mark_streaming
 from syncserver.errors import ProtocolError
 from syncserver.stats import abs_block, percentile_block
 from syncserver.sockets import recv_message, send_message
@@ -237,6 +237,8 @@ class SyncServer:
 
     def _emit(self) -> None:
         k = self.frame
+        if k == 0:
+            mark_streaming()
         sent = self.now() - self.epoch_ns
         t = self.sched(k) if self.paced else sent
         send_message(self.pub, p.encode(p.TOPIC_TICK, p.Tick(

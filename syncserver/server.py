@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import socket
 import time
 import uuid
@@ -28,12 +29,13 @@ from syncserver.component import install_stop_handlers, mark_streaming
 from syncserver.errors import ProtocolError
 from syncserver.stats import abs_block, percentile_block
 from syncserver.sockets import recv_message, send_message
-from syncserver.timing import wait_readable, yield_to_own_threads
+from syncserver.timing import spin_yields, wait_readable, yield_to_own_threads
 
 log = logging.getLogger("syncserver")
 
 _RING = 1 << 14
 SERVE_MARGIN_NS = 100_000  # no control message is started closer than this to a tick's deadline
+YIELD_MARGIN_NS = 300_000  # without real-time priority the spin yields its CPU until this close to a tick
 
 
 @dataclass
@@ -99,6 +101,7 @@ class SyncServer:
         self.dt_ns = round(self.period)
         self.total_frames = max(1, round(settings.duration_s * settings.rate_hz))
         self.spin_ns = int(settings.spin_us * 1000)
+        self._spin_yields = False  # set in run(), once the thread's scheduling is final
         self.late_ns = int(settings.late_threshold_us * 1000)
         self.hb_timeout_ns = int(settings.heartbeat_timeout_s * 1e9)
         self.epoch_ns: int | None = None
@@ -167,6 +170,7 @@ class SyncServer:
         """Run the whole session; returns the end reason."""
         self.proxy.start()
         yield_to_own_threads()  # its spin must not hold up its own I/O and proxy threads
+        self._spin_yields = spin_yields()  # nor, without real-time priority, other processes
         log.info("syncserver %s: control %s, ticks %s, bus %s -> %s; %s at %.3f Hz, %d frames",
                  self.session_id, self.endpoints.control, self.endpoints.ticks, self.endpoints.bus_in,
                  self.endpoints.bus_out, self.s.mode, self.s.rate_hz, self.total_frames)
@@ -211,10 +215,12 @@ class SyncServer:
         now = self.now()
         if now < deadline - self.spin_ns:
             return False
-        router = self.router
+        router, yields = self.router, self._spin_yields
         while now < deadline:  # spin, answering control (clock probes) until just before the deadline
             if deadline - now > SERVE_MARGIN_NS and router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 self._drain_control()
+            if yields and deadline - now > YIELD_MARGIN_NS:
+                os.sched_yield()
             now = self.now()
         return True
 

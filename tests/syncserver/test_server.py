@@ -17,3 +17,13 @@ def test_frames_behind_comes_from_the_acks_own_done_time():
         assert srv._frames_emitted_by(1, sent[4] + 10**9) == 3  # never past the newest tick
     finally:
         srv.close()
+
+
+def test_the_stats_module_loads_what_np_percentile_would_import_lazily():
+    """np.percentile imports numpy.ma on first use (~17 ms); the syncserver's first STATUS after START
+    was that first use and made one tick per session 11-20 ms late."""
+    import subprocess
+    import sys
+    code = "import sys, syncserver.stats; print('numpy.ma' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr

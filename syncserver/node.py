@@ -22,6 +22,7 @@ instead of through the bus proxy, one hop and three thread wake-ups less per mes
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import logging
 import os
 import re
@@ -131,9 +132,10 @@ class Node:
         self._data_topics = frozenset(data_topics)
         self._take_direct = take_direct
         self._direct_in: dict[str, set[bytes]] = {}  # endpoint -> topics taken from it
+        self._bus_held: set[bytes] = set()  # taken direct, still on the bus until the first direct message
         self._dedup_until = 0
-        self._dedup_topics: set[bytes] = set()  # topics that switched path within SWITCH_DEDUP_NS
-        self._seen: OrderedDict[bytes, bool] = OrderedDict()  # their headers, while it lasts
+        self._dedup_topics: set[bytes] = set()  # held topics, and those that switched within SWITCH_DEDUP_NS
+        self._seen: OrderedDict[bytes, bool] = OrderedDict()  # their recent headers
 
         self.dealer = self._ctx.socket(zmq.DEALER)
         self.dealer.setsockopt(zmq.LINGER, 500)
@@ -158,6 +160,9 @@ class Node:
         self.direct_pub: zmq.Socket | None = None
         self.direct_offered: list[p.DirectStream] = []
         self._direct_out = frozenset(direct_topics)
+        if len(self._direct_out) > p.MAX_DIRECT_STREAMS or any(len(t.decode()) > p.NAME_LIMIT for t in direct_topics):
+            raise ValueError(f"direct_topics: at most {p.MAX_DIRECT_STREAMS} topics of at most {p.NAME_LIMIT} "
+                             f"characters (got {sorted(direct_topics)!r})")
         if publish and direct_topics:
             self._offer_direct(direct_topics)
         self.direct_sub: zmq.Socket | None = None  # made when the first offer is taken
@@ -222,7 +227,7 @@ class Node:
         before READY have reached every producer, and ours has reached the proxy)."""
         deadline = time.monotonic() + timeout_s
         while not self._saw_broadcast and time.monotonic() < deadline and not self.stop_reason:
-            self._pending.extend(self.poll(50))
+            self._pending.extend(self._read(50))
         if self.bus_sub is not None or self.bus_pub is not None:
             self._confirm_bus(deadline)
         self._send(p.Ready())
@@ -311,6 +316,9 @@ class Node:
         if self._end_events:  # the ticks before END have been handed out (and ACKed): now drain
             end, self._end_events = self._end_events, []
             return self._drain_bus_after_end() + end
+        return self._read(timeout_ms)
+
+    def _read(self, timeout_ms: int) -> list[Event]:
         self._housekeeping()
         now = self.clock.now_ns()
         if self._acks and now >= self._ack_due:
@@ -401,9 +409,9 @@ class Node:
     # --- direct streams -------------------------------------------------------------------
 
     def _offer_direct(self, topics: Sequence[bytes]) -> None:
-        endpoint = direct_bind_endpoint(self.endpoints.bus_in, self.name)
+        endpoint = direct_bind_endpoint(self.endpoints.bus_in)
         if endpoint is None:
-            log.info("%s: direct streams are offered on this host only; the bus at %s is not local, so %s "
+            log.info("%s: direct streams are offered only beside a loopback or ipc bus (not %s), so %s "
                      "travel through the bus proxy", self.name, self.endpoints.bus_in, b", ".join(topics).decode())
             return
         sock = self._ctx.socket(zmq.PUB)
@@ -420,9 +428,14 @@ class Node:
         self.direct_offered = [p.DirectStream(topic=t.decode(), endpoint=bound, host=self._hostname) for t in topics]
 
     def _takes(self, stream: p.DirectStream) -> bool:
-        return (self._take_direct and self.bus_sub is not None and stream.topic.encode() in self._data_topics
+        """An offer is taken for a topic this node subscribes to exactly (and through no shorter
+        prefix, which would keep it coming over the bus as well), from a producer on this host, at a
+        local endpoint that is not our own."""
+        topic = stream.topic.encode()
+        return (self._take_direct and self.bus_sub is not None and topic in self._data_topics
+                and not any(t != topic and topic.startswith(t) for t in self._data_topics)
                 and stream.host == self._hostname and stream.endpoint not in self.direct_offer_endpoints()
-                and is_local_endpoint(stream.endpoint))
+                and is_local_endpoint(stream.endpoint) and is_local_endpoint(self.endpoints.bus_out))
 
     def direct_offer_endpoints(self) -> set[str]:
         return {d.endpoint for d in self.direct_offered}
@@ -439,6 +452,9 @@ class Node:
         return any(topic in topics for topics in self._direct_in.values())
 
     def _on_direct_offer(self, streams: Sequence[p.DirectStream]) -> None:
+        """Connect to an offer and subscribe there; the bus subscription stays until the first
+        message arrives directly (``_on_bus``), so an offer that never delivers costs nothing and
+        nothing is lost while the connection comes up."""
         for d in streams:
             topic = d.topic.encode()
             if not self._takes(d) or topic in self._direct_in.get(d.endpoint, ()):
@@ -448,13 +464,17 @@ class Node:
                 self.direct_sub.setsockopt(zmq.LINGER, 0)
                 self._add_input(self.direct_sub)
             if d.endpoint not in self._direct_in:
-                self.direct_sub.connect(d.endpoint)
+                try:
+                    self.direct_sub.connect(d.endpoint)
+                except zmq.ZMQError as exc:
+                    log.warning("%s: ignored the direct offer of %s at %r: %s", self.name, d.topic, d.endpoint, exc)
+                    continue
                 self._direct_in[d.endpoint] = set()
             if not self._taken_from_any(topic):
                 self.direct_sub.setsockopt(zmq.SUBSCRIBE, topic)
-                self.bus_sub.setsockopt(zmq.UNSUBSCRIBE, topic)
+                self._bus_held.add(topic)
+                self._dedup_topics.add(topic)
             self._direct_in[d.endpoint].add(topic)
-            self._switched(topic)
             log.info("%s: taking %s directly from %s", self.name, d.topic, d.endpoint)
 
     def _on_direct_gone(self, streams: Sequence[p.DirectStream]) -> None:
@@ -466,25 +486,38 @@ class Node:
             topics.discard(topic)
             if not topics:
                 del self._direct_in[d.endpoint]
-                self.direct_sub.disconnect(d.endpoint)
+                try:
+                    self.direct_sub.disconnect(d.endpoint)
+                except zmq.ZMQError:
+                    pass
             if not self._taken_from_any(topic):
                 self.direct_sub.setsockopt(zmq.UNSUBSCRIBE, topic)
-                self.bus_sub.setsockopt(zmq.SUBSCRIBE, topic)
-                self._switched(topic)
+                if topic in self._bus_held:  # never switched: the bus subscription is still there
+                    self._bus_held.discard(topic)
+                else:
+                    self.bus_sub.setsockopt(zmq.SUBSCRIBE, topic)
+                    self._switched(topic)
             log.info("%s: %s from %s has gone; back to the bus", self.name, d.topic, d.endpoint)
+
+    def _first_direct(self, topic: bytes) -> None:
+        """The direct path delivers: leave the bus for this topic (copies still in flight on the
+        bus are dropped by ``_duplicate``, or by the SUB's own filter once the unsubscribe is in)."""
+        self._bus_held.discard(topic)
+        self.bus_sub.setsockopt(zmq.UNSUBSCRIBE, topic)
+        self._switched(topic)
 
     def _switched(self, topic: bytes) -> None:
         self._dedup_topics.add(topic)
         self._dedup_until = self.clock.now_ns() + SWITCH_DEDUP_NS
 
     def _duplicate(self, topic: bytes, frames: list[zmq.Frame], recv_local: int) -> bool:
-        """While a topic switches paths, a message can arrive over both: keep the first copy (the
+        """While a topic is on both paths, a message can arrive twice: keep the first copy (the
         header bytes, which carry the source and publish time, identify it)."""
-        if recv_local > self._dedup_until:
+        if self._dedup_until and recv_local > self._dedup_until:
             self._dedup_until = 0
-            self._dedup_topics.clear()
-            self._seen.clear()
-            return False
+            self._dedup_topics = set(self._bus_held)
+            if not self._dedup_topics:
+                self._seen.clear()
         if topic not in self._dedup_topics or len(frames) < 2:
             return False
         header = frames[1].bytes
@@ -592,7 +625,9 @@ class Node:
         topic = frames[0].bytes
         if topic.startswith(BUS_PROBE_PREFIX):
             return None
-        if self._dedup_until and self._duplicate(topic, frames, recv_local):
+        if direct and topic in self._bus_held:
+            self._first_direct(topic)
+        if self._dedup_topics and self._duplicate(topic, frames, recv_local):
             return None
         try:
             topic, msg, arrays = self._bus_decoder.decode([f.buffer for f in frames])
@@ -620,13 +655,18 @@ def is_local_endpoint(endpoint: str) -> bool:
         return False
 
 
-def direct_bind_endpoint(bus_in: str, name: str) -> str | None:
+_direct_paths = itertools.count(1)
+IPC_PATH_LIMIT = 107  # sun_path minus its NUL
+
+
+def direct_bind_endpoint(bus_in: str) -> str | None:
     """Where a producer whose bus input is ``bus_in`` binds its direct streams: an ephemeral port on
     the same loopback address, or an ipc path beside the bus's; None for a bus that is not local
-    (a remote syncserver, or inproc://, which is cheap already)."""
+    (not loopback, or inproc://, which is cheap already), or an ipc path that would be too long."""
     if bus_in.startswith("ipc://"):
         folder = os.path.dirname(bus_in[len("ipc://"):]) or "."
-        return f"ipc://{folder}/direct-{os.getpid()}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)[:32]}"
+        path = f"{folder}/direct-{os.getpid()}-{next(_direct_paths)}"
+        return f"ipc://{path}" if len(path.encode()) <= IPC_PATH_LIMIT else None
     if not is_local_endpoint(bus_in):
         return None
     return bus_in.rsplit(":", 1)[0] + ":*"

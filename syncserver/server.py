@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import socket
 import time
 import uuid
@@ -29,13 +28,12 @@ from syncserver.component import install_stop_handlers, mark_streaming
 from syncserver.errors import ProtocolError
 from syncserver.stats import abs_block, percentile_block
 from syncserver.sockets import recv_message, send_message
-from syncserver.timing import spin_yields, wait_readable, yield_to_own_threads
+from syncserver.timing import wait_readable, yield_to_own_threads
 
 log = logging.getLogger("syncserver")
 
 _RING = 1 << 14
 SERVE_MARGIN_NS = 100_000  # no control message is started closer than this to a tick's deadline
-YIELD_MARGIN_NS = 300_000  # without real-time priority the spin yields its CPU until this close to a tick
 
 
 @dataclass
@@ -101,7 +99,6 @@ class SyncServer:
         self.dt_ns = round(self.period)
         self.total_frames = max(1, round(settings.duration_s * settings.rate_hz))
         self.spin_ns = int(settings.spin_us * 1000)
-        self._spin_yields = False  # set in run(), once the thread's scheduling is final
         self.late_ns = int(settings.late_threshold_us * 1000)
         self.hb_timeout_ns = int(settings.heartbeat_timeout_s * 1e9)
         self.epoch_ns: int | None = None
@@ -170,7 +167,6 @@ class SyncServer:
         """Run the whole session; returns the end reason."""
         self.proxy.start()
         yield_to_own_threads()  # its spin must not hold up its own I/O and proxy threads
-        self._spin_yields = spin_yields()  # nor, without real-time priority, other processes
         log.info("syncserver %s: control %s, ticks %s, bus %s -> %s; %s at %.3f Hz, %d frames",
                  self.session_id, self.endpoints.control, self.endpoints.ticks, self.endpoints.bus_in,
                  self.endpoints.bus_out, self.s.mode, self.s.rate_hz, self.total_frames)
@@ -215,12 +211,10 @@ class SyncServer:
         now = self.now()
         if now < deadline - self.spin_ns:
             return False
-        router, yields = self.router, self._spin_yields
+        router = self.router
         while now < deadline:  # spin, answering control (clock probes) until just before the deadline
             if deadline - now > SERVE_MARGIN_NS and router.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                 self._drain_control()
-            if yields and deadline - now > YIELD_MARGIN_NS:
-                os.sched_yield()
             now = self.now()
         return True
 
@@ -354,7 +348,8 @@ class SyncServer:
         if old is not None and old.identity != identity:
             self.by_identity.pop(old.identity, None)
         client = ClientState(name=msg.name, identity=identity, role=msg.role, required=msg.required,
-                             host=msg.host, joined_frame=self.frame, last_seen_ns=t1, direct=msg.direct)
+                             host=msg.host, joined_frame=self.frame, last_seen_ns=t1,
+                             direct=self._acceptable_offers(msg))
         if old is not None:  # a rejoin keeps the history
             client.acks, client.delivery_ns, client.behind = old.acks, old.delivery_ns, old.behind
             client.offset_errors_ns, client.offsets = old.offset_errors_ns, old.offsets
@@ -367,9 +362,23 @@ class SyncServer:
             epoch_ns=self.epoch_ns, heartbeat_interval_s=s.heartbeat_interval_s,
             heartbeat_timeout_s=s.heartbeat_timeout_s, probe_interval_s=s.probe_interval_s,
             probe_burst=s.probe_burst, direct=self._direct_streams()))
-        self._publish(p.TOPIC_SESSION, p.ClientEvent(name=msg.name, event="joined", direct=msg.direct))
+        self._publish(p.TOPIC_SESSION, p.ClientEvent(name=msg.name, event="joined", direct=client.direct))
         log.info("client %s joined (role %s, required %s, pid %d on %s) at frame %d",
                  msg.name, msg.role, msg.required, msg.pid, msg.host, self.frame)
+
+    def _acceptable_offers(self, msg: p.Hello) -> list[p.DirectStream]:
+        """A direct topic has one producer (a consumer that takes it leaves the bus for that topic),
+        and is offered from the producer's own host; other offers are not passed on."""
+        taken = {d.topic for c in self.clients.values() if c.connected and c.name != msg.name for d in c.direct}
+        out = []
+        for d in msg.direct:
+            if d.topic in taken or d.host != msg.host:
+                log.warning("%s: direct offer of %s at %s not passed on (%s)", msg.name, d.topic, d.endpoint,
+                            "another component offers it" if d.topic in taken else f"host {d.host!r} is not its own")
+                continue
+            taken.add(d.topic)
+            out.append(d)
+        return out
 
     def _direct_streams(self) -> list[p.DirectStream]:
         """What the connected components offer (WELCOME); the newest offer first, at most the

@@ -71,15 +71,6 @@ def realtime_priority(priority: int, consequence: str) -> bool:
     return True
 
 
-def spin_yields() -> bool:
-    """Whether a busy-wait on this thread should give the CPU away on every turn: yes under the normal
-    (CFS/EEVDF) scheduler, where a spin would otherwise hold a woken process off its core for up to
-    the whole spin (on 2 cores: pose pipeline p99 1.5-1.7 ms with the syncserver's 1.5 ms spin,
-    0.55-0.72 ms when it yields until 300 µs before the tick); no under SCHED_FIFO, where higher
-    priorities preempt it anyway and a yield would only reach its equals."""
-    return not hasattr(os, "sched_getscheduler") or os.sched_getscheduler(0) not in (os.SCHED_FIFO, os.SCHED_RR)
-
-
 def yield_to_own_threads() -> bool:
     """A spinning SCHED_FIFO thread blocks every thread of equal priority on its CPU, its own zmq I/O
     and proxy threads included: run the calling thread one priority step below the one it has, so

@@ -99,7 +99,7 @@ class Node:
     def __init__(self, name: str, endpoints: Endpoints, *, role: str = "component", required: bool = False,
                  clock: LocalClock | None = None, data_topics: Sequence[bytes] = (), publish: bool = False,
                  context: zmq.Context | None = None, ack_defer_ms: float = 50.0,
-                 direct_topics: Sequence[bytes] = (), take_direct: bool = True) -> None:
+                 direct_topics: Sequence[bytes] = ()) -> None:
         self.name = name
         self.endpoints = endpoints
         self.role = role
@@ -130,7 +130,6 @@ class Node:
         self._same_host = False
         self._hostname = socket.gethostname()
         self._data_topics = frozenset(data_topics)
-        self._take_direct = take_direct
         self._direct_in: dict[str, set[bytes]] = {}  # endpoint -> topics taken from it
         self._bus_held: set[bytes] = set()  # taken direct, still on the bus until the first direct message
         self._dedup_until = 0
@@ -432,13 +431,10 @@ class Node:
         prefix, which would keep it coming over the bus as well), from a producer on this host, at a
         local endpoint that is not our own."""
         topic = stream.topic.encode()
-        return (self._take_direct and self.bus_sub is not None and topic in self._data_topics
+        return (self.bus_sub is not None and topic in self._data_topics
                 and not any(t != topic and topic.startswith(t) for t in self._data_topics)
-                and stream.host == self._hostname and stream.endpoint not in self.direct_offer_endpoints()
+                and stream.host == self._hostname and all(stream.endpoint != d.endpoint for d in self.direct_offered)
                 and is_local_endpoint(stream.endpoint) and is_local_endpoint(self.endpoints.bus_out))
-
-    def direct_offer_endpoints(self) -> set[str]:
-        return {d.endpoint for d in self.direct_offered}
 
     def direct_topics_taken(self) -> dict[str, list[str]]:
         """Topic -> the producer endpoints it is taken from directly (for reports and tests)."""

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 BUS_PROBE_PREFIX = b"_probe."  # loopback probes of the data bus; never handed to components
 SWITCH_DEDUP_NS = 2_000_000_000  # after taking a topic direct, drop copies that also came over the bus
 DEDUP_HEADERS = 4096
+PROBE_TIMEOUT_NS = 100_000_000  # a probe unanswered this long is lost: send the next one
 
 
 @dataclass
@@ -120,6 +121,7 @@ class Node:
         self._probe_pending: dict[int, int] = {}
         self._probes_left = 0
         self._next_probe_ns = 0
+        self._probe_sent_ns = 0
         self._next_heartbeat_ns = 0
         self._saw_broadcast = False
         self._pending: list[Event] = []  # events that arrived while ready() waited
@@ -322,7 +324,8 @@ class Node:
         now = self.clock.now_ns()
         if self._acks and now >= self._ack_due:
             self._flush_acks()
-        due = min(self._next_heartbeat_ns, self._next_probe_ns) if self.welcome else now + timeout_ms * 1_000_000
+        probe_due = self._probe_sent_ns + PROBE_TIMEOUT_NS if self._probes_left else self._next_probe_ns
+        due = min(self._next_heartbeat_ns, probe_due) if self.welcome else now + timeout_ms * 1_000_000
         if self._acks:
             due = min(due, self._ack_due)
         timeout = max(0, min(timeout_ms, (due - now) // 1_000_000 + 1))
@@ -539,6 +542,7 @@ class Node:
         self._probe_seq = (self._probe_seq + 1) & 0xFFFFFFFF
         t0 = self.clock.now_ns()
         self._probe_pending[self._probe_seq] = t0
+        self._probe_sent_ns = t0
         self._send(p.Probe(seq=self._probe_seq, t0=t0))
 
     def _housekeeping(self) -> None:
@@ -552,7 +556,14 @@ class Node:
             est = self.offset.offset_ns
             self._send(p.Heartbeat(offset_ns=est, rtt_ns=self.offset.rtt_ns,
                                    offset_error_ns=None if est is None or true is None else est - true))
-        if now >= self._next_probe_ns and not self._probes_left:
+        if self._probes_left and now - self._probe_sent_ns > PROBE_TIMEOUT_NS:
+            # The reply is lost or far too late (a starved syncserver): the burst goes on with the next
+            # probe. Before, the burst never ended, probing stopped for the session, and the past
+            # probe due time made every poll a zero timeout: at SCHED_FIFO, a spin that starved the
+            # syncserver (seen in bench.sync with 16 real-time subscribers).
+            self._probe_pending.clear()
+            self._send_probe()
+        elif now >= self._next_probe_ns and not self._probes_left:
             self._next_probe_ns = now + int(self.welcome.probe_interval_s * 1e9)
             self._probe_pending.clear()
             self._start_probe_burst()

@@ -82,3 +82,22 @@ def test_an_inconsistent_vehicle_id_table_is_dropped_and_counted():
         assert node.stats.decode_errors == 1 and len(got) == 1  # the node keeps going
         assert p.vehicle_id_table(got[0].msg, got[0].arrays) == ([0, 7], ["veh0", "veh7"], ["car", "bus"])
     bus.close()
+
+
+def test_a_lost_probe_reply_neither_spins_the_loop_nor_ends_probing(write_config, procs, tmp_path):
+    """A probe whose reply never comes used to leave the burst open for good: no more probes, and a
+    due time in the past that made every poll a zero timeout (a busy loop)."""
+    from tests.syncserver.test_session_processes import endpoints
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 30}, components={"n": {"module": "client", "launch": False}})
+    procs.module("syncserver", cfg, out=tmp_path)
+    with Node("n", endpoints(cfg)) as node:
+        node.connect(20)
+        assert node._probes_left == 0
+        node._probes_left, node._probe_pending = 3, {12345: 1}  # a burst whose probe was lost
+        node._probe_sent_ns = node.clock.now_ns()
+        polls, t_end = 0, time.monotonic() + 0.5
+        while time.monotonic() < t_end:
+            node.poll(100)
+            polls += 1
+        assert polls < 100, f"{polls} polls in 0.5 s: the loop spins"
+        assert wait_for(lambda: not node.poll(50) and node._probes_left == 0, 5), "the burst never completed"

@@ -133,12 +133,17 @@ def raw_baseline(duration_s: float, rate_hz: float, rt_priority: int = 0) -> dic
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    got = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-    pub_got = json.loads(pub_out.strip().splitlines()[-1]) if pub_out.strip() else {}
+    got, pub_got = last_json(out), last_json(pub_out)
     lat = got.get("latency_ns", [])
     return {"messages": len(lat), "rt_priority": rt_priority, "latency_ms": percentile_block(lat, 1e-6),
-            "cpu_percent": {"pub": pub_got.get("cpu", {}).get("streaming_cpu_percent"),
-                            "sub": got.get("cpu", {}).get("streaming_cpu_percent")}}
+            "cpu_percent": {side: part.get("cpu", {}).get("streaming_cpu_percent")
+                            for side, part in (("pub", pub_got), ("sub", got))}}
+
+
+def last_json(text: str | None) -> dict[str, Any]:
+    """The JSON object a worker printed as its last line ({} if it printed nothing)."""
+    lines = (text or "").strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
 
 
 def one_round(duration_s: float, rate_hz: float, rt_priority: int, via_proxy: bool) -> dict[str, Any]:

@@ -116,8 +116,8 @@ def start_component(prog: str, description: str, argv: Sequence[str] | None = No
                             required=bool(spec and spec.required))
 
 
-def _cpu_s() -> float:
-    use = resource.getrusage(resource.RUSAGE_SELF)
+def _cpu_s(use: resource.struct_rusage | None = None) -> float:
+    use = use or resource.getrusage(resource.RUSAGE_SELF)
     return use.ru_utime + use.ru_stime
 
 
@@ -134,7 +134,7 @@ def process_figures() -> dict[str, float | int | None]:
     voluntary ones being mostly wake-ups. They vary far less with host noise than latency does.
     ``streaming_cpu_percent``: CPU time per wall time since ``mark_streaming`` (one core = 100)."""
     use = resource.getrusage(resource.RUSAGE_SELF)
-    now, cpu = time.monotonic(), use.ru_utime + use.ru_stime
+    now, cpu = time.monotonic(), _cpu_s(use)
     out: dict[str, float | int | None] = {"wall_s": round(now - _STARTED, 3), "cpu_s": round(cpu, 3),
                                           "voluntary_switches": use.ru_nvcsw, "involuntary_switches": use.ru_nivcsw,
                                           "streaming_s": None, "streaming_cpu_percent": None}

@@ -66,7 +66,7 @@ class PoseBridge:
                     return False
         if self.spin_ns:
             spin_until(due_ns, self.node.session_ns)
-        return not self.node.stop_reason or self._pump(0)
+        return self._pump(0) if self.node.stop_reason else True
 
     def run(self) -> str:
         while self.node.epoch_ns is None or self.node.session_ns() < 0:  # stamp nothing before the epoch

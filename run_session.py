@@ -15,7 +15,7 @@ import msgspec
 
 from session.config import load_config
 from session.supervisor import REPO_ROOT, Supervisor, default_session_dir, prepare_session_dir
-from syncserver.errors import CosimError
+from cosim.errors import CosimError
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from audio.app import AudioComponent
 from audio.backends.base import Backend
@@ -19,89 +18,98 @@ from audio.config import Settings
 from audio.errors import AudioBackendError
 from audio.mixer import Mixer
 from audio.sounds import SoundBank
-from syncserver import protocol as p
-from syncserver.component import ComponentContext, start_component
-from syncserver.errors import HandshakeError
-from syncserver.node import DataEvent, EndEvent, Node, TickEvent
+from cosim import protocol as p
+from cosim.node import DataEvent, EndEvent, TickEvent
+from cosim.runtime import Component, Context, run
 
 log = logging.getLogger("audio")
 
-DATA_TOPICS = [p.TOPIC_EVENTS, p.TOPIC_POSE, p.TOPIC_VEHICLES, p.TOPIC_VEHICLE_IDS]
 
+class Audio(Component):
+    """Event sounds on the master clock (device, JACK or WAV file)."""
 
-def out_path(ctx: ComponentContext, name: str) -> Path:
-    path = Path(name)
-    return path if path.is_absolute() or ctx.out is None else ctx.out / path
+    name = "audio"
+    role = "audio"
+    Settings = Settings
+    subscribe = (p.TOPIC_EVENTS, p.TOPIC_POSE, p.TOPIC_VEHICLES, p.TOPIC_VEHICLE_IDS)
+    publishes = True
+    poll_ms = 20
 
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.backend: Backend | None = None
+        self.app: AudioComponent | None = None
+        self.last_tick: TickEvent | None = None
+        self.epoch: int | None = None
 
-def make_backend(ctx: ComponentContext, settings: Settings, mixer: Mixer, node: Node) -> Backend:
-    if settings.backend == "file":
-        return FileBackend(out_path(ctx, settings.file.path), mixer, subtype=settings.file.subtype,
-                           render_lag_ns=round(settings.file.render_lag_ms * 1e6))
-    return DeviceBackend(settings.device, mixer, node.session_ns, jack=settings.backend == "jack")
+    def setup(self) -> None:
+        s: Settings = self.settings
+        bank = SoundBank.build(s.sounds, s.sample_rate, s.channels)
+        mixer = Mixer(s.sample_rate, s.channels, s.gain, s.vehicles.ramp_ms)
+        if s.backend == "file":
+            self.backend = FileBackend(self.ctx.output_path(s.file.path), mixer, subtype=s.file.subtype,
+                                       render_lag_ns=round(s.file.render_lag_ms * 1e6))
+        else:
+            self.backend = DeviceBackend(s.device, mixer, self._session_ns, jack=s.backend == "jack")
+        self.app = AudioComponent(s, self.backend, bank, publish=lambda msg: self.ctx.publish(p.TOPIC_AUDIO, msg),
+                                  mixer=mixer)
+        self.backend.start()  # before joining: starting jackd can take longer than a heartbeat timeout
 
+    def _session_ns(self) -> int:
+        return self.ctx.session_ns()
 
-def run(ctx: ComponentContext, node: Node) -> int:
-    settings: Settings = ctx.settings or Settings()
-    bank = SoundBank.build(settings.sounds, settings.sample_rate, settings.channels)
-    mixer = Mixer(settings.sample_rate, settings.channels, settings.gain, settings.vehicles.ramp_ms)
-    backend = make_backend(ctx, settings, mixer, node)
-    app = AudioComponent(settings, backend, bank, publish=lambda msg: node.publish(p.TOPIC_AUDIO, msg), mixer=mixer)
-    error: str | None = None
-    last_tick: TickEvent | None = None
-    try:
-        backend.start()  # before joining: starting jackd can take longer than a heartbeat timeout
-        epoch = node.epoch_ns
-        node.connect()
-        node.ready()
-        for ev in node.events(poll_ms=20):
-            if node.epoch_ns != epoch:
-                epoch = node.epoch_ns
-                backend.reset_clock()
-            if isinstance(ev, DataEvent):
-                app.on_message(ev.msg, ev.arrays)
-            elif isinstance(ev, TickEvent):
-                last_tick = ev
-                node.ack(ev)
-            elif isinstance(ev, EndEvent):
-                log.info("session ended (%s)", ev.reason)
-                break
-            if epoch is not None:
-                # the file backend follows the master's frame times (also faster than real time
-                # in lockstep); a device follows the clock its samples are played on
-                now = last_tick.tick.t_ns if settings.backend == "file" and last_tick else node.session_ns()
-                app.advance(now)
-    except (HandshakeError, AudioBackendError) as exc:
-        error = str(exc)
-        log.error("%s", exc)
-    finally:
-        end_ns = last_tick.tick.t_ns + last_tick.tick.dt_ns if last_tick else None
+    def on_tick(self, ev: TickEvent) -> None:
+        self.last_tick = ev
+
+    def on_message(self, ev: DataEvent) -> None:
+        assert self.app is not None
+        self.app.on_message(ev.msg, ev.arrays)
+
+    def on_idle(self) -> None:
+        assert self.app is not None and self.backend is not None and self.ctx.node is not None
+        epoch = self.ctx.node.epoch_ns
+        if epoch is None:
+            return
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.backend.reset_clock()
+        # the file backend follows the master's frame times (also faster than real time in
+        # lockstep); a device follows the clock its samples are played on
+        if self.settings.backend == "file":
+            if self.last_tick is not None:
+                self.app.advance(self.last_tick.tick.t_ns)
+        else:
+            self.app.advance(self.ctx.session_ns())
+
+    def on_end(self, ev: EndEvent) -> None:
+        log.info("session ended (%s)", ev.reason)
+
+    def close(self) -> None:
+        if self.backend is None or self.app is None:
+            return
+        t = self.last_tick
         try:
-            backend.close(end_ns)
+            self.backend.close(t.tick.t_ns + t.tick.dt_ns if t else None)
         except AudioBackendError as exc:
-            error = error or str(exc)
+            self.ctx.error = self.ctx.error or str(exc)
             log.error("%s", exc)
-        app.collect(flush=True)
-        section = app.section()
-        if error:
-            section["error"] = error
-        if ctx.out is not None:
-            app.write_onset_log(ctx.out / f"{ctx.name}_onsets.csv")
-            if isinstance(backend, DeviceBackend):
-                backend.write_clock_log(ctx.out / f"{ctx.name}_clock.csv")
-        ctx.write_sections({"audio": section})
+        self.app.collect(flush=True)
+        out = self.ctx.out
+        if out is not None:
+            self.app.write_onset_log(out / f"{self.ctx.name}_onsets.csv")
+            if isinstance(self.backend, DeviceBackend):
+                self.backend.write_clock_log(out / f"{self.ctx.name}_clock.csv")
+
+    def sections(self) -> dict[str, Any]:
+        if self.app is None:
+            return {"audio": {"error": self.ctx.error}}
+        section = self.app.section()
+        if self.ctx.error:
+            section["error"] = self.ctx.error
         log.info("%d onsets, |error| p99 %s ms, %d late, %d xruns", section["events"],
                  section["onset_error_ms"]["p99"], section["late"], section["xruns"])
-    return 1 if error else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ctx = start_component("audio", "Event sounds on the master clock (device, JACK or WAV file).", argv)
-    with Node(ctx.name, ctx.endpoints, role="audio", required=ctx.required, data_topics=DATA_TOPICS,
-              publish=True) as node:
-        node.install_signal_handlers()
-        return run(ctx, node)
+        return {"audio": section}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(Audio))

@@ -14,9 +14,9 @@ from audio.config import Settings
 from audio.mixer import Mixer
 from audio.sounds import SoundBank
 from audio.spatial import Listener, source_gains
-from syncserver import protocol as p
-from syncserver.errors import ProtocolError
-from syncserver.stats import abs_block, percentile_block
+from cosim import protocol as p
+from cosim.errors import ProtocolError
+from cosim.stats import abs_block, percentile_block
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ class AudioComponent:
             self._warn_once(f"kind:{ev.kind}", "no sound for event kind %r (configure sounds.%s); ignored",
                             ev.kind, ev.kind)
             return
-        self.backend.submit(ev.t_ns + self.delay_ns, ev.kind, sound, self._gains_of_subject(ev.subject))
+        at = ev.at_ns if ev.at_ns is not None else ev.t_ns  # the event's own time, between frames
+        self.backend.submit(at + self.delay_ns, ev.kind, sound, self._gains_of_subject(ev.subject))
 
     def _gains_of_subject(self, subject: str) -> np.ndarray | float:
         handle = self.handle_of.get(subject)

@@ -25,7 +25,7 @@ import bisect
 from collections import deque
 from dataclasses import dataclass
 
-from syncserver.clock import LinearClockFit
+from cosim.clock import LinearClockFit
 
 NS = 1_000_000_000
 RECENT_POINTS = 2  # points the offset is averaged over

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from session.config import NonNegative, Positive, Strict
+from cosim.config import NonNegative, Positive, Strict
 
 SampleRate = Annotated[int, msgspec.Meta(ge=8000, le=192000)]
 Gain = Annotated[float, msgspec.Meta(ge=0, le=10)]

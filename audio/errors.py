@@ -1,7 +1,7 @@
 """Errors of the audio component."""
 from __future__ import annotations
 
-from syncserver.errors import CosimError, InputFileError
+from cosim.errors import CosimError, InputFileError
 
 
 class SoundFileError(InputFileError):

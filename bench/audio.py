@@ -24,9 +24,11 @@ from typing import Any, Sequence
 
 import msgspec
 
-from session.config import ComponentSpec, load_config
+from cosim.config import ComponentSpec
+
+from session.config import load_config
 from session.supervisor import REPO_ROOT, Supervisor, prepare_session_dir
-from syncserver.stats import abs_block
+from cosim.stats import abs_block
 
 GOAL_P99_MS = 1.0
 

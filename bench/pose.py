@@ -33,10 +33,11 @@ import zmq
 
 from bench.machine import host_stalls
 from bench.rounds import add_round_args, check_round_args, median, priority_from_env
-from session.config import NetworkSettings, load_config, resolve_endpoints
+from cosim.config import NetworkSettings, resolve_endpoints
+from session.config import load_config
 from session.supervisor import Supervisor, prepare_session_dir
-from syncserver.component import mark_streaming, process_figures
-from syncserver.stats import percentile_block
+from cosim.process import mark_streaming, process_figures
+from cosim.stats import percentile_block
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINE_GOAL_MS = 1.0

@@ -2,7 +2,7 @@
 
 Writes a 90 Hz session's worth of traffic (tick, vehicle table of N vehicles with 4 payload arrays,
 pose, frame report per frame) through SessionWriter with each compression, and reads it back. The
-baseline, measured in the same run, is encoding the same messages with syncserver.protocol alone (what
+baseline, measured in the same run, is encoding the same messages with cosim.protocol alone (what
 every publisher already pays), so ``write_cost_vs_encode`` says how much recording adds on top.
 Prints one JSON object as its last line.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from recording.reader import Recording
 from recording.writer import SessionWriter
-from syncserver import protocol as p
+from cosim import protocol as p
 
 FRAMES = 90 * 20
 VEHICLES = 150

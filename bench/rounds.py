@@ -6,7 +6,7 @@ import os
 import statistics
 from typing import Sequence
 
-from syncserver.timing import realtime_priority
+from cosim.timing import realtime_priority
 
 
 def add_round_args(ap: argparse.ArgumentParser, rt_what: str) -> None:

@@ -30,8 +30,8 @@ import msgspec
 import yaml
 import zmq
 
-from session.config import NetworkSettings, resolve_endpoints
-from syncserver import protocol as p
+from cosim.config import NetworkSettings, resolve_endpoints
+from cosim import protocol as p
 
 REPO = Path(__file__).resolve().parent.parent
 KEYS = ("frames", "lagged_frames", "vehicles", "vehicles_max", "frame_cost_ms", "frame_cpu_ms", "publish_ms", "step_ms",

@@ -31,9 +31,10 @@ import zmq
 
 from bench.machine import host_stalls
 from bench.rounds import add_round_args, check_round_args, median, priority_from_env
-from session.config import NetworkSettings, load_config, resolve_endpoints
-from syncserver.node import Node, TickEvent
-from syncserver.stats import percentile_block
+from cosim.config import NetworkSettings, resolve_endpoints
+from session.config import load_config
+from cosim.node import Node, TickEvent
+from cosim.stats import percentile_block
 
 REPO = Path(__file__).resolve().parent.parent
 RAW_TOPIC = b"tick"

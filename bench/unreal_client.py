@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from session.config import free_ports
+from cosim.config import free_ports
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / "build" / "cpp"

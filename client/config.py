@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from session.config import Strict
+from cosim.config import Strict
 
 Ms = Annotated[float, msgspec.Meta(ge=0, le=1000)]
 
@@ -29,7 +29,15 @@ class PoseUseSettings(Strict):
     follow_openvr_display: bool = True  # re-anchor the display model on the pose bridge's OpenVR vsync timing
 
 
+class ResidualSettings(Strict):
+    enabled: bool = True  # apply a refiner's RESIDUALS to the asset it announces (ASSET)
+    # the client's own base for that asset (a safetensors file: 'base' (frames, n, 3), metadata 'fps'),
+    # checked against the announced hash; none: the announced rest pose
+    base_motion: str | None = None
+
+
 class Settings(Strict):
     display: DisplaySettings = msgspec.field(default_factory=DisplaySettings)
     pose: PoseUseSettings = msgspec.field(default_factory=PoseUseSettings)
+    residuals: ResidualSettings = msgspec.field(default_factory=ResidualSettings)
     report_frames: bool = True  # publish a FRAME_REPORT per frame on the bus

@@ -22,8 +22,8 @@ from typing import Any
 from client import prediction as pred
 from client.config import PoseUseSettings
 from client.display import DisplayModel, Presented
-from syncserver import protocol as p
-from syncserver.stats import percentile_block
+from cosim import protocol as p
+from cosim.stats import percentile_block
 
 log = logging.getLogger("client.mtp")
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-from bridges.pose import quat
-from syncserver import protocol as p
+from cosim import quat
+from cosim import protocol as p
 
 Vec3 = quat.Vec3
 Quat = quat.Quat

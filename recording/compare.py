@@ -11,7 +11,7 @@ from recording.report.data import SessionData, load
 from recording.report.page import document, section_body
 from recording.report.plot import block_rows, scalar_rows, table
 from recording.report.sections import build_sections
-from syncserver.errors import CosimError
+from cosim.errors import CosimError
 
 SKIP_PREFIXES = ("runner.", "session.id", "recording.path")
 

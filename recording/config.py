@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from session.config import Strict
+from cosim.config import Strict
 
 TopicName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 

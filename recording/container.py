@@ -15,7 +15,7 @@ from typing import Any, Sequence, Union
 import msgspec
 
 from recording.errors import RecordingError
-from syncserver import protocol as p
+from cosim import protocol as p
 
 MESSAGE_ENCODING = "msgpack"
 SCHEMA_ENCODING = "jsonschema"
@@ -28,6 +28,7 @@ TOPIC_TYPES: dict[bytes, tuple[type[p.Message], ...]] = {
     p.TOPIC_EVENTS: (p.Event,),
     p.TOPIC_POSE: (p.Pose,),
     p.TOPIC_RESIDUALS: (p.Residuals,),
+    p.TOPIC_ASSET: (p.Asset,),
     p.TOPIC_AUDIO: (p.AudioOnset,),
     p.TOPIC_FRAMES: (p.FrameReport,),
     p.TOPIC_REQUEST: (p.Request,),

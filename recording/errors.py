@@ -1,5 +1,5 @@
 """Errors of the recording package."""
-from syncserver.errors import InputFileError
+from cosim.errors import InputFileError
 
 
 class RecordingError(InputFileError):

@@ -7,7 +7,7 @@ import logging
 from typing import Any, Callable
 
 from recording.config import LslSettings
-from syncserver import protocol as p
+from cosim import protocol as p
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class LslOutlets:
             self.poses.push_sample([*msg.position, *msg.orientation], self.lsl_time(msg.sample_ns))
         elif isinstance(msg, p.Event) and self.events is not None:
             self.events.push_sample([f"{msg.kind}:{msg.subject}" if msg.subject else msg.kind],
-                                    self.lsl_time(msg.t_ns))
+                                    self.lsl_time(msg.at_ns if msg.at_ns is not None else msg.t_ns))
         else:
             return
         self.pushed += 1

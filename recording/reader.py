@@ -21,8 +21,8 @@ from mcap.stream_reader import StreamReader
 
 from recording import container
 from recording.errors import RecordingError
-from syncserver import protocol as p
-from syncserver.errors import ProtocolError
+from cosim import protocol as p
+from cosim.errors import ProtocolError
 
 RECORD_SIZE_LIMIT = 1 << 30
 _header_only = msgspec.msgpack.Decoder(Union[p.Broadcast, p.BusMessage])

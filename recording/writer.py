@@ -14,7 +14,7 @@ import msgspec
 from mcap.writer import CompressionType, Writer
 
 from recording import container
-from syncserver import protocol as p
+from cosim import protocol as p
 
 PROFILE = "cosim"
 _COMPRESSION = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4, "none": CompressionType.NONE}

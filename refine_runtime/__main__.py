@@ -1,41 +1,66 @@
 """``python -m refine_runtime --config FILE --name refine``: serves refined garment residuals live.
 
-Loads the checkpoint and the recorded base sequence, follows the ticks, and for the newest tick
-refines the base state at that tick's session time (the recording plays looped on the master clock).
-Publishes RESIDUALS (float16 offsets (n, 3), ``base_frame`` = the tick whose base state they refine)
-on TOPIC_RESIDUALS. In lockstep as a required component it refines every tick before ACKing it.
+Loads the checkpoint and the recorded base sequence, announces the asset it refines (ASSET: rest
+positions, faces, the base motion's hash), follows the ticks, and for the newest tick refines the
+base state at that tick's session time (the recording plays looped on the master clock). Publishes
+RESIDUALS (float16 offsets (n, 3), ``base_frame`` = the tick whose base state they refine) on
+TOPIC_RESIDUALS, stamped with the tick's ``t_ns``. In lockstep as a required component it refines
+every tick before ACKing it; otherwise a worker thread refines the newest tick (latest only).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
-from typing import Sequence as Seq
+from typing import Any
 
 import numpy as np
 import torch
 
+from cosim import protocol as p
+from cosim.node import DataEvent, EndEvent, TickEvent
+from cosim.runtime import Component, Context, run
+from cosim.stats import percentile_block
 from refine_runtime.assets import asset_paths, ensure_built
 from refine_runtime.checkpoint import load_checkpoint
+from refine_runtime.config import Settings
 from refine_runtime.runtime import RefineWorker, WorkerStats
 from refine_runtime.sampler import AssetIndex, Sampler, pick_device
-from refine_runtime.sequence import load_sequence
-from syncserver import protocol as p
-from syncserver.component import start_component
-from syncserver.errors import CosimError
-from syncserver.node import EndEvent, Node, TickEvent
-from syncserver.stats import percentile_block
+from refine_runtime.sequence import Sequence, load_sequence
 
 log = logging.getLogger("refine")
 
 
-def main(argv: Seq[str] | None = None) -> int:
-    ctx = start_component("refine_runtime", "Refinement runtime: diffusion-refined garment residuals.", argv,
-                          default_name="refine")
-    s = ctx.settings
-    torch.set_num_threads(s.threads)
-    section: dict = {"refine": {"vertices": 0, "steps": s.steps, "device": None, "refreshed": 0, "skipped": 0,
-                                "frame_ms": percentile_block([]), "refresh_hz": None, "errors": 0}}
-    try:
+def asset_message(seq: Sequence, base_sha256: str) -> tuple[p.Asset, dict[str, np.ndarray]]:
+    """The ASSET announcement of ``seq`` and its payload (rest <f4 (n, 3), faces <u4 (f, 3))."""
+    msg = p.Asset(asset=seq.name, vertices=seq.n, base_fps=float(seq.fps), base_frames=seq.frames,
+                  base_sha256=base_sha256)
+    return msg, {"rest": seq.rest.astype("<f4"), "faces": seq.faces.astype("<u4")}
+
+
+class RefineRuntime(Component):
+    """Refinement runtime: diffusion-refined garment residuals."""
+
+    name = "refine"
+    role = "refine"
+    Settings = Settings
+    publishes = True
+    subscribe = (p.TOPIC_REQUEST,)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        s: Settings = self.settings
+        self.section: dict[str, Any] = {"vertices": 0, "steps": s.steps, "device": None, "refreshed": 0, "skipped": 0,
+                                        "frame_ms": percentile_block([]), "refresh_hz": None, "errors": 0}
+        self.worker: RefineWorker | None = None
+        self.ticks = 0
+        self.lockstep = False
+        self.announced = False
+        self.last_tick = (0, 0)  # (frame, t_ns) of the newest tick
+
+    def setup(self) -> None:
+        s: Settings = self.settings
+        torch.set_num_threads(s.threads)
         paths = asset_paths(s)
         if s.build_if_missing:
             ensure_built(paths)
@@ -45,57 +70,69 @@ def main(argv: Seq[str] | None = None) -> int:
         sampler = Sampler(ck.model, AssetIndex(seq.rest, seq.faces, ck.chart, ck.uv, seq.stitches), seq.fps,
                           steps=s.steps, warm_start=s.warm_start, seed=s.seed, device=device, half=s.half,
                           cuda_graphs=s.cuda_graphs)
-    except CosimError as exc:
-        log.error("%s", exc)
-        section["refine"]["error"] = str(exc)
-        ctx.write_sections(section)
-        return 2
-    section["refine"].update(vertices=seq.n, device=f"{device.type}" + (" float16" if sampler.dtype == torch.float16 else " float32"),
-                             asset=seq.name, checkpoint=str(paths.checkpoint), heldout=ck.stats.get("heldout"),
-                             heldout_tail=ck.stats.get("heldout_tail"))
-    lockstep = ctx.config.session.mode == "lockstep" and ctx.required
-    ticks = 0
-    with Node(ctx.name, ctx.endpoints, role="refine", required=ctx.required, publish=True) as node:
-        node.install_signal_handlers()
-
-        def publish(frame: int, t_ns: int, base_frame: int, offsets: np.ndarray) -> None:
-            node.publish(p.TOPIC_RESIDUALS, p.Residuals(frame=frame, t_ns=t_ns, asset=seq.name, base_frame=base_frame),
-                         arrays={"offsets": offsets})
-
-        worker = RefineWorker(sampler, seq, publish)
-        worker.refine_frame(0, 0)  # warm-up (and CUDA graph capture) before the clock starts
+        self.seq = seq
+        self.asset = asset_message(seq, hashlib.sha256(paths.sequence.read_bytes()).hexdigest())
+        self.section.update(vertices=seq.n, device=f"{device.type}" + (" float16" if sampler.dtype == torch.float16 else " float32"),
+                            asset=seq.name, checkpoint=str(paths.checkpoint), heldout=ck.stats.get("heldout"),
+                            heldout_tail=ck.stats.get("heldout_tail"))
+        self.worker = RefineWorker(sampler, seq, self._publish)
+        self.worker.refine_frame(0, 0)  # warm-up (and CUDA graph capture) before the clock starts
         sampler.reset()
-        worker.stats = WorkerStats()
-        try:
-            node.connect()
-            node.ready()
-            if not lockstep:
-                worker.start()
-            for ev in node.events():
-                if isinstance(ev, TickEvent):
-                    ticks += 1
-                    if lockstep:  # refined and published before the ACK
-                        publish(ev.frame, ev.tick.t_ns, ev.frame, worker.refine_frame(ev.frame, ev.tick.t_ns))
-                    else:
-                        worker.submit(ev.frame, ev.tick.t_ns)
-                    node.ack(ev)
-                elif isinstance(ev, EndEvent):
-                    log.info("session ended (%s) after %d ticks", ev.reason, ticks)
-        except CosimError as exc:
-            log.error("%s", exc)
-            section["refine"]["error"] = str(exc)
-        finally:
-            worker.stop()
-            st = worker.stats
-            session_s = ticks / ctx.config.session.rate_hz if ticks else None
-            section["refine"].update(
-                ticks=ticks, refreshed=st.refreshed, skipped=st.skipped, errors=st.errors,
+        self.worker.stats = WorkerStats()
+
+    def _publish(self, frame: int, t_ns: int, base_frame: int, offsets: np.ndarray) -> None:
+        self.ctx.publish(p.TOPIC_RESIDUALS, p.Residuals(frame=frame, t_ns=t_ns, asset=self.seq.name,
+                                                        base_frame=base_frame), arrays={"offsets": offsets})
+
+    def _announce(self, frame: int, t_ns: int) -> None:
+        msg, arrays = self.asset
+        msg.frame, msg.t_ns = frame, t_ns
+        self.ctx.publish(p.TOPIC_ASSET, msg, arrays)
+        self.announced = True
+
+    def on_join(self, session: p.Welcome) -> None:
+        assert self.worker is not None
+        self.lockstep = session.mode == "lockstep" and self.ctx.required  # refined and published before the ACK
+        if not self.lockstep:
+            self.worker.start()
+
+    def on_tick(self, ev: TickEvent) -> None:
+        assert self.worker is not None
+        self.ticks += 1
+        self.last_tick = (ev.frame, ev.tick.t_ns)
+        if not self.announced:  # the first tick: every subscriber is connected (all were READY)
+            self._announce(ev.frame, ev.tick.t_ns)
+        if self.lockstep:
+            self._publish(ev.frame, ev.tick.t_ns, ev.frame, self.worker.refine_frame(ev.frame, ev.tick.t_ns))
+        else:
+            self.worker.submit(ev.frame, ev.tick.t_ns)
+
+    def on_message(self, ev: DataEvent) -> None:
+        if isinstance(ev.msg, p.Request) and ev.msg.what == "refine.asset" and self.worker is not None:
+            self._announce(*self.last_tick)
+
+    def on_end(self, ev: EndEvent) -> None:
+        log.info("session ended (%s) after %d ticks", ev.reason, self.ticks)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+    def sections(self) -> dict[str, Any]:
+        if self.worker is not None:
+            st, worker = self.worker.stats, self.worker
+            node = self.ctx.node
+            rate = node.welcome.rate_hz if node is not None and node.welcome is not None else None
+            session_s = self.ticks / rate if self.ticks and rate else None
+            self.section.update(
+                ticks=self.ticks, refreshed=st.refreshed, skipped=st.skipped, errors=st.errors,
                 frame_ms=percentile_block(st.frame_ns, 1e-6), refresh_hz=worker.refresh_hz(session_s),
                 capacity_hz=round(1e9 / float(np.median(st.frame_ns)), 1) if st.frame_ns else None,
-                stitch=worker.stitch_check(s.stitch_tolerance_m))
-            ctx.write_sections(section)
-    return 0
+                stitch=worker.stitch_check(self.settings.stitch_tolerance_m))
+        if self.ctx.error:
+            self.section["error"] = self.ctx.error
+        return {"refine": self.section}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(RefineRuntime))

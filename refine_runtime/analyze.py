@@ -11,12 +11,12 @@ import json
 import sys
 from typing import Sequence as Seq
 
-from refine_runtime.assets import REPO_ROOT
+from cosim.process import REPO_ROOT
 from refine_runtime.config import load_train_config
 from refine_runtime.dataset import resolve
 from refine_runtime.metrics import detail_analysis
 from refine_runtime.sequence import load_mesh_sequence, load_sequence
-from syncserver.errors import CosimError
+from cosim.errors import CosimError
 
 
 def _print_report(rep: dict) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from refine_runtime.config import Settings, TrainConfig, load_train_config
 from refine_runtime.dataset import resolve
 from refine_runtime.sequence import Sequence, load_sequence
-from syncserver.component import REPO_ROOT
+from cosim.process import REPO_ROOT
 
 log = logging.getLogger("refine")
 

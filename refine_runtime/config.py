@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from session.config import Strict, convert, load_yaml
+from cosim.config import Strict, convert, load_yaml
 
 PosInt = Annotated[int, msgspec.Meta(ge=1)]
 Unit = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -110,6 +110,6 @@ class TrainConfig(Strict):
 def load_train_config(path: str | Path) -> TrainConfig:
     cfg = convert(load_yaml(path), TrainConfig, where=str(path) + ":")
     if (cfg.asset.garment is None) == (cfg.asset.meshes is None):
-        from syncserver.errors import ConfigError
+        from cosim.errors import ConfigError
         raise ConfigError(f"{path}: asset needs exactly one of 'garment' (sewing pattern) or 'meshes' (OBJ/PLY folders)")
     return cfg

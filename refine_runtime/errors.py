@@ -1,7 +1,7 @@
 """Errors of the refinement runtime; every message names the file, key or value at fault."""
 from __future__ import annotations
 
-from syncserver.errors import InputFileError
+from cosim.errors import InputFileError
 
 
 class AssetError(InputFileError):

@@ -18,8 +18,8 @@ import msgspec
 import numpy as np
 
 from refine_runtime.errors import AssetError
-from session.config import Strict, convert
-from syncserver.errors import ConfigError
+from cosim.config import Strict, convert
+from cosim.errors import ConfigError
 
 EdgeName = Literal["top", "right", "bottom", "left"]
 Point2 = tuple[float, float]

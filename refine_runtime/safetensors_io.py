@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from syncserver.errors import InputFileError
+from cosim.errors import InputFileError
 
 
 def read_safetensors(path: Path, framework: str, fmt: str, error: type[InputFileError], where: str,

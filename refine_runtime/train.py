@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from refine_runtime.assets import REPO_ROOT
+from cosim.process import REPO_ROOT
 from refine_runtime.checkpoint import Checkpoint, save_checkpoint
 from refine_runtime.config import TrainConfig, load_train_config
 from refine_runtime.dataset import Holdout, holdout_masks, make_sequence, resolve
@@ -30,7 +30,7 @@ from refine_runtime.model import ResidualModel
 from refine_runtime.sampler import AssetIndex, Sampler
 from refine_runtime.sequence import Sequence, load_sequence, save_sequence
 from refine_runtime.sim import mesh_edges
-from syncserver.errors import CosimError
+from cosim.errors import CosimError
 
 log = logging.getLogger("refine.train")
 

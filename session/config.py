@@ -1,127 +1,14 @@
-"""Session configuration: YAML in, validated typed settings out.
-
-Each component's own ``settings`` block is validated by the ``Settings`` struct in that component
-package's ``config`` module (``<module>.config.Settings``), so configs stay separate from logic and
-every error names the offending key and quotes its value.
+"""Whole-session config validation for the runner: every component's settings block, checked
+against the ``Settings`` type of the module it names (``<module>.config.Settings``), before any
+process starts. The types themselves live in ``cosim.config``.
 """
 from __future__ import annotations
 
 import importlib
-import ipaddress
-import re
-import socket
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any
 
-import msgspec
-import yaml
-
-from syncserver.errors import ConfigError
-
-T = TypeVar("T")
-
-Positive = Annotated[float, msgspec.Meta(gt=0)]
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
-ComponentName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-
-
-class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Base for config structs: unknown keys are errors, never silently ignored."""
-
-
-class SessionSettings(Strict):
-    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "session"
-    mode: Literal["realtime", "lockstep"] = "realtime"
-    rate_hz: Annotated[float, msgspec.Meta(gt=0, le=10000)] = 90.0
-    duration_s: Positive = 10.0
-    pace: NonNegative = 1.0  # lockstep only: 1 = real time, 0 = as fast as the slowest client
-    start_delay_s: NonNegative = 0.2
-    ready_timeout_s: Positive = 60.0
-    heartbeat_interval_s: Positive = 0.25
-    heartbeat_timeout_s: Positive = 2.0
-    probe_interval_s: Positive = 1.0
-    probe_burst: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
-    late_threshold_us: Positive = 1000.0
-    spin_us: NonNegative = 1500.0
-    rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0  # the syncserver process SCHED_FIFO; 0 = off
-    on_crash: Literal["stop", "continue"] = "stop"
-    status_interval_s: Positive = 0.5
-
-
-class NetworkSettings(Strict):
-    host: str = "127.0.0.1"
-    base_port: Annotated[int, msgspec.Meta(ge=0, le=65531)] = 5550  # 0 = pick free ports
-    allow_remote: bool = False
-    control: str | None = None
-    ticks: str | None = None
-    bus_in: str | None = None
-    bus_out: str | None = None
-    direct_streams: bool = True  # producers of high-rate topics (poses) offer them off the bus proxy too
-
-
-class ComponentSpec(Strict):
-    module: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
-    enabled: bool = True
-    required: bool = False  # lockstep waits for its ACK of every tick
-    wait_ready: bool = True  # the session starts only after its READY
-    rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0  # SCHED_FIFO for the whole process; 0 = off
-    # false: started elsewhere (the Unreal plugin, a process on another PC); the runner does not start
-    # it, but the session still waits for its READY (wait_ready) and, if required, its lockstep ACKs
-    launch: bool = True
-    settings: dict[str, Any] = {}
-
-
-class Config(Strict):
-    session: SessionSettings = msgspec.field(default_factory=SessionSettings)
-    network: NetworkSettings = msgspec.field(default_factory=NetworkSettings)
-    components: dict[ComponentName, ComponentSpec] = {}
-
-    def enabled(self) -> dict[str, ComponentSpec]:
-        return {name: spec for name, spec in self.components.items() if spec.enabled}
-
-    def launched(self) -> dict[str, ComponentSpec]:
-        """The enabled components that the runner starts itself."""
-        return {name: spec for name, spec in self.enabled().items() if spec.launch}
-
-
-class Endpoints(msgspec.Struct, frozen=True):
-    control: str
-    ticks: str
-    bus_in: str
-    bus_out: str
-
-
-_PATH_RE = re.compile(r"at `\$((?:\.[^.`\[]+|\[\d+\])*)`")
-
-
-def _lookup(raw: Any, path: str) -> tuple[bool, Any]:
-    node = raw
-    for part in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path):
-        key, index = part
-        try:
-            node = node[key] if key else node[int(index)]
-        except (KeyError, IndexError, TypeError):
-            return False, None
-    return True, node
-
-
-def convert(raw: Any, typ: type[T], where: str = "") -> T:
-    """``msgspec.convert`` with an error that names the key (dotted path) and quotes the value."""
-    try:
-        return msgspec.convert(raw, typ)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _PATH_RE.search(text)
-        path = match.group(1) if match else ""
-        key = (where + path).lstrip(".") or "<top level>"
-        reason = _PATH_RE.sub("", text).rstrip(" -")
-        found, value = _lookup(raw, path)
-        if "unknown field" in reason:
-            unknown = re.search(r"`([^`]+)`", reason)
-            name = unknown.group(1) if unknown else "?"
-            raise ConfigError(f"{key}: unknown key {name!r} ({reason})") from None
-        shown = f" (got {value!r})" if found else ""
-        raise ConfigError(f"{key}: {reason}{shown}") from None
+from cosim.config import Config, ConfigError, read_config, settings_for
 
 
 def component_settings_type(module: str) -> type | None:
@@ -139,103 +26,16 @@ def component_settings_type(module: str) -> type | None:
     return getattr(cfg_module, "Settings", None)
 
 
-def component_settings(cfg: Config, name: str, typ: type[T] | None = None) -> T:
+def component_settings(cfg: Config, name: str) -> Any:
+    """``components.<name>.settings`` validated by the Settings type of the module it names."""
     spec = cfg.components.get(name)
-    if spec is None:
-        raise ConfigError(f"components.{name}: no such component in the config "
-                          f"(have: {', '.join(sorted(cfg.components)) or 'none'})")
-    typ = typ or component_settings_type(spec.module)
-    if typ is None:
-        if spec.settings:
-            raise ConfigError(f"components.{name}.settings: module {spec.module!r} takes no settings")
-        return None  # type: ignore[return-value]
-    return convert(spec.settings, typ, where=f"components.{name}.settings")
-
-
-def _check_loopback(cfg: NetworkSettings, endpoint: str, key: str) -> None:
-    if endpoint.startswith(("ipc://", "inproc://")):
-        return
-    m = re.fullmatch(r"tcp://(\[[^\]]+\]|[^:]+):(\d+|\*)", endpoint)
-    if not m:
-        raise ConfigError(f"network.{key}: not a tcp://HOST:PORT, ipc:// or inproc:// endpoint (got {endpoint!r})")
-    host = m.group(1).strip("[]")
-    if host == "localhost":
-        return
-    if host == "*" and not cfg.allow_remote:
-        raise ConfigError(f"network.{key}: binding to all interfaces needs network.allow_remote: true (got {endpoint!r})")
-    if host != "*":
-        try:
-            loop = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            raise ConfigError(f"network.{key}: host must be an IP address or localhost (got {host!r})") from None
-        if not loop and not cfg.allow_remote:
-            raise ConfigError(f"network.{key}: {host} is not a loopback address; "
-                              f"set network.allow_remote: true to bind it (got {endpoint!r})")
-
-
-def free_ports(host: str, n: int) -> list[int]:
-    socks, ports = [], []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-            s.bind((host, 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
-_ENDPOINT_KEYS = ("control", "ticks", "bus_in", "bus_out")
-
-
-def _endpoints(net: NetworkSettings, ports: list[int]) -> dict[str, str]:
-    host = f"[{net.host}]" if ":" in net.host else net.host
-    eps = {key: getattr(net, key) or f"tcp://{host}:{port}" for key, port in zip(_ENDPOINT_KEYS, ports)}
-    for key, endpoint in eps.items():
-        _check_loopback(net, endpoint, key)
-    return eps
-
-
-def check_network(net: NetworkSettings) -> None:
-    """Validate host and endpoints without picking (binding) free ports."""
-    _endpoints(net, [net.base_port + i for i in range(4)])
-
-
-def resolve_endpoints(net: NetworkSettings) -> Endpoints:
-    """Fill the four endpoints from host/base_port (0 = free ports) and check them."""
-    ports = free_ports(net.host, 4) if net.base_port == 0 else [net.base_port + i for i in range(4)]
-    return Endpoints(**_endpoints(net, ports))
-
-
-def load_yaml(path: str | Path) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text: {exc}") from None
+    return settings_for(cfg, name, component_settings_type(spec.module) if spec else None)
 
 
 def load_config(path: str | Path | None = None, raw: Any = None, *, check_components: bool = True) -> Config:
-    """Load and validate a session config (from a file or an already parsed mapping)."""
-    if raw is None:
-        raw = load_yaml(path)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config must be a mapping at the top level (got {type(raw).__name__})")
-    components = raw.get("components")
-    if isinstance(components, dict):  # one by one: msgspec names a dict entry only as `[...]`
-        for name, spec in components.items():
-            convert(spec, ComponentSpec, where=f"components.{name}")
-    cfg = convert(raw, Config)
-    check_network(cfg.network)
-    if cfg.session.heartbeat_timeout_s <= cfg.session.heartbeat_interval_s:
-        raise ConfigError(f"session.heartbeat_timeout_s must exceed heartbeat_interval_s "
-                          f"(got {cfg.session.heartbeat_timeout_s} <= {cfg.session.heartbeat_interval_s})")
+    """Load and validate a session config; with ``check_components`` also every launched
+    component's settings block (the runner's check before it starts anything)."""
+    cfg = read_config(path, raw)
     if check_components:
         for name, spec in cfg.enabled().items():
             if spec.launch:
@@ -244,11 +44,3 @@ def load_config(path: str | Path | None = None, raw: Any = None, *, check_compon
                 raise ConfigError(f"components.{name}.settings: {name} is started elsewhere (launch: false), "
                                   f"so it takes no settings here (got {sorted(spec.settings)})")
     return cfg
-
-
-def to_builtins(cfg: Config) -> dict[str, Any]:
-    return msgspec.to_builtins(cfg)
-
-
-def dump_yaml(cfg: Config) -> str:
-    return yaml.safe_dump(to_builtins(cfg), sort_keys=False)

@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from session.config import Config
+from cosim.config import Config
 
 BLOCK_KEYS = ("p50", "p95", "p99", "max")
 

@@ -19,11 +19,11 @@ from typing import IO, Any
 import msgspec
 import zmq
 
-from session.config import Config, dump_yaml, resolve_endpoints
+from cosim.config import Config, dump_yaml, resolve_endpoints
 from session.summary import build_summary, format_summary, write_summary
-from syncserver import protocol as p
-from syncserver.component import PARENT_ENV, REPO_ROOT
-from syncserver.errors import ConfigError, ProtocolError
+from cosim import protocol as p
+from cosim.process import PARENT_ENV, REPO_ROOT
+from cosim.errors import ConfigError, ProtocolError
 
 SERVER = "syncserver"
 

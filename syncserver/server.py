@@ -3,7 +3,7 @@
 One thread runs the clock and the control channel (a ROUTER); a zmq proxy thread forwards the
 data bus (XSUB <- producers, XPUB -> consumers) entirely in C. Realtime mode emits tick k at
 ``epoch + k·dt``: it waits on the control socket with a microsecond timeout until ``spin_us`` before
-the deadline, then spins (syncserver.timing). It never
+the deadline, then spins (cosim.timing). It never
 waits for anyone. Lockstep mode emits tick k+1 once every required client acknowledged tick k
 (and, with ``pace > 0``, not before its scheduled time).
 """
@@ -16,19 +16,19 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import zmq
 from zmq.devices import ThreadProxy
 
-from session.config import Endpoints, SessionSettings
-from syncserver import protocol as p
-from syncserver.clock import drift_ppm
-from syncserver.component import install_stop_handlers, mark_streaming
-from syncserver.errors import ProtocolError
-from syncserver.stats import abs_block, percentile_block
-from syncserver.sockets import recv_message, send_message
-from syncserver.timing import wait_readable, yield_to_own_threads
+from cosim.config import Endpoints, SessionSettings
+from cosim import protocol as p
+from cosim.clock import drift_ppm
+from cosim.process import install_stop_handlers, mark_streaming
+from cosim.errors import ProtocolError
+from cosim.frameclock import FrameClock
+from cosim.stats import abs_block, percentile_block
+from cosim.sockets import recv_message, send_message
+from cosim.timing import wait_readable, yield_to_own_threads
 
 log = logging.getLogger("syncserver")
 
@@ -95,13 +95,14 @@ class SyncServer:
         self.ctx = context or zmq.Context.instance()
         self.session_id = uuid.uuid4().hex[:12]
         self.host = socket.gethostname()
-        self.period = Fraction(10**9) / Fraction(settings.rate_hz).limit_denominator(10**6)
-        self.dt_ns = round(self.period)
+        self.frames = FrameClock(settings.rate_hz, settings.mode, settings.pace)
+        self.dt_ns = self.frames.dt_ns
         self.total_frames = max(1, round(settings.duration_s * settings.rate_hz))
         self.spin_ns = int(settings.spin_us * 1000)
         self.late_ns = int(settings.late_threshold_us * 1000)
         self.hb_timeout_ns = int(settings.heartbeat_timeout_s * 1e9)
         self.epoch_ns: int | None = None
+        self.first_sent_ns: int | None = None  # session time tick 0 went out
         self.last_sent_ns = 0
         self.frame = 0  # next frame to emit
         self.frame_t = [0] * _RING
@@ -144,14 +145,14 @@ class SyncServer:
         return time.monotonic_ns()
 
     def sched(self, k: int) -> int:
-        """Scheduled session time of frame k, or None when lockstep runs unpaced."""
-        if self.s.mode == "lockstep":
-            return int(k * self.period / Fraction(self.s.pace).limit_denominator(10**6))
-        return int(k * self.period)
+        """Scheduled session time of frame k (paced modes; cosim.frameclock)."""
+        t = self.frames.t_ns(k)
+        assert t is not None, "unpaced lockstep has no schedule"
+        return t
 
     @property
     def paced(self) -> bool:
-        return self.s.mode == "realtime" or self.s.pace > 0
+        return self.frames.paced
 
     def session_ns(self) -> int:
         return self.now() - (self.epoch_ns or 0)
@@ -245,6 +246,8 @@ class SyncServer:
             frame=k, t_ns=t, src="syncserver", sent_ns=sent, dt_ns=self.dt_ns, epoch_ns=self.epoch_ns)))
         self.frame_t[k % _RING] = t
         self.frame_sent[k % _RING] = sent
+        if self.first_sent_ns is None:
+            self.first_sent_ns = sent
         self.last_sent_ns = sent
         if self.paced:
             lateness = sent - t
@@ -460,14 +463,19 @@ class SyncServer:
 
     # --- results --------------------------------------------------------------------------
 
+    def _streamed_ns(self) -> int:
+        """Wall time from the first tick's emission to the last's: what fps is measured over (from the
+        epoch it would count the start delay, and unpaced lockstep sends tick 0 at once)."""
+        return self.last_sent_ns - self.first_sent_ns if self.first_sent_ns is not None else 0
+
     def sections(self) -> dict:
         return {
             "session": {"id": self.session_id, "mode": self.s.mode, "rate_hz": self.s.rate_hz,
                         "pace": self.s.pace, "duration_s": round(self.frame / self.s.rate_hz, 6),
                         "frames": self.frame, "planned_frames": self.total_frames,
                         "started": self.epoch_ns is not None, "end_reason": self.end_reason,
-                        "elapsed_s": round(self.last_sent_ns / 1e9, 6),
-                        "fps": round((self.frame - 1) / (self.last_sent_ns / 1e9), 3) if self.last_sent_ns > 0 else None},
+                        "elapsed_s": round(self._streamed_ns() / 1e9, 6),
+                        "fps": round((self.frame - 1) / (self._streamed_ns() / 1e9), 3) if self._streamed_ns() > 0 else None},
             "ticks": {"lateness_us": percentile_block(self.lateness_ns, 1e-3), "late": self.late,
                       "late_threshold_us": self.s.late_threshold_us},
             "control": {"rejected": sum(self.errors.values()), "by_reason": dict(self.errors)},

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import yaml
 
-from session.config import NetworkSettings, resolve_endpoints
+from cosim.config import NetworkSettings, resolve_endpoints
 
 REPO = Path(__file__).resolve().parent.parent
 

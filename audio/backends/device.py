@@ -25,8 +25,8 @@ from audio.errors import AudioBackendError
 from audio.jack import JACK_HOSTAPI, JackServer, hostapi_index, use_jack_server
 from audio.mixer import Mixer
 from audio.scheduler import OnsetQueue, Placed, place_due
-from syncserver.stats import percentile_block
-from syncserver.timing import realtime_priority
+from cosim.stats import percentile_block
+from cosim.timing import realtime_priority
 
 log = logging.getLogger(__name__)
 

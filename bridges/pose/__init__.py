@@ -1,5 +1,3 @@
 """The pose bridge: tracked-device poses (OpenVR live, trace replay, synthetic) on the master clock."""
-from syncserver.protocol import TOPIC_EVENTS
+from cosim.protocol import TOPIC_OPENVR  # noqa: F401  (re-exported: the topic of OpenVR timing events)
 
-# OpenVR display/frame timing events: a sub-topic of TOPIC_EVENTS (prefix subscribers still get them).
-TOPIC_OPENVR = TOPIC_EVENTS + b".openvr"

@@ -1,5 +1,6 @@
-"""The pose bridge's loop: wait for the session to start, then read the source whenever it is due,
-stamp each sample with its publish time (``t_ns``) and put it on the bus (TOPIC_POSE)."""
+"""The pose bridge: once the session has started, read the source whenever it is due, stamp each
+sample with its publish time (``t_ns``) and put it on the bus (TOPIC_POSE), offered as a direct
+stream too. The component runtime waits for each due time to the microsecond (cosim.runtime)."""
 from __future__ import annotations
 
 import logging
@@ -7,27 +8,35 @@ from array import array
 from collections import Counter
 from typing import Any
 
-from bridges.pose import TOPIC_OPENVR
+from bridges.pose.config import Settings
 from bridges.pose.source import PoseSource
+from bridges.pose.sources import open_source
 from bridges.pose.trace import TraceWriter
-from syncserver import protocol as p
-from syncserver.node import EndEvent, Node, TickEvent
-from syncserver.stats import percentile_block
-from syncserver.timing import spin_until
+from cosim import protocol as p
+from cosim.node import EndEvent
+from cosim.process import REPO_ROOT
+from cosim.runtime import Component, Context
+from cosim.stats import percentile_block
 
 log = logging.getLogger("bridges.pose")
 
-MAX_WAIT_NS = 20_000_000  # serve heartbeats and probes at least this often while waiting
 
+class PoseBridge(Component):
+    """Pose bridge: OpenVR, trace replay or synthetic poses."""
 
-class PoseBridge:
-    def __init__(self, node: Node, source: PoseSource, *, spin_ns: int = 0,
-                 recorder: TraceWriter | None = None, ack_ticks: bool = True) -> None:
-        self.node = node
-        self.source = source
-        self.spin_ns = spin_ns
-        self.recorder = recorder
-        self.ack_ticks = ack_ticks
+    name = "pose"
+    role = "bridge"
+    Settings = Settings
+    publishes = True
+    direct = (p.TOPIC_POSE,)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        s: Settings = self.settings
+        self.spin_ns = round(s.spin_us * 1e3)
+        self.source: PoseSource | None = None
+        self.recorder: TraceWriter | None = None
+        self.streaming = False
         self.end_reason: str | None = None
         self.sample_to_bus = array("q")
         self.wake_late = array("q")
@@ -36,66 +45,44 @@ class PoseBridge:
         self.first_ns: dict[str, int] = {}
         self.last_ns: dict[str, int] = {}
         self.events_published = 0
-        self._serve_by = 0
 
-    # --- loop ---------------------------------------------------------------------------------
+    def setup(self) -> None:
+        s: Settings = self.settings
+        self.source = open_source(s, f"components.{self.ctx.name}.settings", root=REPO_ROOT)
+        if s.record:
+            self.recorder = TraceWriter(self.ctx.output_path(s.record))
 
-    def _pump(self, timeout_ms: int) -> bool:
-        """Serve the node (heartbeats, probes, END); False once the session is over."""
-        self._serve_by = self.node.clock.now_ns() + MAX_WAIT_NS
-        if self.node.stop_reason:
-            self.end_reason = self.end_reason or self.node.stop_reason
-            return False
-        for ev in self.node.poll(timeout_ms):
-            if isinstance(ev, TickEvent) and self.ack_ticks:
-                self.node.ack(ev)
-            elif isinstance(ev, EndEvent):
-                self.end_reason = ev.reason
-                return False
-        return True
+    # --- the loop's callbacks -------------------------------------------------------------
 
-    def _wait_until(self, due_ns: int) -> bool:
-        """Wait on the node's sockets with a microsecond timeout (a control reply wakes us at once,
-        which keeps clock probes accurate), serving each arrival, then spin the last ``spin_ns``.
-        The node is served when something arrived or MAX_WAIT_NS after it last was (heartbeats and
-        probes), not after every timed-out wait: at 1 kHz that is a socket poll per sample saved."""
-        while (rest := due_ns - self.spin_ns - self.node.session_ns()) > 0:
-            arrived = self.node.wait(min(rest, MAX_WAIT_NS))
-            if self.node.stop_reason or arrived or self.node.clock.now_ns() >= self._serve_by:
-                if not self._pump(0):
-                    return False
-        if self.spin_ns:
-            spin_until(due_ns, self.node.session_ns)
-        return self._pump(0) if self.node.stop_reason else True
+    def next_due_ns(self) -> int | None:
+        if not self.streaming:
+            return 0  # stamp nothing before the epoch (session time 0)
+        assert self.source is not None
+        return self.source.next_due_ns()  # None: an exhausted trace stays in the session until it ends
 
-    def run(self) -> str:
-        while self.node.epoch_ns is None or self.node.session_ns() < 0:  # stamp nothing before the epoch
-            if not self._pump(5):
-                return self.end_reason or "ended"
-        self.source.start(self.node.session_ns())
-        log.info("streaming %s poses", self.source.kind)
-        while True:
-            due = self.source.next_due_ns()
-            if due is None:  # an exhausted trace: stay in the session until it ends
-                if not self._pump(100):
-                    break
-                continue
-            if not self._wait_until(due):
-                break
-            now = self.node.session_ns()
-            self.wake_late.append(now - due)
-            self.publish(self.source.read(now))
-            for event in self.source.events():
-                self.node.publish(TOPIC_OPENVR, event)
-                self.events_published += 1
-        return self.end_reason or "ended"
+    def on_due(self, now_ns: int) -> None:
+        assert self.source is not None
+        if not self.streaming:
+            self.source.start(now_ns)
+            self.streaming = True
+            log.info("streaming %s poses", self.source.kind)
+            return
+        due = self.source.next_due_ns()
+        if due is not None:
+            self.wake_late.append(now_ns - due)
+        self.publish(self.source.read(now_ns))
+        for event in self.source.events():
+            self.ctx.publish(p.TOPIC_OPENVR, event)
+            self.events_published += 1
 
     def publish(self, poses: list[p.Pose]) -> None:
-        frame = self.node.last_frame or 0
+        node = self.ctx.node
+        assert node is not None
+        frame = node.last_frame or 0
         for pose in poses:
             pose.frame = frame
-            pose.t_ns = self.node.session_ns()
-            self.node.publish(p.TOPIC_POSE, pose)
+            pose.t_ns = node.session_ns()
+            node.publish(p.TOPIC_POSE, pose)
             self.sample_to_bus.append(pose.t_ns - pose.sample_ns)
             self.per_device[pose.device] += 1
             self.device_classes[pose.device] = pose.device_class
@@ -104,6 +91,16 @@ class PoseBridge:
             if self.recorder is not None:
                 self.recorder.write(pose)
 
+    def on_end(self, ev: EndEvent) -> None:
+        self.end_reason = ev.reason
+        log.info("session ended (%s) after %d samples", ev.reason, sum(self.per_device.values()))
+
+    def close(self) -> None:
+        if self.source is not None:
+            self.source.close()
+        if self.recorder is not None:
+            self.recorder.close()
+
     # --- results --------------------------------------------------------------------------
 
     def measured_rate_hz(self) -> float | None:
@@ -111,14 +108,18 @@ class PoseBridge:
                  for d, n in self.per_device.items() if n > 1 and self.last_ns[d] > self.first_ns[d]]
         return round(max(rates), 2) if rates else None
 
-    def section(self, configured_rate_hz: float | None, inject_latency_ms: float) -> dict[str, Any]:
+    def sections(self) -> dict[str, Any]:
+        s: Settings = self.settings
+        if self.source is None:
+            return {"pose": {"source": s.source, "error": self.ctx.error}}
+        node = self.ctx.node
         out: dict[str, Any] = {
             "source": self.source.kind,
-            "rate_hz": {"configured": configured_rate_hz, "measured": self.measured_rate_hz()},
+            "rate_hz": {"configured": None if s.source == "trace" else s.rate_hz, "measured": self.measured_rate_hz()},
             "samples": sum(self.per_device.values()),
             "devices": {d: {"class": self.device_classes[d], "samples": n} for d, n in self.per_device.items()},
-            "inject_latency_ms": inject_latency_ms,
-            "direct": [d.endpoint for d in self.node.direct_offered],
+            "inject_latency_ms": s.inject_latency_ms,
+            "direct": [d.endpoint for d in node.direct_offered] if node else [],
             "sample_to_bus_ms": percentile_block(self.sample_to_bus, 1e-6),
             "wake_late_us": percentile_block(self.wake_late, 1e-3),
             self.source.kind: self.source.stats(),
@@ -127,4 +128,6 @@ class PoseBridge:
             out["openvr_events"] = self.events_published
         if self.recorder is not None:
             out["record"] = {"path": str(self.recorder.path), "samples": self.recorder.samples}
-        return out
+        if self.ctx.error:
+            out["error"] = self.ctx.error
+        return {"pose": out}

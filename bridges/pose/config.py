@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from session.config import Strict
+from cosim.config import Strict
 
 Rate = Annotated[float, msgspec.Meta(gt=0, le=1000)]
 Ms = Annotated[float, msgspec.Meta(ge=0, le=1000)]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bridges.pose import quat
+from cosim import quat
 from bridges.pose.config import OpenVRSettings
 from bridges.pose.source import Periodic, PoseSourceError
 from bridges.pose.vrclock import CompositorClock, VsyncClock
-from syncserver import protocol as p
-from syncserver.stats import percentile_block
+from cosim import protocol as p
+from cosim.stats import percentile_block
 
 log = logging.getLogger("bridges.pose.openvr")
 

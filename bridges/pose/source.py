@@ -1,18 +1,16 @@
 """The one interface every pose source implements, and the factory that picks one from the settings.
 
-A source is driven by the bridge's loop: ``start(now)`` once the session has started, then
+``bridges.pose.sources.open_source`` builds the configured one. A source is driven by the bridge's loop: ``start(now)`` once the session has started, then
 ``read(now)`` whenever ``next_due_ns()`` has come; ``read`` returns the samples that are available at
 ``now`` (session time), each a ``protocol.Pose`` with its ``sample_ns`` (and ``photon_ns`` when the
 source predicts) already in session time.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol
 
-from bridges.pose.config import Settings
-from syncserver import protocol as p
-from syncserver.errors import ConfigError, CosimError
+from cosim import protocol as p
+from cosim.errors import CosimError
 
 
 class PoseSourceError(CosimError):
@@ -63,25 +61,3 @@ class PoseSource(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
-
-
-def open_source(settings: Settings, where: str = "settings", *, root: Path | None = None,
-                openvr_module: Any = None) -> PoseSource:
-    """Build the configured source; raises ConfigError / PoseSourceError / InputFileError early."""
-    latency_ns = round(settings.inject_latency_ms * 1e6)
-    if settings.source == "synthetic":
-        from bridges.pose.synthetic import SyntheticSource
-        return SyntheticSource(settings.synthetic, settings.rate_hz, latency_ns)
-    if settings.source == "trace":
-        from bridges.pose.trace import TraceSource
-        if not settings.trace.path:
-            raise ConfigError(f"{where}.trace.path: source 'trace' needs a trace file (got {settings.trace.path!r})")
-        path = Path(settings.trace.path)
-        if not path.is_absolute() and root is not None:
-            path = root / path
-        return TraceSource(path, settings.trace, latency_ns)
-    if settings.inject_latency_ms:
-        raise ConfigError(f"{where}.inject_latency_ms: only the synthetic and trace sources take an injected "
-                          f"latency (got {settings.inject_latency_ms!r} with source 'openvr')")
-    from bridges.pose.openvr_source import OpenVRSource
-    return OpenVRSource(settings.openvr, settings.rate_hz, vr=openvr_module)

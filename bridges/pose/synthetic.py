@@ -11,10 +11,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridges.pose import quat
+from cosim import quat
 from bridges.pose.config import SyntheticSettings
 from bridges.pose.source import Periodic
-from syncserver import protocol as p
+from cosim import protocol as p
 
 Wave = tuple[float, float, float]  # amplitude, angular frequency (rad/s), phase (rad)
 

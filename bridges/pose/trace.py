@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from bridges.pose import quat
+from cosim import quat
 from bridges.pose.config import TraceSettings
-from syncserver import protocol as p
-from syncserver.errors import InputFileError
+from cosim import protocol as p
+from cosim.errors import InputFileError
 
 MAGIC = "# cosim pose trace v1"
 COLUMNS = ("sample_ns", "photon_ns", "device", "device_class", "serial",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncserver.clock import LinearClockFit
-from syncserver.stats import abs_block
+from cosim.clock import LinearClockFit
+from cosim.stats import abs_block
 
 
 class VsyncClock:

@@ -13,7 +13,7 @@ import numpy as np
 from bridges.sumo.config import Settings
 from bridges.sumo.scenario import check_sumocfg, resolve
 from bridges.sumo.snapshot import RawEvent, Snapshot
-from syncserver.errors import InputFileError
+from cosim.errors import InputFileError
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,11 @@
 """Per frame: frame -> sim time -> the segment that brackets it -> interpolated table -> bus.
-Measures everything the summary's ``sumo`` section reports."""
+Measures everything the summary's ``sumo`` section reports.
+
+Times come from the frame clock (cosim.frameclock): SUMO's sim time follows frame k's content
+time (``content_ns(k)``, scaled and anchored by SimClock); VEHICLES and VEHICLE_IDS of frame k carry
+TICK k's ``t_ns``; an EVENT belongs to the first frame at or after it, carries that frame's
+scheduled ``t_ns``, and its exact session time in ``at_ns``. In unpaced lockstep a frame's time is
+known only from its TICK, so events for later frames wait for it."""
 from __future__ import annotations
 
 import logging
@@ -13,8 +19,9 @@ from bridges.sumo.interp import Workspace, evaluate
 from bridges.sumo.segment import Segment
 from bridges.sumo.simclock import SimClock
 from bridges.sumo.stepper import Stepper, StepperError
-from syncserver import protocol as p
-from syncserver.stats import abs_block, percentile_block
+from cosim import protocol as p
+from cosim.frameclock import FrameClock
+from cosim.stats import abs_block, percentile_block
 
 log = logging.getLogger("sumo.bridge")
 
@@ -23,17 +30,19 @@ Publish = Callable[..., None]
 
 class SumoBridge:
     def __init__(self, settings: Settings, stepper: Stepper, publish: Publish, session_ns: Callable[[], int],
-                 lockstep: bool, idle: Callable[[], None] = lambda: None) -> None:
+                 frames: FrameClock, idle: Callable[[], None] = lambda: None) -> None:
         self.s = settings
         self.stepper = stepper
         self.publish = publish
         self.session_ns = session_ns
-        self.lockstep = lockstep
+        self.frame_clock = frames
+        self.lockstep = frames.mode == "lockstep"
         self.idle = idle  # keeps the session connection alive while a lockstep frame waits for SUMO
         start = round(settings.start_s * 1e9) if settings.start_s is not None else stepper.first_ns
-        self.clock = SimClock(start, settings.time_scale)
+        self.clock = SimClock(start, settings.time_scale)  # content time -> sim time
         self.lookahead_ns = round(settings.lookahead_s * 1e9)
-        self.dt_ns = 0
+        self.tick: p.Tick | None = None  # the frame being published
+        self.held: list[p.Event] = []  # unpaced lockstep: events for frames whose TICK has not come
         self.published_version: int | None = None
         self.current: Segment | None = None
         self.work = Workspace()  # the frame's scratch arrays, reused
@@ -48,7 +57,7 @@ class SumoBridge:
         self.step_cpu_ms: list[float] = []
         self.capacity: list[float] = []  # sim seconds per wall second SUMO could do, per step
         self.vehicles: list[int] = []
-        self.shown: list[tuple[int, int]] = []  # (frame logical ns, shown sim ns)
+        self.shown: list[tuple[int, int]] = []  # (frame t_ns, shown sim ns)
         self.events = Counter()
         self.ids_sent = 0
         self.requests = Counter()
@@ -57,10 +66,12 @@ class SumoBridge:
 
     def on_tick(self, tick: p.Tick) -> None:
         t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
-        self.dt_ns = tick.dt_ns
-        t_logical = tick.frame * tick.dt_ns
-        target = self.clock.sim_at(t_logical)
-        horizon = self.clock.sim_at(t_logical + self.lookahead_ns)
+        self.tick = tick
+        content = self.frame_clock.content_ns(tick.frame)
+        target = self.clock.sim_at(content)
+        horizon = self.clock.sim_at(content + self.lookahead_ns)
+        if self.held:
+            self._release_held(tick)
         if self.lockstep:
             self.stepper.set_horizon(horizon)
             self._take(self.stepper.drain())
@@ -74,9 +85,9 @@ class SumoBridge:
             shown = min(target, seg.s_b) if lag else target
             table = evaluate(seg, shown, self.work)
             if seg.ids_version != self.published_version:
-                self._send_ids(seg, tick.frame, t_logical)
+                self._send_ids(seg, tick.frame, tick.t_ns)
             self.current = seg
-            self.publish(p.TOPIC_VEHICLES, p.Vehicles(frame=tick.frame, t_ns=t_logical, sim_ns=shown,
+            self.publish(p.TOPIC_VEHICLES, p.Vehicles(frame=tick.frame, t_ns=tick.t_ns, sim_ns=shown,
                                                        ids_version=seg.ids_version), arrays=table)
             self.publish_ns.append(time.perf_counter_ns() - t0)
         # Only once the table is out: wake the stepping process (so that its step does not compete
@@ -91,9 +102,11 @@ class SumoBridge:
         self.frame_cpu_ns.append(time.thread_time_ns() - c0)
         self.lagged += lag
         self.drift_ns.append(shown - target)
-        self.vs_session_ns.append(shown - self.clock.sim_at(self.session_ns()))
+        now_content = self.frame_clock.content_of_session(self.session_ns())
+        if now_content is not None:
+            self.vs_session_ns.append(shown - self.clock.sim_at(now_content))
         self.vehicles.append(len(seg))
-        self.shown.append((t_logical, shown))
+        self.shown.append((tick.t_ns, shown))
 
     def _wait_for(self, target: int) -> tuple[int, int]:
         """Lockstep: block until SUMO has reached ``target``; returns the wall and CPU ns spent waiting."""
@@ -116,11 +129,30 @@ class SumoBridge:
                     self.capacity.append((seg.s_b - seg.s_a) / 1e6 / seg.step_ms)
             for ev in seg.events:
                 self.events[ev.kind] += 1
-                at = self.clock.session_at(ev.sim_ns)
-                t_ns = at if at is not None else 0
-                frame = max(0, math.ceil(t_ns / self.dt_ns)) if self.dt_ns else 0
-                self.publish(p.TOPIC_EVENTS, p.Event(frame=frame, t_ns=t_ns, kind=ev.kind, sim_ns=ev.sim_ns,
-                                                     subject=ev.subject[:128], data=ev.data))
+                content = self.clock.session_at(ev.sim_ns)  # None while paused: now
+                now = self.tick.frame if self.tick is not None else 0
+                frame = now if content is None else self.frame_clock.frame_of_content(content)
+                msg = p.Event(frame=frame, t_ns=0, kind=ev.kind, sim_ns=ev.sim_ns, subject=ev.subject[:128],
+                              data=ev.data, at_ns=None if content is None else self.frame_clock.session_of_content(content))
+                self._publish_event(msg)
+
+    def _publish_event(self, msg: p.Event) -> None:
+        t = self.frame_clock.t_ns(msg.frame)
+        if t is None:  # unpaced: the frame's time is TICK's
+            if self.tick is None or msg.frame > self.tick.frame:
+                self.held.append(msg)
+                return
+            msg.frame, t = self.tick.frame, self.tick.t_ns  # a frame gone by: published with this one
+        msg.t_ns = t
+        if msg.at_ns is None:
+            msg.at_ns = t
+        self.publish(p.TOPIC_EVENTS, msg)
+
+    def _release_held(self, tick: p.Tick) -> None:
+        due = [m for m in self.held if m.frame <= tick.frame]
+        self.held = [m for m in self.held if m.frame > tick.frame]
+        for msg in due:
+            self._publish_event(msg)
 
     def _send_ids(self, seg: Segment, frame: int, t_ns: int) -> None:
         table = seg.table
@@ -137,10 +169,10 @@ class SumoBridge:
     def on_request(self, req: p.Request, now_frame: int) -> None:
         """``sumo.ids`` re-sends the id table; ``sumo.pause``, ``sumo.resume``, ``sumo.seek:<s>``."""
         what = req.what
-        t = now_frame * self.dt_ns
+        t = self.frame_clock.content_ns(now_frame)
         if what == "sumo.ids":
-            if self.current is not None:
-                self._send_ids(self.current, now_frame, t)
+            if self.current is not None and self.tick is not None:
+                self._send_ids(self.current, self.tick.frame, self.tick.t_ns)
         elif what == "sumo.pause":
             self.clock.pause(t)
         elif what == "sumo.resume":
@@ -154,7 +186,7 @@ class SumoBridge:
             if sim_ns < 0 or not math.isfinite(sim_ns):
                 log.warning("ignored request %r: negative time", what)
                 return
-            self.clock.seek(t + self.dt_ns, sim_ns)
+            self.clock.seek(self.frame_clock.content_ns(now_frame + 1), sim_ns)
             self.stepper.seek(sim_ns)
         else:
             return

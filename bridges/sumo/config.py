@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from session.config import Strict
+from cosim.config import Strict
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 EVENT_KINDS = ("depart", "arrive", "teleport", "collision", "emergency_braking", "tls_phase")

@@ -27,7 +27,7 @@ import numpy as np
 
 from bridges.sumo.fcd import FcdColumns, parse_fcd
 from bridges.sumo.scenario import check_file
-from syncserver.errors import InputFileError
+from cosim.errors import InputFileError
 
 log = logging.getLogger("sumo.fcdcache")
 

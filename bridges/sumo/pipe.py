@@ -9,8 +9,8 @@ import numpy as np
 
 from bridges.sumo.events import SimEvent
 from bridges.sumo.segment import ARRAY_FIELDS, IdTable, Segment
-from syncserver import protocol as p
-from syncserver.errors import ProtocolError
+from cosim import protocol as p
+from cosim.errors import ProtocolError
 
 
 class _Msg(msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fields=True):
@@ -80,8 +80,7 @@ def encode_segment(seg: Segment) -> list[bytes | memoryview]:
     arrays = {name: getattr(seg, name) for name in ARRAY_FIELDS}
     if seg.table is not None:
         arrays.update((TABLE_PREFIX + name, a) for name, a in seg.table.arrays.items())
-    frames = p.encode(b"", header, arrays)
-    return frames[1:]
+    return p.encode_body(header, arrays)
 
 
 def _table(version: int, n: int, arrays: dict[str, np.ndarray]) -> IdTable | None:

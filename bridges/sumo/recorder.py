@@ -7,7 +7,7 @@ from typing import IO
 from xml.sax.saxutils import quoteattr
 
 from bridges.sumo.snapshot import Snapshot
-from syncserver.errors import InputFileError
+from cosim.errors import InputFileError
 
 
 class FcdRecorder:

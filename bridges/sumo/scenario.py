@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import IO
 from xml.parsers import expat
 
-from syncserver.errors import InputFileError
-from syncserver.component import REPO_ROOT
+from cosim.errors import InputFileError
+from cosim.process import REPO_ROOT
 
 
 

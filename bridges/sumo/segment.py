@@ -22,7 +22,7 @@ from bridges.sumo.coords import CoordinateFrame, wrap180
 from bridges.sumo.events import EventDetector, SimEvent
 from bridges.sumo.handles import HandleTable
 from bridges.sumo.snapshot import Snapshot
-from syncserver import protocol as p
+from cosim import protocol as p
 
 ARRAY_FIELDS = ("handles", "pos_coef", "lin")
 

@@ -17,8 +17,8 @@ from bridges.sumo import pipe
 from bridges.sumo.config import Settings
 from bridges.sumo.scenario import REPO_ROOT
 from bridges.sumo.segment import IdTable, Segment
-from syncserver.component import PARENT_ENV
-from syncserver.errors import CosimError, InputFileError, ProtocolError
+from cosim.process import PARENT_ENV
+from cosim.errors import CosimError, InputFileError, ProtocolError
 
 log = logging.getLogger("sumo.stepper")
 

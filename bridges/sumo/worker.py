@@ -21,13 +21,13 @@ from bridges.sumo import pipe
 from bridges.sumo.config import Settings
 from bridges.sumo.coords import CoordinateFrame
 from bridges.sumo.events import EventDetector
-from bridges.sumo.fcd import FcdSource
+from bridges.sumo.fcdsource import FcdSource
 from bridges.sumo.recorder import FcdRecorder
 from bridges.sumo.scenario import resolve
 from bridges.sumo.segment import SegmentBuilder
 from bridges.sumo.snapshot import Snapshot
-from syncserver.component import die_with_parent, setup_logging
-from syncserver.errors import CosimError, ProtocolError
+from cosim.process import die_with_parent, setup_logging
+from cosim.errors import CosimError, ProtocolError
 
 log = logging.getLogger("sumo.worker")
 

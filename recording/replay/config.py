@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from recording.config import TopicName
-from session.config import Strict
+from cosim.config import Strict
 
 DEFAULT_TOPICS = ["pose", "sumo.vehicles", "sumo.ids", "events"]
 

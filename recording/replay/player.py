@@ -1,34 +1,38 @@
-"""The replay component's loop: re-publish recorded messages after their tick or at their time."""
+"""The replay component: re-publish recorded messages, byte for byte, after their tick or at their time."""
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from typing import Any, Callable, Iterator, Sequence
 
+from cosim import protocol as p
+from cosim.node import DataEvent, EndEvent, TickEvent
+from cosim.runtime import Component, Context
+from cosim.stats import percentile_block
+from recording.reader import Recording
 from recording.replay.config import Settings
-from recording.replay.source import Item
-from syncserver import protocol as p
-from syncserver.node import DataEvent, EndEvent, Node, TickEvent
-from syncserver.stats import percentile_block
+from recording.replay.source import Item, SourceStats, items
 
 log = logging.getLogger("recording.replay")
 
 
 class Player:
-    def __init__(self, node: Node, settings: Settings, source: Iterator[Item]) -> None:
-        self.node = node
+    """What goes out when: ``publish_through_frame`` (timing ``frames``) or ``publish_due`` (``time``)."""
+
+    def __init__(self, publish_frames: Callable[[Sequence[bytes]], None], session_ns: Callable[[], int],
+                 settings: Settings, source: Iterator[Item]) -> None:
+        self._publish = publish_frames
+        self._session_ns = session_ns
         self.s = settings
         self.source = source
         self.next: Item | None = next(source, None)
         self.published = 0
         self.by_topic: dict[str, int] = {}
         self.lateness_ns: list[int] = []
-        self.started = False
         self.latest_ids: dict[str, Item] = {}  # newest id table published per recorded source
         self.requests_answered = 0
 
     def _send(self, item: Item) -> None:
-        assert self.node.bus_pub is not None
-        self.node.bus_pub.send_multipart(item.frames, copy=False)  # byte for byte, original src kept
+        self._publish(item.frames)  # byte for byte, original src kept
         self.published += 1
         name = item.topic.decode(errors="replace")
         self.by_topic[name] = self.by_topic.get(name, 0) + 1
@@ -50,34 +54,12 @@ class Player:
             self.next = next(self.source, None)
 
     def publish_due(self) -> None:
-        now = self.node.session_ns()
+        now = self._session_ns()
         while self.next is not None and self.next.log_ns <= now:
             self.lateness_ns.append(now - self.next.log_ns)
             self._send(self.next)
             self.next = next(self.source, None)
-            now = self.node.session_ns()
-
-    def _timeout_ms(self) -> int:
-        if self.s.timing != "time" or self.next is None or not self.started:
-            return 50
-        return max(0, min(50, (self.next.log_ns - self.node.session_ns()) // 1_000_000))
-
-    def run(self) -> None:
-        while not self.node.stop_reason:
-            for ev in self.node.poll(self._timeout_ms()):
-                if isinstance(ev, TickEvent):
-                    self.started = True
-                    if self.s.timing == "frames":
-                        self.publish_through_frame(ev.frame)
-                    else:
-                        self.publish_due()
-                    self.node.ack(ev)
-                elif isinstance(ev, DataEvent) and isinstance(ev.msg, p.Request):
-                    self.on_request(ev.msg)
-                elif isinstance(ev, EndEvent):
-                    return
-            if self.started and self.s.timing == "time":
-                self.publish_due()
+            now = self._session_ns()
 
     def sections(self, name: str) -> dict:
         return {"replay": {name: {
@@ -87,3 +69,69 @@ class Player:
             "left_unpublished": self.next is not None,
             "publish_lateness_us": percentile_block(self.lateness_ns, 1e-3),
         }}}
+
+
+class Replay(Component):
+    """Re-publishes recorded poses, vehicles and events."""
+
+    name = "replay"
+    role = "replay"
+    Settings = Settings
+    publishes = True
+    subscribe = (p.TOPIC_REQUEST,)
+    poll_ms = 50
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.player: Player | None = None
+        self.stats = SourceStats()
+        self.rec: Recording | None = None
+        self.started = False
+
+    def setup(self) -> None:
+        s: Settings = self.settings
+        self.rec = Recording.open(s.source)
+        self.player = Player(self._publish_frames, self._session_ns, s, items(self.rec, s.topics, self.stats))
+        log.info("replaying %s (%s) by %s", self.rec.path, ", ".join(s.topics), s.timing)
+
+    def _publish_frames(self, frames: Sequence[bytes]) -> None:
+        assert self.ctx.node is not None
+        self.ctx.node.publish_frames(frames)
+
+    def _session_ns(self) -> int:
+        return self.ctx.session_ns()
+
+    def on_tick(self, ev: TickEvent) -> None:
+        assert self.player is not None
+        self.started = True
+        if self.settings.timing == "frames":
+            self.player.publish_through_frame(ev.frame)
+        else:
+            self.player.publish_due()
+
+    def on_message(self, ev: DataEvent) -> None:
+        if isinstance(ev.msg, p.Request) and self.player is not None:
+            self.player.on_request(ev.msg)
+
+    def next_due_ns(self) -> int | None:
+        if self.settings.timing != "time" or not self.started or self.player is None or self.player.next is None:
+            return None
+        return self.player.next.log_ns
+
+    def on_due(self, now_ns: int) -> None:
+        assert self.player is not None
+        self.player.publish_due()
+
+    def on_end(self, ev: EndEvent) -> None:
+        log.info("published %d recorded messages", self.player.published if self.player else 0)
+
+    def sections(self) -> dict[str, Any]:
+        name = self.ctx.name
+        if self.player is None or self.rec is None:
+            return {"replay": {name: {"source": self.settings.source, "error": self.ctx.error}}}
+        sections = self.player.sections(name)
+        sections["replay"][name].update(skipped=self.stats.skipped, source_complete=self.rec.complete,
+                                        source_stopped=self.rec.stopped)
+        if self.ctx.error:
+            sections["replay"][name]["error"] = self.ctx.error
+        return sections

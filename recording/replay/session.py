@@ -15,7 +15,8 @@ from recording.errors import RecordingError
 from recording.reader import Recording
 from recording.replay.config import DEFAULT_TOPICS
 from recording.replay.source import producers, recorded_frames
-from session.config import Config, load_config
+from cosim.config import Config
+from session.config import load_config
 
 REPLAY_MODULE = "recording.replay"
 ENDPOINT_KEYS = ("control", "ticks", "bus_in", "bus_out")

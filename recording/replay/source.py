@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from recording.reader import Recording, decode
-from syncserver import protocol as p
-from syncserver.errors import ProtocolError
+from cosim import protocol as p
+from cosim.errors import ProtocolError
 
 
 @dataclass

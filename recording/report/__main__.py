@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from recording.report.build import build_report
-from syncserver.errors import CosimError
+from cosim.errors import CosimError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,8 @@ import numpy as np
 
 from recording.errors import RecordingError
 from recording.reader import Recording
-from syncserver import protocol as p
-from syncserver.errors import ProtocolError
+from cosim import protocol as p
+from cosim.errors import ProtocolError
 
 SNAPSHOT_EVERY_NS = 100_000_000  # keep vehicle positions at most every 0.1 s of session time
 

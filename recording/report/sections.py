@@ -12,7 +12,7 @@ from recording.report.data import SessionData
 from recording.report.plot import (block_rows, figure, fit_ppm, hist, is_block, png, scalar_rows, seconds,
                                    table)
 from recording.report.scene import render_splats, top_down
-from syncserver.stats import percentile_block
+from cosim.stats import percentile_block
 
 ABSENT = "not in this session"
 

@@ -9,8 +9,8 @@ from audio.backends.file import FileBackend, sample_of
 from audio.config import Settings
 from audio.mixer import Mixer
 from audio.sounds import SoundBank
-from session.config import convert
-from syncserver import protocol as p
+from cosim.config import convert
+from cosim import protocol as p
 
 SR = 48000
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from bridges.pose import quat
+from cosim import quat
 from bridges.pose.config import SyntheticSettings
 from bridges.pose.synthetic import SyntheticSource
 from client import prediction as pred
 from client.config import DisplaySettings, PoseUseSettings, PredictionSettings
 from client.display import DisplayModel
 from client.mtp import TERMS, MotionToPhoton
-from syncserver import protocol as p
+from cosim import protocol as p
 
 MS = 1_000_000
 

@@ -10,9 +10,9 @@ import sys
 
 import numpy as np
 
-from syncserver import protocol as p
-from syncserver.component import start_component
-from syncserver.node import EndEvent, Node, TickEvent
+from cosim import protocol as p
+from cosim.node import TickEvent
+from cosim.runtime import Component, run
 
 
 def frame_messages(frame: int, t_ns: int) -> list[tuple[bytes, p.Message, dict[str, np.ndarray]]]:
@@ -35,21 +35,17 @@ def frame_messages(frame: int, t_ns: int) -> list[tuple[bytes, p.Message, dict[s
     return out
 
 
-def main() -> int:
-    ctx = start_component("tests.recording.producer", "test producer", sys.argv[1:], default_name="producer")
-    with Node(ctx.name, ctx.endpoints, role="bridge", required=ctx.required, publish=True) as node:
-        node.install_signal_handlers()
-        node.connect()
-        node.ready()
-        for ev in node.events():
-            if isinstance(ev, TickEvent):
-                for topic, msg, arrays in frame_messages(ev.frame, ev.tick.t_ns):
-                    node.publish(topic, msg, arrays)
-                node.ack(ev)
-            elif isinstance(ev, EndEvent):
-                break
-    return 0
+class Producer(Component):
+    """test producer"""
+
+    name = "producer"
+    role = "bridge"
+    publishes = True
+
+    def on_tick(self, ev: TickEvent) -> None:
+        for topic, msg, arrays in frame_messages(ev.frame, ev.tick.t_ns):
+            self.ctx.publish(topic, msg, arrays)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(Producer))

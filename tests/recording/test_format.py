@@ -11,8 +11,8 @@ from recording import container
 from recording.errors import RecordingError
 from recording.reader import Recording
 from recording.writer import SessionWriter
-from syncserver import golden
-from syncserver import protocol as p
+from cosim import golden
+from cosim import protocol as p
 
 WIRE_TOPICS = set(container.TOPIC_TYPES)
 
@@ -136,9 +136,9 @@ def test_garbage_records_are_counted_not_fatal(tmp_path):
 
 
 def test_recorder_settings_reject_bad_values():
-    from session.config import convert
+    from cosim.config import convert
     from recording.config import Settings
-    from syncserver.errors import ConfigError
+    from cosim.errors import ConfigError
     with pytest.raises(ConfigError, match="flush_interval_s"):
         convert({"flush_interval_s": 5}, Settings, where="components.recorder.settings")
     with pytest.raises(ConfigError, match="unknown key 'colour'"):

@@ -7,7 +7,7 @@ import pytest
 
 from recording.config import LslSettings
 from recording.lsl import LslOutlets, load_pylsl
-from syncserver import protocol as p
+from cosim import protocol as p
 
 pylsl = load_pylsl()
 

@@ -8,10 +8,11 @@ import signal
 from pathlib import Path
 
 from recording.reader import Recording
-from session.config import load_config, resolve_endpoints
-from syncserver import golden
-from syncserver import protocol as p
-from syncserver.node import Node, TickEvent
+from cosim.config import resolve_endpoints
+from session.config import load_config
+from cosim import golden
+from cosim import protocol as p
+from cosim.node import Node, TickEvent
 from tests.conftest import wait_for
 
 BUS_TOPICS = {p.TOPIC_VEHICLES, p.TOPIC_VEHICLE_IDS, p.TOPIC_EVENTS, p.TOPIC_POSE, p.TOPIC_RESIDUALS,

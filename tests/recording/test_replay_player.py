@@ -6,9 +6,9 @@ import zmq
 from recording.replay.config import Settings
 from recording.replay.player import Player
 from recording.replay.source import Item
-from session.config import Endpoints
-from syncserver import protocol as p
-from syncserver.node import Node
+from cosim.config import Endpoints
+from cosim import protocol as p
+from cosim.node import Node
 from tests.conftest import free_endpoints
 
 
@@ -25,7 +25,7 @@ def test_a_sumo_ids_request_re_sends_the_newest_table_of_each_source_byte_for_by
     bus.bind(eps.bus_in)
     tables = [_ids_item("sumo", 1), _ids_item("sumo", 2), _ids_item("other", 7)]
     with Node("replay", eps, publish=True) as node:
-        player = Player(node, Settings(source="x"), iter([]))
+        player = Player(node.publish_frames, node.session_ns, Settings(source="x"), iter([]))
         player.on_request(p.Request(what="sumo.ids"))  # nothing replayed yet: nothing to answer
         assert player.requests_answered == 0
         deadline = time.monotonic() + 5

@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from session.config import NetworkSettings, load_config, resolve_endpoints
-from syncserver.errors import ConfigError
+from cosim.config import NetworkSettings, resolve_endpoints
+
+from session.config import load_config
+from cosim.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

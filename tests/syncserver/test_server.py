@@ -1,5 +1,5 @@
 """SyncServer bookkeeping in-process (real sockets bound, no clients)."""
-from session.config import Endpoints, SessionSettings
+from cosim.config import Endpoints, SessionSettings
 from syncserver.server import SyncServer
 from tests.conftest import free_endpoints
 
@@ -24,6 +24,6 @@ def test_the_stats_module_loads_what_np_percentile_would_import_lazily():
     was that first use and made one tick per session 11-20 ms late."""
     import subprocess
     import sys
-    code = "import sys, syncserver.stats; print('numpy.ma' in sys.modules)"
+    code = "import sys, cosim.stats; print('numpy.ma' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "True", out.stderr

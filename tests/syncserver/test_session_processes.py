@@ -10,9 +10,11 @@ import psutil
 import pytest
 import zmq
 
-from session.config import load_config, resolve_endpoints
-from syncserver import protocol as p
-from syncserver.node import EndEvent, Node, TickEvent
+from cosim.config import resolve_endpoints
+
+from session.config import load_config
+from cosim import protocol as p
+from cosim.node import EndEvent, Node, TickEvent
 from tests.conftest import wait_for
 
 CLIENT = {"module": "client", "required": True}
@@ -225,7 +227,7 @@ def test_ready_timeout_is_reported(write_config, procs, tmp_path):
 
 
 def test_offset_estimate_recovers_a_skewed_clock(write_config, procs, tmp_path):
-    from syncserver.clock import LocalClock
+    from cosim.clock import LocalClock
     cfg = write_config(session={"rate_hz": 90, "duration_s": 2, "probe_interval_s": 0.2},
                        components={"skewed": {"module": "client"}})
     server = procs.module("syncserver", cfg, out=tmp_path)
@@ -238,8 +240,8 @@ def test_offset_estimate_recovers_a_skewed_clock(write_config, procs, tmp_path):
             if isinstance(ev, TickEvent):
                 deliveries.append(ev.recv_ns - ev.tick.t_ns)
                 node.ack(ev)
-        estimate = node.offset.offset_ns
-        errors = node.stats.offset_errors_ns
+        estimate = node.sync.offset_ns
+        errors = node.sync.errors_ns
     assert server.wait(30) == 0
     assert abs(estimate + skew) < 1_000_000, "estimate must be close to the true offset -skew"
     assert len(errors) >= 5 and max(abs(e) for e in errors) < 1_000_000

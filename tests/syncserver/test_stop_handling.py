@@ -8,7 +8,7 @@ from tests.conftest import REPO
 
 STUCK = """
 import os, time
-from syncserver.component import install_stop_handlers
+from cosim.process import install_stop_handlers
 # os.write: a signal handler must not re-enter the buffered stdout that print() may be inside
 install_stop_handlers(lambda name: os.write(1, f"stop {name}\\n".encode()), grace_s=1)
 print("ready", flush=True)

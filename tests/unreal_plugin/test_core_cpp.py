@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from syncserver.clock import OffsetEstimator, ProbeSample
+from cosim.clock import OffsetEstimator, ProbeSample
 
 
 def test_gtest_suite_passes(cpp_build: Path) -> None:

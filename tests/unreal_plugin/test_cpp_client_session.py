@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.unreal_client import GOAL_P99_US, run_cpp_session
-from session.config import free_ports
+from cosim.config import free_ports
 
 SANITY_P99_US = 1000.0  # the Python client's sanity bound in tests/syncserver
 

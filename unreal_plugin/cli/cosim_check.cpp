@@ -1,5 +1,5 @@
 // Cross-language checks: reads numbers on stdin, answers with the core's result per line, so that
-// tests/unreal_plugin can compare the core with syncserver/clock.py and bridges/sumo/coords.py.
+// tests/unreal_plugin can compare the core with cosim/clock.py and bridges/sumo/coords.py.
 //   cosim_check clock BURST   lines "t0 t1 t2 t3"        -> "1 OFFSET RTT" when a burst completes, else "0"
 //   cosim_check coords        lines "x y z heading slope speed_ms ox oy oz" -> "X Y Z YAW PITCH VX VY VZ"
 #include <cstdio>

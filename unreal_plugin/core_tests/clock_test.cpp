@@ -1,4 +1,4 @@
-// The offset estimator must be syncserver/clock.py's algorithm (tests/unreal_plugin also compares
+// The offset estimator must be cosim/clock.py's algorithm (tests/unreal_plugin also compares
 // the two implementations on the same random samples through cosim_check).
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The golden vectors of tests/golden/ (written by `python -m syncserver.golden`): every .bin must
+// The golden vectors of tests/golden/ (written by `python -m cosim.golden`): every .bin must
 // decode to the header and arrays its manifest entry lists, and re-encoding the decoded message
 // must reproduce every frame byte for byte.
 #include <gtest/gtest.h>
@@ -153,14 +153,15 @@ TEST_F(Golden, ManifestCoversEveryMessageType) {
   for (size_t i = 0; i < std::variant_size_v<cosim::Message>; ++i) {
     const char* tags[] = {"HELLO", "READY", "ACK", "PROBE", "HEARTBEAT", "BYE", "WELCOME", "REJECT",
                           "PROBE_REPLY", "ERROR", "TICK", "START", "END", "STATUS", "CLIENT", "VEHICLES",
-                          "VEHICLE_IDS", "EVENT", "POSE", "RESIDUALS", "AUDIO_ONSET", "FRAME_REPORT", "REQUEST"};
+                          "VEHICLE_IDS", "EVENT", "POSE", "RESIDUALS", "ASSET", "AUDIO_ONSET", "FRAME_REPORT",
+                          "REQUEST"};
     EXPECT_NE(std::find(seen.begin(), seen.end(), tags[i]), seen.end()) << tags[i] << " has no golden vector";
   }
-  EXPECT_EQ(std::variant_size_v<cosim::Message>, 23u);
+  EXPECT_EQ(std::variant_size_v<cosim::Message>, 24u);
 }
 
 TEST_F(Golden, DecodeMatchesManifestAndReencodesBytewise) {
-  ASSERT_GE(manifest.obj.size(), 23u);
+  ASSERT_GE(manifest.obj.size(), 24u);
   for (const auto& [name, entry] : manifest.obj) {
     SCOPED_TRACE(name);
     const std::string data = testjson::read_file(kDir + "/" + name + ".bin");

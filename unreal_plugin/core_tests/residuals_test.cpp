@@ -60,3 +60,43 @@ TEST(Residuals, RejectsMismatchedOrBadFrames) {
 }
 
 }  // namespace
+
+namespace {
+
+cosim::Decoded asset_msg(std::vector<float> rest, std::vector<uint32_t> faces, int64_t n) {
+  cosim::Asset m;
+  m.asset = "skirt";
+  m.vertices = n;
+  m.base_fps = 30;
+  m.base_frames = 120;
+  m.base_sha256 = std::string(64, 'a');
+  auto r = cosim::make_array("rest", "<f4", {static_cast<int64_t>(rest.size() / 3), 3}, rest.data(), rest.size() * 4);
+  auto f = cosim::make_array("faces", "<u4", {static_cast<int64_t>(faces.size() / 3), 3}, faces.data(), faces.size() * 4);
+  EXPECT_TRUE(r && f);
+  return cosim::Decoded{"refine.asset", m, {r.take(), f.take()}};
+}
+
+TEST(Asset, AnnouncedTopologyIsReadAndMeshesAreCheckedAgainstIt) {
+  auto a = cosim::parse_asset(asset_msg({0, 1, 0, 0.1f, 1, 0, 0, 0.9f, 0.05f}, {0, 1, 2}, 3));
+  ASSERT_TRUE(a) << a.error();
+  EXPECT_EQ(a.value().vertices, 3u);
+  EXPECT_EQ(a.value().faces.size(), 3u);
+  EXPECT_FLOAT_EQ(a.value().rest[7], 0.9f);
+  EXPECT_TRUE(cosim::check_mesh(a.value(), 3));
+  auto bad = cosim::check_mesh(a.value(), 4);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("has 3 vertices, the mesh has 4"), std::string::npos);
+}
+
+TEST(Asset, RejectsInconsistentAnnouncements) {
+  auto wrong_n = cosim::parse_asset(asset_msg({0, 0, 0, 1, 1, 1}, {0, 1, 1}, 3));
+  ASSERT_FALSE(wrong_n);
+  EXPECT_NE(wrong_n.error().find("'rest' must be <f4 of shape (3, 3)"), std::string::npos);
+  auto out_of_range = cosim::parse_asset(asset_msg({0, 0, 0, 1, 1, 1, 2, 2, 2}, {0, 1, 3}, 3));
+  ASSERT_FALSE(out_of_range);
+  EXPECT_NE(out_of_range.error().find("indexes vertex 3 of 3"), std::string::npos);
+  auto nan = cosim::parse_asset(asset_msg({0, 0, 0, 1, std::nanf(""), 1, 2, 2, 2}, {0, 1, 2}, 3));
+  EXPECT_FALSE(nan);
+}
+
+}  // namespace

@@ -13,10 +13,11 @@ import openvr
 import pytest
 import yaml
 
-from bridges.pose import quat
+from cosim import quat
 from bridges.pose.config import OpenVRSettings, Settings
 from bridges.pose.openvr_source import OpenVRSource
-from bridges.pose.source import PoseSourceError, open_source
+from bridges.pose.source import PoseSourceError
+from bridges.pose.sources import open_source
 
 REPO = Path(__file__).resolve().parents[3]
 PERIOD_S = 1 / 90.0
@@ -243,6 +244,6 @@ def test_bridge_process_fails_clearly_without_runtime(tmp_path: Path) -> None:
 
 
 def test_injected_latency_is_refused_for_openvr() -> None:
-    from syncserver.errors import ConfigError
+    from cosim.errors import ConfigError
     with pytest.raises(ConfigError, match="inject_latency_ms"):
         open_source(Settings(source="openvr", inject_latency_ms=3.0), "components.pose.settings")

@@ -7,13 +7,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from bridges.pose import quat
+from cosim import quat
 from bridges.pose.config import Settings, SyntheticSettings, TraceSettings
-from bridges.pose.source import open_source
+from bridges.pose.sources import open_source
 from bridges.pose.synthetic import SyntheticSource
 from bridges.pose.trace import COLUMNS, MAGIC, TraceSource, TraceWriter, check_trace, iter_trace
-from session.config import convert
-from syncserver.errors import ConfigError, InputFileError
+from cosim.config import convert
+from cosim.errors import ConfigError, InputFileError
 
 MS = 1_000_000
 

@@ -9,7 +9,8 @@ import numpy as np
 from bridges.sumo.bridge import SumoBridge
 from bridges.sumo.config import Settings
 from bridges.sumo.stepper import Stepper
-from syncserver import protocol as p
+from cosim import protocol as p
+from cosim.frameclock import FrameClock
 
 DT_NS = round(1e9 / 90)
 
@@ -52,9 +53,11 @@ def run_bridge(frames: int, lockstep: bool = True, **settings: object) -> tuple[
     stepper = Stepper(s)
     try:
         stepper.start(60)
-        bridge = SumoBridge(s, stepper, cap, lambda: 0, lockstep=lockstep)
+        clock = FrameClock(90, "lockstep" if lockstep else "realtime")
+        bridge = SumoBridge(s, stepper, cap, lambda: 0, clock)
         for k in range(frames):
-            bridge.on_tick(p.Tick(frame=k, t_ns=k * DT_NS, sent_ns=k * DT_NS, dt_ns=DT_NS, epoch_ns=0))
+            t = clock.t_ns(k)
+            bridge.on_tick(p.Tick(frame=k, t_ns=t, sent_ns=t, dt_ns=clock.dt_ns, epoch_ns=0))
         section = bridge.section()
     finally:
         stepper.close()

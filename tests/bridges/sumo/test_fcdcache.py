@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridges.sumo.fcd import FcdSource, parse_fcd, read_fcd
+from bridges.sumo.fcd import parse_fcd, read_fcd
+from bridges.sumo.fcdsource import FcdSource
 from bridges.sumo.fcdcache import load_columns, main, read_cache, sha256_of
-from syncserver.errors import InputFileError
+from cosim.errors import InputFileError
 
 
 def trace(tmp_path: Path, steps: int = 5, name: str = "t.xml.gz") -> Path:

@@ -6,7 +6,7 @@ import pytest
 
 from bridges.sumo.fcd import read_fcd
 from bridges.sumo.scenario import check_sumocfg
-from syncserver.errors import InputFileError
+from cosim.errors import InputFileError
 
 GOOD_STEP = '<timestep time="0.00"><vehicle id="a" x="1" y="2" angle="90" speed="3" type="t"/></timestep>'
 

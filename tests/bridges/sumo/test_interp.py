@@ -6,7 +6,7 @@ from bridges.sumo.events import EventDetector
 from bridges.sumo.interp import evaluate, velocity_cms
 from bridges.sumo.segment import SegmentBuilder
 from bridges.sumo.snapshot import Snapshot
-from syncserver import protocol as p
+from cosim import protocol as p
 
 STEP_NS = 100_000_000
 FRAME_NS = round(1e9 / 90)

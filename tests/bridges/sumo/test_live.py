@@ -5,7 +5,7 @@ import pytest
 
 from helpers import run_bridge
 
-from syncserver.errors import InputFileError
+from cosim.errors import InputFileError
 
 pytestmark = pytest.mark.timeout(120)
 DEMO = "scenarios/demo/demo.sumocfg"
@@ -37,7 +37,7 @@ def test_two_seeded_lockstep_runs_are_identical(recorded):
     assert section["vehicles_max"] > 20 and section["lagged_frames"] == 0 and section["frames"] == FRAMES
     assert [m.ids for m in first.ids] == [m.ids for m in again.ids]
     assert first.frames[0][1] == 40_000_000_000  # sim_ns of frame 0 = start offset
-    assert first.frames[90][1] == 40_000_000_000 + 90 * round(1e9 / 90)
+    assert first.frames[90][1] == 41_000_000_000  # 90 frames at 90 Hz are exactly 1 s of sim (the frame clock)
 
 
 def at_step_times(cap):

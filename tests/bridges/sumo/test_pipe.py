@@ -1,19 +1,16 @@
-"""The private channel to the stepping process and the per-frame evaluation it feeds."""
-import gc
 
 import msgspec
 import numpy as np
 import pytest
 
 from bridges.sumo import pipe
-from bridges.sumo.__main__ import FrameGc
 from bridges.sumo.coords import CoordinateFrame, wrap180
 from bridges.sumo.events import EventDetector
 from bridges.sumo.interp import Workspace, evaluate, velocity_cms
 from bridges.sumo.segment import SegmentBuilder
 from bridges.sumo.snapshot import Snapshot
-from syncserver import protocol as p
-from syncserver.errors import ProtocolError
+from cosim import protocol as p
+from cosim.errors import ProtocolError
 
 STEP_NS = 100_000_000
 
@@ -139,24 +136,3 @@ def test_malformed_segments_are_rejected():
     specs[1] = p.ArraySpec(name="pos_coef", dtype="<f8", shape=[2, len(seg), 6])  # right size, wrong shape
     with pytest.raises(ProtocolError, match="shapes"):
         pipe.decode_to_bridge([msgspec.msgpack.encode(msgspec.structs.replace(header, arrays=specs)), *frames[1:]])
-
-
-def test_frame_gc_collects_between_frames_only():
-    fgc = FrameGc()
-    fgc.start()
-    try:
-        assert not gc.isenabled()
-        garbage = []
-        for _ in range(5 * fgc.thresholds[0]):
-            a: list = []
-            a.append(a)  # a cycle only the collector can free
-            garbage.append(a)
-        garbage.clear()
-        assert gc.get_count()[0] > fgc.thresholds[0]
-        fgc.between_frames()
-        assert gc.get_count()[0] < fgc.thresholds[0]
-        assert fgc.section()["gc_collections"] == 1
-    finally:
-        fgc.stop()
-        gc.unfreeze()
-    assert gc.isenabled()

@@ -28,7 +28,10 @@ def test_lockstep_session_writes_the_sumo_section(tmp_path):
     sumo = summary["sumo"]
     assert code == 0
     assert sumo["frames"] == 180 and sumo["lagged_frames"] == 0 and sumo["mode"] == "lockstep"
-    assert sumo["vehicles_max"] > 20 and sumo["rtf_mean"] == pytest.approx(1.0, abs=0.02)
+    assert sumo["vehicles_max"] > 20 and sumo["sim_drift_ms"]["max"] < 0.001  # one period of sim per frame
+    # unpaced lockstep runs faster than real time: sim seconds per session second is the tick rate's
+    # multiple of real time, as the syncserver measured it from its own emission times
+    assert sumo["rtf_mean"] == pytest.approx(summary["session"]["fps"] / 90, rel=0.1) and sumo["rtf_mean"] > 1
     for key in ("rtf", "step_ms", "frame_cost_ms", "sim_drift_ms"):
         assert set(sumo[key]) == {"p50", "p95", "p99", "max"}
     assert sumo["worker_exit"] == 0

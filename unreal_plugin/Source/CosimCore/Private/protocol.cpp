@@ -80,6 +80,8 @@ std::string check_string(const std::string& s, Lim lim) {
   if (lim == Lim::kEndpoint && !starts_with(s, "tcp://") && !starts_with(s, "ipc://") && !starts_with(s, "inproc://"))
     return "expected str matching regex '^(tcp|ipc|inproc)://' (a tcp://, ipc:// or inproc:// endpoint), got " +
            shown(s);
+  if (lim == Lim::kSha256 && (s.size() != 64 || s.find_first_not_of("0123456789abcdef") != std::string::npos))
+    return "expected str matching regex '^[0-9a-f]{64}$', got " + shown(s);
   if (lim == Lim::kMode && s != "realtime" && s != "lockstep")
     return "expected one of 'realtime', 'lockstep', got " + shown(s);
   if (lim == Lim::kClientEvent && s != "joined" && s != "ready" && s != "left" && s != "dropped" &&
@@ -131,11 +133,12 @@ std::string read(const Value& v, int64_t& out, Lim lim) {
   return check_int(out, lim);
 }
 
-std::string read(const Value& v, double& out, Lim) {
+std::string read(const Value& v, double& out, Lim lim) {
   if (v.kind == Value::Kind::kFloat) out = v.f;
   else if (v.kind == Value::Kind::kInt) out = static_cast<double>(v.i);  // msgspec accepts ints for floats
   else if (v.kind == Value::Kind::kUInt) out = static_cast<double>(v.u);
   else return expected("float", v);
+  if (lim == Lim::kRate && !(out > 0 && out <= 10000)) return "expected float > 0 and <= 10000";
   return {};
 }
 
@@ -399,7 +402,7 @@ std::string encode_header(const T& m) {
 // --- channels ----------------------------------------------------------------------------------
 
 bool allowed_on(size_t index, Channel channel) {
-  // Indices of Message's alternatives: control requests 0-5, replies 6-9, broadcasts 10-14, bus 15-22.
+  // Indices of Message's alternatives: control requests 0-5, replies 6-9, broadcasts 10-14, bus 15-23.
   switch (channel) {
     case Channel::kControlRequest: return index <= 5;
     case Channel::kControlReply: return index >= 6 && index <= 9;

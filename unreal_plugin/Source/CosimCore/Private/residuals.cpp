@@ -53,6 +53,39 @@ Result<ResidualFrame> parse_residuals(const Decoded& msg) {
   return out;
 }
 
+Result<AssetInfo> parse_asset(const Decoded& msg) {
+  using R = Result<AssetInfo>;
+  const auto* header = std::get_if<Asset>(&msg.msg);
+  if (header == nullptr) return R::fail("not an ASSET message");
+  const std::string what = "ASSET '" + header->asset + "': ";
+  const size_t n = static_cast<size_t>(header->vertices);
+  const Array* rest = msg.find("rest");
+  const Array* faces = msg.find("faces");
+  if (rest == nullptr || faces == nullptr) return R::fail(what + "needs arrays 'rest' and 'faces'");
+  if (rest->spec.dtype != "<f4" || rest->spec.shape != std::vector<int64_t>{static_cast<int64_t>(n), 3})
+    return R::fail(what + "'rest' must be <f4 of shape (" + std::to_string(n) + ", 3)");
+  if (faces->spec.dtype != "<u4" || faces->spec.shape.size() != 2 || faces->spec.shape[1] != 3)
+    return R::fail(what + "'faces' must be <u4 of shape (f, 3)");
+  AssetInfo out{header->asset, n, header->base_fps, header->base_frames, header->base_sha256, {}, {}};
+  out.rest.resize(n * 3);
+  std::memcpy(out.rest.data(), rest->bytes.data(), rest->bytes.size());
+  for (size_t i = 0; i < out.rest.size(); ++i)
+    if (!std::isfinite(out.rest[i])) return R::fail(what + "non-finite rest position at vertex " + std::to_string(i / 3));
+  out.faces.resize(faces->bytes.size() / 4);
+  std::memcpy(out.faces.data(), faces->bytes.data(), faces->bytes.size());
+  for (size_t i = 0; i < out.faces.size(); ++i)
+    if (out.faces[i] >= n) return R::fail(what + "face " + std::to_string(i / 3) + " indexes vertex " +
+                                          std::to_string(out.faces[i]) + " of " + std::to_string(n));
+  return out;
+}
+
+Outcome check_mesh(const AssetInfo& asset, size_t mesh_vertices) {
+  if (mesh_vertices != asset.vertices)
+    return Outcome::fail("asset '" + asset.asset + "' has " + std::to_string(asset.vertices) +
+                         " vertices, the mesh has " + std::to_string(mesh_vertices));
+  return Outcome::ok();
+}
+
 Outcome apply_residuals(const ResidualFrame& frame, const float* base, size_t base_vertices, float scale,
                         float* out) {
   if (frame.vertex_count() != base_vertices)

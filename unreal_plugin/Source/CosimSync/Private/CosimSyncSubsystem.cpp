@@ -27,9 +27,11 @@ struct FCosimGameState
 	TWeakObjectPtr<UDynamicMeshComponent> Garment;
 	TArray<float> GarmentBase;     // registered rest positions, x y z per vertex
 	TArray<float> GarmentScratch;
+	std::optional<cosim::AssetInfo> Asset;  // announced by the refiner (ASSET); residuals need it first
 	std::optional<cosim::ResidualFrame> PendingResiduals;  // newest only
 	int64 AppliedResidualFrame = -1;
 	int64 LastIdsRequestNs = INT64_MIN;
+	int64 LastAssetRequestNs = INT64_MIN;
 	int64 InterpolationDelayNs = 0;
 	int64 VsyncToPhotonNs = 0;
 	std::unique_ptr<cosim::DisplayModel> Display;  // used when XR gives no display time
@@ -96,7 +98,7 @@ bool UCosimSyncSubsystem::Connect()
 	Options.role = "client";
 	Options.required = S->bRequired;
 	Options.data_topics = {std::string(cosim::topic::kVehicles), std::string(cosim::topic::kVehicleIds),
-	                       std::string(cosim::topic::kResiduals)};
+	                       std::string(cosim::topic::kResiduals), std::string(cosim::topic::kAsset)};
 	Options.publish = true;
 	Options.host = TCHAR_TO_UTF8(FPlatformProcess::ComputerName());
 	FString Error;
@@ -214,6 +216,18 @@ void UCosimSyncSubsystem::DrainInbound()
 					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
 				}
 			}
+			else if (std::holds_alternative<cosim::Asset>(In.msg.msg))
+			{
+				auto Info = cosim::parse_asset(In.msg);
+				if (!Info)
+				{
+					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Info.error().c_str()));
+				}
+				else if (Info.value().asset == TCHAR_TO_UTF8(*State->GarmentAsset.ToString()))
+				{
+					State->Asset = Info.take();
+				}
+			}
 			else if (std::holds_alternative<cosim::Residuals>(In.msg.msg))
 			{
 				auto Frame = cosim::parse_residuals(In.msg);
@@ -307,6 +321,23 @@ void UCosimSyncSubsystem::ApplyGarment()
 	const cosim::ResidualFrame Frame = std::move(*State->PendingResiduals);
 	State->PendingResiduals.reset();
 	const size_t Vertices = static_cast<size_t>(State->GarmentBase.Num() / 3);
+	if (!State->Asset)
+	{
+		const int64 Now = State->Receiver->SessionNowNs();
+		if (Now - State->LastAssetRequestNs > 1000000000LL)  // joined after the refiner announced it: ask
+		{
+			State->LastAssetRequestNs = Now;
+			cosim::Request Ask;
+			Ask.what = std::string(cosim::topic::kAsset);
+			State->Receiver->Publish(cosim::topic::kRequest, MoveTemp(Ask));
+		}
+		return;
+	}
+	if (const cosim::Outcome Matches = cosim::check_mesh(*State->Asset, Vertices); !Matches)
+	{
+		UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Matches.error().c_str()));
+		return;
+	}
 	const cosim::Outcome Applied = cosim::apply_residuals(Frame, State->GarmentBase.GetData(), Vertices,
 	                                                      State->ResidualScale, State->GarmentScratch.GetData());
 	if (!Applied)

@@ -1,4 +1,4 @@
-// Clock-offset estimation: the algorithm of syncserver/clock.py (OffsetEstimator), unchanged.
+// Clock-offset estimation: the algorithm of cosim/clock.py (OffsetEstimator), unchanged.
 // offset = master - local from four timestamps; of each burst keep the minimum-round-trip sample.
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Joining a session over ZeroMQ, as syncserver/node.py does: a DEALER on the control channel
+// Joining a session over ZeroMQ, as cosim/node does: a DEALER on the control channel
 // (HELLO/WELCOME, READY, ACK, PROBE, HEARTBEAT, BYE), a SUB on the tick socket, optionally a SUB
 // on the data bus and a PUB into it. Never blocks longer than the timeout given to poll(); clock
 // probes and heartbeats run inside poll(). Not thread-safe: one thread owns a Link (in Unreal, the

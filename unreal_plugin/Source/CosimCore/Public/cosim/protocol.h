@@ -1,4 +1,4 @@
-// The wire protocol of syncserver/protocol.py in plain C++17 (docs/protocol.md).
+// The wire protocol of cosim/protocol.py in plain C++17 (docs/protocol.md).
 //
 // A message is a multipart [topic, header, *payload]. The header is a MessagePack map: "type"
 // first, then v, frame, t_ns, src, then the type's own fields in declaration order (msgspec's
@@ -43,6 +43,8 @@ constexpr std::string_view kVehicleIds = "sumo.ids";
 constexpr std::string_view kEvents = "events";
 constexpr std::string_view kPose = "pose";
 constexpr std::string_view kResiduals = "refine.residuals";
+constexpr std::string_view kAsset = "refine.asset";
+constexpr std::string_view kOpenVR = "events.openvr";
 constexpr std::string_view kAudio = "audio.onsets";
 constexpr std::string_view kFrames = "client.frames";
 constexpr std::string_view kRequest = "request";
@@ -50,7 +52,9 @@ constexpr std::string_view kRequest = "request";
 
 // Value constraints of a field (the Annotated[...] metadata in protocol.py).
 // kEndpoint: at most kEndpointLimit characters, starting with tcp://, ipc:// or inproc://.
-enum class Lim : uint8_t { kNone, kName, kText, kDtype, kU32, kFrame, kShapeDim, kMode, kClientEvent, kEndpoint };
+// kSha256: 64 lowercase hex digits. kRate: a float > 0 and <= 10000.
+enum class Lim : uint8_t { kNone, kName, kText, kDtype, kU32, kFrame, kShapeDim, kMode, kClientEvent, kEndpoint,
+                           kSha256, kRate };
 constexpr bool kRequired = true;
 constexpr bool kOptional = false;
 
@@ -318,16 +322,20 @@ COSIM_MESSAGE(VehicleIds, "VEHICLE_IDS")
   }
 };
 
+// `frame` is the frame the event belongs to and t_ns that frame's scheduled time (the frame
+// clock); at_ns is when it happened, between frames.
 COSIM_MESSAGE(Event, "EVENT")
   std::string kind;
   std::optional<int64_t> sim_ns;
   std::string subject;
   ScalarMap data;
+  std::optional<int64_t> at_ns;
   template <class S, class V> static void each(S& s, V& v) {
     v("kind", s.kind, Lim::kName, kRequired);
     v("sim_ns", s.sim_ns, Lim::kNone, kOptional);
     v("subject", s.subject, Lim::kName, kOptional);
     v("data", s.data, Lim::kName, kOptional);
+    v("at_ns", s.at_ns, Lim::kNone, kOptional);
   }
 };
 
@@ -361,6 +369,25 @@ COSIM_MESSAGE(Residuals, "RESIDUALS")
   template <class S, class V> static void each(S& s, V& v) {
     v("asset", s.asset, Lim::kName, kRequired);
     v("base_frame", s.base_frame, Lim::kFrame, kRequired);
+    v("arrays", s.arrays, Lim::kNone, kOptional);
+  }
+};
+
+// The asset a refiner refines (topic refine.asset): payload rest "<f4" (n, 3) in metres and faces
+// "<u4" (f, 3); base_sha256 names the base motion the residuals refine. parse_asset checks it.
+COSIM_MESSAGE(Asset, "ASSET")
+  std::string asset;
+  int64_t vertices = 0;
+  double base_fps = 0;
+  int64_t base_frames = 0;
+  std::string base_sha256;
+  std::vector<ArraySpec> arrays;
+  template <class S, class V> static void each(S& s, V& v) {
+    v("asset", s.asset, Lim::kName, kRequired);
+    v("vertices", s.vertices, Lim::kU32, kRequired);
+    v("base_fps", s.base_fps, Lim::kRate, kRequired);
+    v("base_frames", s.base_frames, Lim::kU32, kRequired);
+    v("base_sha256", s.base_sha256, Lim::kSha256, kRequired);
     v("arrays", s.arrays, Lim::kNone, kOptional);
   }
 };
@@ -404,7 +431,7 @@ COSIM_MESSAGE(Request, "REQUEST")
 
 using Message = std::variant<Hello, Ready, Ack, Probe, Heartbeat, Bye, Welcome, Reject, ProbeReply, Error,
                              Tick, Start, End, Status, ClientEvent, Vehicles, VehicleIds, Event, Pose,
-                             Residuals, AudioOnset, FrameReport, Request>;
+                             Residuals, Asset, AudioOnset, FrameReport, Request>;
 
 // Which decoder: the same four directions as protocol.py (plus kAny for tools and tests).
 enum class Channel : uint8_t { kControlRequest, kControlReply, kBroadcast, kBus, kAny };

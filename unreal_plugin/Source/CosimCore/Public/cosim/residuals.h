@@ -23,6 +23,26 @@ struct ResidualFrame {
   size_t vertex_count() const { return offsets.size() / 3; }
 };
 
+// What a refiner announces about the asset it refines (ASSET on topic refine.asset): the client
+// learns the topology and rest shape from the bus, and applies RESIDUALS only to a mesh that
+// matches it.
+struct AssetInfo {
+  std::string asset;
+  size_t vertices = 0;
+  double base_fps = 0;
+  int64_t base_frames = 0;
+  std::string base_sha256;      // the base motion the residuals refine
+  std::vector<float> rest;      // vertices*3, metres
+  std::vector<uint32_t> faces;  // faces*3 vertex indices, each < vertices
+};
+
+// An ASSET message's header and arrays, checked: rest "<f4" (vertices, 3) all finite, faces "<u4"
+// (f, 3) indexing existing vertices.
+COSIMCORE_API Result<AssetInfo> parse_asset(const Decoded& msg);
+
+// Whether residuals for `asset` may be applied to a mesh of `mesh_vertices` vertices.
+COSIMCORE_API Outcome check_mesh(const AssetInfo& asset, size_t mesh_vertices);
+
 // The 'offsets' array of a RESIDUALS message (must be <f2 of shape (n, 3), all finite).
 COSIMCORE_API Result<ResidualFrame> parse_residuals(const Decoded& msg);
 

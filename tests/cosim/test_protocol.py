@@ -2,9 +2,9 @@ import msgspec
 import numpy as np
 import pytest
 
-from syncserver import golden
-from syncserver import protocol as p
-from syncserver.errors import ProtocolError
+from cosim import golden
+from cosim import protocol as p
+from cosim.errors import ProtocolError
 
 V = p.PROTOCOL_VERSION
 
@@ -38,7 +38,7 @@ def test_round_trip(name, topic, msg, arrays):
 def test_golden_files_match_the_module():
     files = golden.generate()
     for name, data in files.items():
-        assert (golden.GOLDEN_DIR / name).read_bytes() == data, f"{name} is stale: run python -m syncserver.golden"
+        assert (golden.GOLDEN_DIR / name).read_bytes() == data, f"{name} is stale: run python -m cosim.golden"
 
 
 @pytest.mark.parametrize("name", [v[0] for v in golden.vectors()])

@@ -1,8 +1,8 @@
-"""syncserver.sockets: multipart send/receive without pyzmq's per-part overhead, same semantics."""
+"""cosim.sockets: multipart send/receive without pyzmq's per-part overhead, same semantics."""
 import pytest
 import zmq
 
-from syncserver.sockets import recv_message, send_message
+from cosim.sockets import recv_message, send_message
 
 
 def test_round_trip_of_one_to_many_parts_and_again_when_empty():

@@ -9,9 +9,9 @@ import time
 
 import zmq
 
-from syncserver import protocol as p
-from session.config import NetworkSettings, resolve_endpoints
-from syncserver.node import DataEvent, Node, direct_bind_endpoint, is_local_endpoint
+from cosim import protocol as p
+from cosim.config import NetworkSettings, resolve_endpoints
+from cosim.node import DataEvent, Node, direct_bind_endpoint, is_local_endpoint
 from tests.conftest import wait_for
 from tests.syncserver.test_session_processes import endpoints
 
@@ -49,7 +49,7 @@ def test_a_pose_stream_is_taken_direct_and_falls_back_to_the_bus(write_config, p
         cons.ready()  # sees prod's CLIENT joined/ready broadcasts, which carry the offer
         assert wait_for(lambda: cons.poll(0) is not None and cons.direct_topics_taken() == {"pose": [offer.endpoint]}, 10)
         assert received(cons, prod, direct=True), "poses never came over the direct stream"
-        assert cons._bus_held == set()  # left the bus once the direct path delivered
+        assert cons.direct_in.bus_held == set()  # left the bus once the direct path delivered
 
         with Node("late", eps, data_topics=[p.TOPIC_POSE]) as late:  # learns the offer from WELCOME
             assert late.connect(20).direct == [offer]
@@ -72,14 +72,14 @@ def test_offers_are_taken_only_for_exact_topics_from_this_host_and_local_endpoin
     here = socket.gethostname()
     with Node("cons", eps, data_topics=[p.TOPIC_POSE]) as cons, Node("mute", eps) as mute, \
             Node("all", eps, data_topics=[b"", p.TOPIC_POSE]) as everything:
-        cons._on_direct_offer([p.DirectStream(topic="pose", endpoint="tcp://127.0.0.1:1", host="another-pc"),
+        cons.direct_in.on_offer([p.DirectStream(topic="pose", endpoint="tcp://127.0.0.1:1", host="another-pc"),
                                p.DirectStream(topic="pose", endpoint="tcp://10.1.2.3:4000", host=here),
                                p.DirectStream(topic="sumo.vehicles", endpoint="tcp://127.0.0.1:2", host=here)])
         offer = p.DirectStream(topic="pose", endpoint="tcp://127.0.0.1:3", host=here)
-        mute._on_direct_offer([offer])
-        everything._on_direct_offer([offer])  # it would get pose over the bus too, through its b"" prefix
+        mute.direct_in.on_offer([offer])
+        everything.direct_in.on_offer([offer])  # it would get pose over the bus too, through its b"" prefix
         assert cons.direct_topics_taken() == mute.direct_topics_taken() == everything.direct_topics_taken() == {}
-        assert cons.direct_sub is None
+        assert cons.direct_in.sub is None
 
 
 def test_a_bad_or_silent_offer_costs_nothing(write_config, procs, tmp_path):
@@ -96,12 +96,12 @@ def test_a_bad_or_silent_offer_costs_nothing(write_config, procs, tmp_path):
         other.connect(20)
         other.ready()
         cons.ready()
-        cons._on_direct_offer([p.DirectStream(topic="pose", endpoint="ipc://", host=here),
+        cons.direct_in.on_offer([p.DirectStream(topic="pose", endpoint="ipc://", host=here),
                                p.DirectStream(topic="pose", endpoint=nobody, host=here)])
         assert cons.direct_topics_taken() == {"pose": [nobody]}
         got = received(cons, other, direct=False)
         assert got and all(ev.msg.src == "bus-only" for ev in got)
-        assert cons._bus_held == {p.TOPIC_POSE}
+        assert cons.direct_in.bus_held == {p.TOPIC_POSE}
 
 
 def test_the_syncserver_passes_on_one_offer_per_topic(write_config, procs, tmp_path):
@@ -149,12 +149,12 @@ def test_events_that_arrive_while_ready_waits_are_all_handed_out(write_config):
 def test_a_message_that_arrives_over_both_paths_while_switching_is_handed_out_once(write_config):
     eps = endpoints(write_config())
     with Node("cons", eps, data_topics=[p.TOPIC_POSE]) as cons:
-        cons._switched(p.TOPIC_POSE)
+        cons.direct_in.switched(p.TOPIC_POSE)
         frames = [zmq.Frame(f) for f in p.encode(p.TOPIC_POSE, pose(7))]
         assert cons._on_bus(frames, time.monotonic_ns(), direct=True) is not None
         assert cons._on_bus(frames, time.monotonic_ns()) is None  # the bus copy of the same message
         assert cons._on_bus([zmq.Frame(f) for f in p.encode(p.TOPIC_POSE, pose(8))], time.monotonic_ns()) is not None
-        assert cons.stats.duplicates == 1
+        assert cons.direct_in.duplicates == 1
 
 
 def test_direct_endpoints_stay_on_this_host():

@@ -1,4 +1,4 @@
-"""syncserver.timing and the rt_priority setting."""
+"""cosim.timing and the rt_priority setting."""
 import os
 import subprocess
 import sys
@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from session.config import load_config
-from syncserver.component import REPO_ROOT
-from syncserver.errors import ConfigError
-from syncserver.timing import realtime_priority, reduce_timer_slack, spin_until, yield_to_own_threads
+from cosim.process import REPO_ROOT
+from cosim.errors import ConfigError
+from cosim.timing import realtime_priority, reduce_timer_slack, spin_until, yield_to_own_threads
 
 
 def test_timer_slack_and_spin():
@@ -39,13 +39,18 @@ def test_a_component_with_rt_priority_runs_sched_fifo_and_so_do_its_zmq_threads(
     path.write_text(yaml.safe_dump({"network": {"base_port": 0},
                                     "components": {"x": {"module": "client", "rt_priority": 3}}}))
     code = textwrap.dedent(f"""
-        import os, threading, zmq
-        from syncserver.component import start_component
-        start_component("x", "test", ["--config", {str(path)!r}, "--name", "x"])
-        ctx = zmq.Context(); ctx.socket(zmq.PUB)
-        tids = [int(t) for t in os.listdir("/proc/self/task")]
-        print(os.sched_getscheduler(0) == os.SCHED_FIFO,
-              all(os.sched_getscheduler(t) == os.SCHED_FIFO for t in tids), len(tids))
+        import os, zmq
+        from cosim.runtime import Component, run
+
+        class X(Component):
+            def setup(self):  # the runtime set the priority before any zmq context exists
+                before = set(os.listdir("/proc/self/task"))  # (numpy's BLAS threads predate it)
+                ctx = zmq.Context(); ctx.socket(zmq.PUB)
+                tids = [int(t) for t in set(os.listdir("/proc/self/task")) - before]
+                print(os.sched_getscheduler(0) == os.SCHED_FIFO,
+                      all(os.sched_getscheduler(t) == os.SCHED_FIFO for t in tids), len(tids) + 1)
+                os._exit(0)
+        run(X, ["--config", {str(path)!r}, "--name", "x"])
     """)
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -59,7 +64,7 @@ def test_a_component_with_rt_priority_runs_sched_fifo_and_so_do_its_zmq_threads(
 def test_a_spinning_fifo_thread_steps_below_the_threads_it_started():
     code = textwrap.dedent("""
         import os, threading, time
-        from syncserver.timing import realtime_priority, yield_to_own_threads
+        from cosim.timing import realtime_priority, yield_to_own_threads
         if not realtime_priority(5, "test"):
             print("skip"); raise SystemExit
         ready = threading.Event()

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from syncserver.clock import LinearClockFit, LocalClock, OffsetEstimator, ProbeSample, drift_ppm
+from cosim.clock import LinearClockFit, LocalClock, OffsetEstimator, ProbeSample, drift_ppm
 
 
 def test_probe_sample_offset_and_rtt():

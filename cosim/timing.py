@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import zmq
 
 PR_SET_TIMERSLACK = 29
-log = logging.getLogger("syncserver.timing")
+log = logging.getLogger("cosim.timing")
 
 
 def reduce_timer_slack(slack_ns: int = 1_000) -> bool:

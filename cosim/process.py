@@ -1,8 +1,6 @@
-"""What every component process shares: command line, logging, config, result sections.
-
-Every component is started as ``python -m <module> --config FILE --name NAME [--out DIR]``; it
-reads the session config, its own ``components.<name>.settings`` block, and at the end writes the
-summary sections it owns to ``DIR/sections/<name>.json`` (merged into summary.json by the runner).
+"""What every process of a session shares, below the component runtime: logging, dying with the
+supervisor, clean stop on signals, its command line, what it cost (CPU, context switches), and the
+summary sections it writes to ``DIR/sections/<name>.json`` (merged into summary.json by the runner).
 """
 from __future__ import annotations
 
@@ -15,38 +13,16 @@ import resource
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from session.config import Config, Endpoints, component_settings, load_config, resolve_endpoints
-from syncserver.errors import CosimError
-from syncserver.timing import realtime_priority, reduce_timer_slack
+from cosim.timing import reduce_timer_slack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # relative asset/scenario paths resolve here
 PARENT_ENV = "COSIM_PARENT_PID"
 _STARTED = time.monotonic()
 _streaming: tuple[float, float] | None = None  # (monotonic s, CPU s) when the session started
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@dataclass
-class ComponentContext:
-    name: str
-    config: Config
-    endpoints: Endpoints
-    out: Path | None
-    settings: Any
-    required: bool
-
-    def write_sections(self, sections: dict[str, Any]) -> Path | None:
-        return write_sections(self.out, self.name, sections)
-
-    def output_path(self, value: str) -> Path:
-        """A file this component writes: relative paths land in the session folder (else the working
-        directory), like session.mcap and audio.wav."""
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else (self.out or Path.cwd()) / path
 
 
 def die_with_parent() -> None:
@@ -82,38 +58,24 @@ def setup_logging(name: str, level: str = "INFO") -> None:
                         datefmt="%H:%M:%S")
 
 
-def parse_args(prog: str, description: str, argv: Sequence[str] | None = None,
-               default_name: str | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
+def command_line(prog: str, description: str, default_name: str, argv: Sequence[str] | None = None,
+                 epilog: str | None = None) -> argparse.Namespace:
+    """``python -m <prog> --config FILE [--name NAME] [--out DIR] [--log-level LEVEL]``."""
+    ap = argparse.ArgumentParser(prog=f"python -m {prog}", description=description, epilog=epilog,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="session config (YAML)")
-    ap.add_argument("--name", default=default_name or prog.split(".")[-1],
-                    help="this component's key under components: in the config")
+    ap.add_argument("--name", default=default_name,
+                    help=f"this process's key under components: in the config (default: {default_name})")
     ap.add_argument("--out", default=None, help="session folder to write result sections into")
-    ap.add_argument("--log-level", default="INFO")
+    ap.add_argument("--log-level", default="INFO", help="DEBUG, INFO (default), WARNING or ERROR")
     return ap.parse_args(argv)
 
 
-def start_component(prog: str, description: str, argv: Sequence[str] | None = None,
-                    default_name: str | None = None) -> ComponentContext:
-    """Parse arguments, set up logging and parent-death, load and validate this component's config.
-    Exits with status 2 and a one-line message on a config error."""
-    args = parse_args(prog, description, argv, default_name)
-    setup_logging(args.name, args.log_level)
+def start_process(name: str, log_level: str = "INFO") -> None:
+    """Logging, parent death and timer slack: the first thing every process of a session does."""
+    setup_logging(name, log_level)
     die_with_parent()
     reduce_timer_slack()
-    try:
-        cfg = load_config(args.config, check_components=False)
-        spec = cfg.components.get(args.name)
-        settings = component_settings(cfg, args.name) if spec is not None else None
-        endpoints = resolve_endpoints(cfg.network)
-    except CosimError as exc:
-        logging.getLogger(args.name).error("%s", exc)
-        raise SystemExit(2) from None
-    if spec is not None:  # before any zmq context exists, so its threads inherit the policy
-        realtime_priority(spec.rt_priority, "its wake-ups may wait behind other processes' time slices")
-    return ComponentContext(name=args.name, config=cfg, endpoints=endpoints,
-                            out=Path(args.out) if args.out else None, settings=settings,
-                            required=bool(spec and spec.required))
 
 
 def _cpu_s(use: resource.struct_rusage | None = None) -> float:

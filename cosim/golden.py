@@ -1,6 +1,6 @@
-"""Golden byte vectors: one file per message type, generated from syncserver.protocol.
+"""Golden byte vectors: one file per message type, generated from cosim.protocol.
 
-``python -m syncserver.golden [--check]`` writes (or checks) tests/golden/. Each ``<name>.bin`` is a
+``python -m cosim.golden [--check]`` writes (or checks) tests/golden/. Each ``<name>.bin`` is a
 multipart message: u32 LE frame count, then per frame u32 LE length and the bytes. manifest.json
 gives, per vector, its topic, message type, the header as JSON, and the arrays' dtype/shape/values
 (numbers as floats, byte strings ``|S<w>`` as the UTF-8 text they hold), so that any
@@ -18,7 +18,7 @@ from typing import Sequence
 import msgspec
 import numpy as np
 
-from syncserver import protocol as p
+from cosim import protocol as p
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "tests" / "golden"
 
@@ -63,13 +63,19 @@ def vectors() -> list[tuple[str, bytes, p.Message, dict[str, np.ndarray]]]:
         ("vehicle_ids", p.TOPIC_VEHICLE_IDS, p.VehicleIds(ids_version=3, **common),
          p.vehicle_ids_arrays([0, 1, 5], ["veh0", "bus_7", "fußgänger.2"], ["passenger", "bus", "bicycle"])),
         ("event", p.TOPIC_EVENTS, p.Event(kind="collision", sim_ns=123_400_000_000, subject="veh0",
-                                          data={"other": "bus_7", "speed_ms": 13.5, "lane": 2, "emergency": True}, **common), {}),
+                                          data={"other": "bus_7", "speed_ms": 13.5, "lane": 2, "emergency": True},
+                                          at_ns=13_705_432_100, **common), {}),
         ("pose", p.TOPIC_POSE, p.Pose(device="hmd", device_class="HMD", serial="LHR-0001", sample_ns=13_711_000_000,
                                       photon_ns=13_722_100_000, position=(0.1, 1.7, -0.25),
                                       orientation=(1.0, 0.0, 0.0, 0.0), velocity=(0.0, 0.0, 0.5),
                                       angular_velocity=(0.0, 1.0, 0.0), **common), {}),
         ("residuals", p.TOPIC_RESIDUALS, p.Residuals(asset="skirt", base_frame=1233, **common), {
             "offsets": np.array([[0.001, -0.002, 0.0005], [0.0, 0.0, 0.0]], dtype="<f2")}),
+        ("asset", p.TOPIC_ASSET, p.Asset(asset="skirt", vertices=3, base_fps=30.0, base_frames=120,
+                                         base_sha256="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                                         **common), {
+            "rest": np.array([[0.0, 1.0, 0.0], [0.1, 1.0, 0.0], [0.0, 0.9, 0.05]], dtype="<f4"),
+            "faces": np.array([[0, 1, 2]], dtype="<u4")}),
         ("audio_onset", p.TOPIC_AUDIO, p.AudioOnset(event_kind="click", scheduled_ns=13_711_111_111,
                                                     actual_ns=13_711_131_944, late=False, **common), {}),
         ("frame_report", p.TOPIC_FRAMES, p.FrameReport(recv_ns=13_711_200_000, present_ns=13_714_000_000,
@@ -131,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         stale = [n for n, b in files.items() if not (folder / n).is_file() or (folder / n).read_bytes() != b]
         if stale:
-            print(f"golden vectors out of date: {', '.join(stale)} (run python -m syncserver.golden)")
+            print(f"golden vectors out of date: {', '.join(stale)} (run python -m cosim.golden)")
             return 1
         print(f"{len(files)} golden files up to date")
         return 0

@@ -4,9 +4,9 @@ import time
 import numpy as np
 import zmq
 
-from session.config import Endpoints
-from syncserver import protocol as p
-from syncserver.node import DataEvent, Node, TickEvent
+from cosim.config import Endpoints
+from cosim import protocol as p
+from cosim.node import DataEvent, Node, TickEvent
 from tests.conftest import free_endpoints, wait_for
 
 
@@ -92,12 +92,13 @@ def test_a_lost_probe_reply_neither_spins_the_loop_nor_ends_probing(write_config
     procs.module("syncserver", cfg, out=tmp_path)
     with Node("n", endpoints(cfg)) as node:
         node.connect(20)
-        assert node._probes_left == 0
-        node._probes_left, node._probe_pending = 3, {12345: 1}  # a burst whose probe was lost
-        node._probe_sent_ns = node.clock.now_ns()
+        assert not node.sync.bursting
+        sync = node.sync
+        sync._left, sync._pending = 3, {12345: 1}  # a burst whose probe was lost
+        sync._sent_ns = node.clock.now_ns()
         polls, t_end = 0, time.monotonic() + 0.5
         while time.monotonic() < t_end:
             node.poll(100)
             polls += 1
         assert polls < 100, f"{polls} polls in 0.5 s: the loop spins"
-        assert wait_for(lambda: not node.poll(50) and node._probes_left == 0, 5), "the burst never completed"
+        assert wait_for(lambda: not node.poll(50) and not node.sync.bursting, 5), "the burst never completed"

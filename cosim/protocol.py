@@ -7,7 +7,7 @@ described by an entry of the header's ``arrays`` list (name, dtype, shape), in p
 names (the vehicle id table) travel the same way, as fixed-width UTF-8 byte strings (``|S<w>``).
 
 docs/protocol.md is the human specification of this module; tests/golden/ holds byte vectors
-generated from it (``python -m syncserver.golden``) that the Python and C++ sides both check.
+generated from it (``python -m cosim.golden``) that the Python and C++ sides both check.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 import msgspec
 import numpy as np
 
-from syncserver.errors import ProtocolError
+from cosim.errors import ProtocolError
 
 PROTOCOL_VERSION = 3
 
@@ -33,8 +33,10 @@ TOPIC_SESSION = b"session"
 TOPIC_VEHICLES = b"sumo.vehicles"
 TOPIC_VEHICLE_IDS = b"sumo.ids"
 TOPIC_EVENTS = b"events"
+TOPIC_OPENVR = TOPIC_EVENTS + b".openvr"  # OpenVR display/frame timing events (prefix subscribers of events get them)
 TOPIC_POSE = b"pose"
 TOPIC_RESIDUALS = b"refine.residuals"
+TOPIC_ASSET = b"refine.asset"
 TOPIC_AUDIO = b"audio.onsets"
 TOPIC_FRAMES = b"client.frames"
 TOPIC_REQUEST = b"request"
@@ -233,12 +235,15 @@ class VehicleIds(Message, tag="VEHICLE_IDS", kw_only=True):
 
 
 class Event(Message, tag="EVENT", kw_only=True):
-    """A timestamped simulation or test event (depart, arrive, collision, click, ...)."""
+    """A timestamped simulation or test event (depart, arrive, collision, click, ...). ``frame`` is
+    the frame it belongs to and ``t_ns`` that frame's scheduled time (the frame clock); ``at_ns`` is
+    the session time it happened, between frames (what audio places its sound at)."""
 
     kind: Name
     sim_ns: Int64 | None = None
     subject: Name = ""
     data: dict[Name, Scalar] = {}
+    at_ns: Int64 | None = None
 
 
 class Pose(Message, tag="POSE", kw_only=True):
@@ -261,6 +266,21 @@ class Residuals(Message, tag="RESIDUALS", kw_only=True):
 
     asset: Name
     base_frame: Frame
+    arrays: Annotated[list[ArraySpec], msgspec.Meta(max_length=MAX_PAYLOAD_FRAMES)] = []
+
+
+class Asset(Message, tag="ASSET", kw_only=True):
+    """The asset a refiner refines, announced on TOPIC_ASSET when it joins and again on REQUEST
+    ``what='refine.asset'``: what a client needs to apply its RESIDUALS without the refiner's files.
+    Payload: ``rest`` ``<f4`` (n, 3), the rest positions in metres, and ``faces`` ``<u4`` (f, 3).
+    ``base_sha256`` identifies the base motion the residuals refine (the SHA-256 of the file the
+    refiner plays): a client that plays a base of its own checks it against this."""
+
+    asset: Name
+    vertices: UInt32
+    base_fps: Annotated[float, msgspec.Meta(gt=0, le=10000)]
+    base_frames: UInt32
+    base_sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
     arrays: Annotated[list[ArraySpec], msgspec.Meta(max_length=MAX_PAYLOAD_FRAMES)] = []
 
 
@@ -291,12 +311,12 @@ class Request(Message, tag="REQUEST", kw_only=True):
 ControlRequest = Union[Hello, Ready, Ack, Probe, Heartbeat, Bye]
 ControlReply = Union[Welcome, Reject, ProbeReply, Error]
 Broadcast = Union[Tick, Start, End, Status, ClientEvent]
-BusMessage = Union[Vehicles, VehicleIds, Event, Pose, Residuals, AudioOnset, FrameReport, Request]
+BusMessage = Union[Vehicles, VehicleIds, Event, Pose, Residuals, Asset, AudioOnset, FrameReport, Request]
 
 ALL_MESSAGE_TYPES: tuple[type[Message], ...] = (
     Hello, Ready, Ack, Probe, Heartbeat, Bye, Welcome, Reject, ProbeReply, Error,
     Tick, Start, End, Status, ClientEvent,
-    Vehicles, VehicleIds, Event, Pose, Residuals, AudioOnset, FrameReport, Request,
+    Vehicles, VehicleIds, Event, Pose, Residuals, Asset, AudioOnset, FrameReport, Request,
 )
 
 
@@ -321,6 +341,12 @@ def _le_array(array: np.ndarray) -> np.ndarray:
 def encode(topic: bytes, msg: Message,
            arrays: Mapping[str, np.ndarray] | None = None) -> list[bytes | memoryview]:
     """Encode ``msg`` (and its bulk arrays, in order) into multipart frames."""
+    return [topic, *encode_body(msg, arrays)]
+
+
+def encode_body(msg: msgspec.Struct, arrays: Mapping[str, np.ndarray] | None = None) -> list[bytes | memoryview]:
+    """``[header, *payload]`` of a struct with an ``arrays`` field: the envelope without its topic
+    (also what a process pipe carries, e.g. the SUMO bridge's stepping process)."""
     payload: list[memoryview] = []
     if arrays:
         if not hasattr(msg, "arrays"):
@@ -333,7 +359,7 @@ def encode(topic: bytes, msg: Message,
             specs.append(ArraySpec(name=name, dtype=array.dtype.str, shape=list(array.shape)))
             payload.append(memoryview(array).cast("B") if array.size else memoryview(b""))  # cast() rejects empty shapes
         msg.arrays = specs
-    return [topic, _encoder.encode(msg), *payload]
+    return [_encoder.encode(msg), *payload]
 
 
 class Decoder:

@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.replay:
             from recording.replay.session import replay_config
-            cfg = replay_config(args.replay, args.replay_mode)
+            cfg = load_config(raw=replay_config(args.replay, args.replay_mode))
         else:
             cfg = load_config(args.config)
         if args.duration is not None:

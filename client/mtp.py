@@ -1,4 +1,4 @@
-"""Motion-to-photon in the client (ARCHITECTURE.md §5): per frame, photon time minus the sample time
+"""Motion-to-photon in the client (docs/architecture.md, "Measurements"): per frame, photon time minus the sample time
 of the pose the frame used, and its breakdown, which adds up to the total exactly:
 
     sample_to_bus      pose sample -> published on the bus (Pose.t_ns)

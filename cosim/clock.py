@@ -1,4 +1,4 @@
-"""Clock domains and their mapping into session time (ARCHITECTURE.md §2).
+"""Clock domains and their mapping into session time (docs/architecture.md, "Clocks and time").
 
 Master clock: the syncserver host's CLOCK_MONOTONIC. Session time: ``master_mono - epoch_ns``.
 Each process estimates ``offset = master_mono - local_mono`` by NTP-style probes (four

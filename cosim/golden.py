@@ -44,7 +44,7 @@ def vectors() -> list[tuple[str, bytes, p.Message, dict[str, np.ndarray]]]:
                                                                       host="rig-pc")], **common), {}),
         ("reject", p.TOPIC_CONTROL, p.Reject(reason="name 'client' is already connected", **common), {}),
         ("probe_reply", p.TOPIC_CONTROL, p.ProbeReply(seq=7, t0=big_t, t1=big_t + 40_000, t2=big_t + 52_000, **common), {}),
-        ("error", p.TOPIC_CONTROL, p.Error(reason="unsupported protocol version 2 (this side speaks 3)", **common), {}),
+        ("error", p.TOPIC_CONTROL, p.Error(reason="unsupported protocol version 3 (this side speaks 4)", **common), {}),
         ("tick", p.TOPIC_TICK, p.Tick(sent_ns=13_711_111_150, dt_ns=11_111_111, epoch_ns=big_t, **common), {}),
         ("start", p.TOPIC_SESSION, p.Start(session_id="abc123", epoch_ns=big_t, mode="realtime", rate_hz=90.0, **common), {}),
         ("end", p.TOPIC_SESSION, p.End(reason="completed", frames=900, **common), {}),

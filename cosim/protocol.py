@@ -19,7 +19,7 @@ import numpy as np
 
 from cosim.errors import ProtocolError
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_PAYLOAD_FRAMES = 16
@@ -70,9 +70,10 @@ class ArraySpec(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Message(msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fields=True):
-    """Fields common to every header."""
+    """Fields common to every header. ``v`` is required on the wire: 0 stands for "not set", and
+    :func:`encode` writes PROTOCOL_VERSION into a message that has none."""
 
-    v: int = PROTOCOL_VERSION
+    v: int = 0
     frame: Frame = 0
     t_ns: Int64 = 0
     src: Name = ""
@@ -348,6 +349,8 @@ def encode_body(msg: msgspec.Struct, arrays: Mapping[str, np.ndarray] | None = N
     """``[header, *payload]`` of a struct with an ``arrays`` field: the envelope without its topic
     (also what a process pipe carries, e.g. the SUMO bridge's stepping process)."""
     payload: list[memoryview] = []
+    if isinstance(msg, Message) and not msg.v:
+        msg.v = PROTOCOL_VERSION
     if arrays:
         if not hasattr(msg, "arrays"):
             raise ProtocolError(f"{type(msg).__name__} does not carry arrays")
@@ -386,6 +389,8 @@ class Decoder:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ProtocolError(self._explain(header, exc)) from None
         if msg.v != PROTOCOL_VERSION:
+            if not msg.v:
+                raise ProtocolError(f"invalid {_tag(msg)!r} message: missing required field `v` (protocol version)")
             raise ProtocolError(f"unsupported protocol version {msg.v!r} (this side speaks {PROTOCOL_VERSION})")
         arrays = decode_arrays(msg, frames[2:])
         if type(msg) is VehicleIds:
@@ -403,6 +408,10 @@ class Decoder:
         if isinstance(exc, msgspec.ValidationError) and "`$.type`" in str(exc):
             return f"unknown or unexpected message type {env.type!r} on this channel"
         return f"invalid {env.type!r} message: {exc}"
+
+
+def _tag(msg: Message) -> str:
+    return type(msg).__struct_config__.tag  # type: ignore[attr-defined]
 
 
 def decode_arrays(msg: Message, payload: Sequence[bytes | memoryview]) -> dict[str, np.ndarray]:

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from cosim.config import Config, ConfigError, read_config, settings_for
+from cosim.runtime import Component
 
 
 def component_settings_type(module: str) -> type | None:
-    """The ``Settings`` struct of ``<module>.config``, or None when the component has none."""
+    """The settings type of the component run by ``python -m <module>``: ``<module>.config.Settings``
+    by convention, else the ``Settings`` of the Component class its ``__main__`` defines; None when
+    it takes no settings."""
     try:
         cfg_module = importlib.import_module(f"{module}.config")
     except ModuleNotFoundError as exc:
@@ -21,9 +24,19 @@ def component_settings_type(module: str) -> type | None:
                 importlib.import_module(module)
             except ModuleNotFoundError:
                 raise ConfigError(f"component module {module!r} does not exist") from None
-            return None
+            return _main_settings_type(module)
         raise
     return getattr(cfg_module, "Settings", None)
+
+
+def _main_settings_type(module: str) -> type | None:
+    try:
+        main = importlib.import_module(f"{module}.__main__")
+    except ModuleNotFoundError:
+        return None
+    components = [c for c in vars(main).values() if isinstance(c, type) and issubclass(c, Component)
+                  and c.__module__ == main.__name__]
+    return components[0].Settings if len(components) == 1 else None
 
 
 def component_settings(cfg: Config, name: str) -> Any:

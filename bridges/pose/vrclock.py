@@ -1,4 +1,4 @@
-"""OpenVR's clocks mapped into session time by running linear fits (ARCHITECTURE.md §2).
+"""OpenVR's clocks mapped into session time by running linear fits (docs/architecture.md, "Clocks and time").
 
 - The vsync clock: ``getTimeSinceLastVsync`` gives (seconds since the last vsync, frame counter).
   Each new counter value yields one point (session time of that vsync, counter × nominal period);

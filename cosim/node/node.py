@@ -42,6 +42,7 @@ from cosim.timing import wait_readable
 log = logging.getLogger(__name__)
 
 BUS_PROBE_PREFIX = b"_probe."  # loopback probes of the data bus; never handed to components
+SILENT_MASTER_TIMEOUTS = 2  # no broadcast for this many heartbeat timeouts: the syncserver is gone
 
 
 class Node:
@@ -69,6 +70,7 @@ class Node:
         self.acks = AckBatcher(self._send, self.clock.now_ns, int(ack_defer_ms * 1e6))
         self._next_heartbeat_ns = 0
         self._saw_broadcast = False
+        self._last_broadcast_ns = 0  # local time of the newest broadcast (TICK, STATUS, ...)
         self._pending: list[Event] = []  # events that arrived while ready() waited
         self._end_events: list[Event] = []  # END, handed out by the next poll after the bus drain
         self._hostname = socket.gethostname()
@@ -258,6 +260,10 @@ class Node:
     def _read(self, timeout_ms: int) -> list[Event]:
         self._housekeeping()
         now = self.clock.now_ns()
+        if self._master_silent(now):
+            self._ended = True
+            return [EndEvent(f"syncserver silent for {(now - self._last_broadcast_ns) / 1e9:.1f} s "
+                             f"(no tick or status broadcast; is it still running at {self.endpoints.ticks}?)")]
         ack_due = self.acks.due_ns()
         if ack_due is not None and now >= ack_due:
             self.acks.flush()
@@ -349,6 +355,16 @@ class Node:
         msg.src = self.name
         send_message(self.dealer, p.encode(p.TOPIC_CONTROL, msg))
 
+    def _master_silent(self, now: int) -> bool:
+        """The syncserver broadcasts STATUS at least every 0.5 s whatever happens (ticks stalled in
+        lockstep included); silence for SILENT_MASTER_TIMEOUTS heartbeat timeouts means it is gone."""
+        if self.welcome is None or self._ended:
+            return False
+        if not self._last_broadcast_ns:
+            self._last_broadcast_ns = now
+        limit = SILENT_MASTER_TIMEOUTS * int(self.welcome.heartbeat_timeout_s * 1e9)
+        return now - self._last_broadcast_ns > limit
+
     def _housekeeping(self) -> None:
         if self.welcome is None:
             return
@@ -386,6 +402,7 @@ class Node:
             log.warning("dropped broadcast: %s", exc)
             return None
         self._saw_broadcast = True
+        self._last_broadcast_ns = recv_local
         if isinstance(msg, p.Tick):
             self.epoch_ns = msg.epoch_ns
             recv_ns = self.session_ns(recv_local)

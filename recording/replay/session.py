@@ -15,8 +15,6 @@ from recording.errors import RecordingError
 from recording.reader import Recording
 from recording.replay.config import DEFAULT_TOPICS
 from recording.replay.source import producers, recorded_frames
-from cosim.config import Config
-from session.config import load_config
 
 REPLAY_MODULE = "recording.replay"
 ENDPOINT_KEYS = ("control", "ticks", "bus_in", "bus_out")
@@ -39,7 +37,8 @@ def recorded_config(rec: Recording) -> dict[str, Any]:
 
 
 def replay_config(source: str | Path, mode: Literal["lockstep", "realtime"] = "lockstep",
-                  topics: list[str] | None = None) -> Config:
+                  topics: list[str] | None = None) -> dict[str, Any]:
+    """The replaying session's config, as a mapping for the runner to validate (session.config)."""
     rec = Recording.open(source)
     topics = list(topics or DEFAULT_TOPICS)
     raw = recorded_config(rec)
@@ -56,4 +55,4 @@ def replay_config(source: str | Path, mode: Literal["lockstep", "realtime"] = "l
     components["replay"] = {"module": REPLAY_MODULE, "required": mode == "lockstep", "wait_ready": True,
                             "settings": {"source": str(rec.path.resolve()), "topics": topics,
                                          "timing": "frames" if mode == "lockstep" else "time"}}
-    return load_config(raw={**raw, "session": session, "network": network, "components": components})
+    return {**raw, "session": session, "network": network, "components": components}

@@ -102,3 +102,29 @@ def test_a_lost_probe_reply_neither_spins_the_loop_nor_ends_probing(write_config
             polls += 1
         assert polls < 100, f"{polls} polls in 0.5 s: the loop spins"
         assert wait_for(lambda: not node.poll(50) and not node.sync.bursting, 5), "the burst never completed"
+
+
+def test_a_dead_syncserver_ends_the_event_loop_with_a_reason(write_config, procs, tmp_path):
+    """kill -9 of the master: no END will come, so silence on the tick socket for two heartbeat
+    timeouts ends the loop (the syncserver broadcasts STATUS at least every status_interval_s)."""
+    import os
+    import signal
+
+    from cosim.node import EndEvent
+    from tests.syncserver.test_session_processes import endpoints
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 60, "heartbeat_timeout_s": 1.0, "status_interval_s": 0.2},
+                       components={"n": {"module": "client", "launch": False}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    with Node("n", endpoints(cfg)) as node:
+        node.connect(20)
+        node.ready()
+        assert wait_for(lambda: any(isinstance(e, TickEvent) for e in node.poll(50)), 10)
+        os.kill(server.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        end = None
+        for ev in node.events(poll_ms=50):
+            if isinstance(ev, EndEvent):
+                end = ev
+        took = time.monotonic() - killed
+    assert end is not None and end.frames is None and "syncserver silent" in end.reason
+    assert 1.9 < took < 4.0, took

@@ -68,8 +68,9 @@ HOSTILE = [
     ([], "truncated"),
     ([b"tick", b"\xc1"], "malformed"),
     ([b"tick", b"\x92\x01\x02"], "malformed"),
-    ([b"tick", enc({"type": "TICK", "v": 2, "frame": 1})], "unsupported protocol version 2 (this side speaks 3)"),
-    ([b"tick", enc({"type": "TICK", "v": 4, "frame": 1})], "unsupported protocol version 4"),
+    ([b"tick", enc({"type": "TICK", "v": 3, "frame": 1})], "unsupported protocol version 3 (this side speaks 4)"),
+    ([b"tick", enc({"type": "TICK", "v": 5, "frame": 1})], "unsupported protocol version 5"),
+    ([b"tick", enc({"type": "TICK", "frame": 1, "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "missing required field `v`"),
     ([b"tick", enc({"type": "NOPE", "v": V})], "unknown or unexpected message type 'NOPE'"),
     ([b"tick", enc({"type": "HELLO", "v": V, "name": "x"})], "unknown or unexpected message type 'HELLO'"),
     ([b"tick", enc({"type": "TICK", "v": V, "frame": "7", "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "$.frame"),
@@ -239,3 +240,15 @@ def test_vehicle_id_table_checks_what_it_is_given():
         p.vehicle_id_table(msg, {"handles": np.zeros(1, "<u4"), "ids": long, "types": long})
     ok = np.array(["é".encode() * 128], dtype="|S256")  # 128 characters in 256 bytes
     assert p.vehicle_id_table(msg, {"handles": np.zeros(1, "<u4"), "ids": ok, "types": ok})[1] == ["é" * 128]
+
+
+def test_the_version_is_required_and_field_order_is_free():
+    """docs/protocol.md: `type` and `v` are required in every header; other fields may come in any
+    order, and fields with a default may be left out."""
+    no_version = enc({"type": "HELLO", "name": "client"})
+    with pytest.raises(ProtocolError, match="missing required field `v`"):
+        p.control_request_decoder().decode([p.TOPIC_CONTROL, no_version])
+    reversed_keys = enc(dict(reversed(list({"type": "HELLO", "v": p.PROTOCOL_VERSION, "name": "client",
+                                            "pid": 7}.items()))))
+    _, msg, _ = p.control_request_decoder().decode([p.TOPIC_CONTROL, reversed_keys])
+    assert isinstance(msg, p.Hello) and msg.name == "client" and msg.pid == 7 and msg.role == "component"

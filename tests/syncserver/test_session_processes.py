@@ -140,7 +140,7 @@ def test_version_mismatch_hello_fails_the_handshake_clearly(write_config, procs,
     sock.send_multipart([b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": 1, "name": "old"})])
     assert sock.poll(5000)
     reply = p.control_reply_decoder().decode(sock.recv_multipart())[1]
-    assert isinstance(reply, p.Error) and "unsupported protocol version 1 (this side speaks 3)" in reply.reason
+    assert isinstance(reply, p.Error) and "unsupported protocol version 1 (this side speaks 4)" in reply.reason
     sock.close()
 
 

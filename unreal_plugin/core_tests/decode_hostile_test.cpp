@@ -55,13 +55,16 @@ TEST(DecodeHostile, MalformedMsgpack) {
 }
 
 TEST(DecodeHostile, VersionAndType) {
-  expect_error(dec({"t", header("READY", 2)}), "unsupported protocol version 2 (this side speaks 3)");
-  expect_error(dec({"t", header("READY", 4)}), "unsupported protocol version 4 (this side speaks 3)");
-  expect_error(dec({"t", header("READY", 1)}), "unsupported protocol version 1 (this side speaks 3)");
+  expect_error(dec({"t", header("READY", 3)}), "unsupported protocol version 3 (this side speaks 4)");
+  expect_error(dec({"t", header("READY", 5)}), "unsupported protocol version 5 (this side speaks 4)");
+  expect_error(dec({"t", header("READY", 1)}), "unsupported protocol version 1 (this side speaks 4)");
   expect_error(dec({"t", header("NOPE", kV)}), "unknown or unexpected message type 'NOPE'");
   expect_error(dec({"t", header("READY", kV)}, Channel::kBus), "unexpected message type 'READY' on this channel");
   expect_error(dec({"t", header("TICK", kV)}, Channel::kControlRequest), "unexpected message type 'TICK'");
   EXPECT_TRUE(dec({"t", header("READY", kV)}, Channel::kControlRequest));
+  // `v` is required (docs/protocol.md): a header of only its type is refused, by name
+  expect_error(dec({"t", std::string("\x81\xa4type\xa5READY")}, Channel::kControlRequest),
+               "missing required field `v`");
 }
 
 TEST(DecodeHostile, FieldsAreStrict) {

@@ -287,6 +287,8 @@ std::string read_fields(const Value& v, T& out, Common* common) {
     if (!matched) return "object contains unknown field `" + key + "`";
     if (!err.empty()) return at(err, "." + key);
   }
+  if (common && std::find(seen.begin(), seen.end(), "v") == seen.end())
+    return "object missing required field `v`";
   MissingFinder finder{seen, {}};
   T::each(out, finder);
   if (!finder.missing.empty()) return "object missing required field `" + finder.missing + "`";

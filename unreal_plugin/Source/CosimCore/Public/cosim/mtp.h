@@ -1,4 +1,4 @@
-// Motion-to-photon bookkeeping (ARCHITECTURE.md §5): per displayed frame the pose sample time, the
+// Motion-to-photon bookkeeping (docs/architecture.md, "Measurements"): per displayed frame the pose sample time, the
 // times the pose reached the bus and the client, present and photon; the summary is percentiles
 // computed like numpy.percentile (linear), reported as {p50, p95, p99, max} in microseconds.
 // Also the headless display model (client/display.py): a vsync grid plus a vsync-to-photon delay.

@@ -23,7 +23,7 @@
 
 namespace cosim {
 
-constexpr int64_t kProtocolVersion = 3;
+constexpr int64_t kProtocolVersion = 4;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kMaxPayloadFrames = 16;
 constexpr size_t kMaxMessageBytes = 64u * 1024u * 1024u;

@@ -1,4 +1,4 @@
-// Time in the core is always int64 nanoseconds (ARCHITECTURE.md §2); never float milliseconds.
+// Time in the core is always int64 nanoseconds (docs/architecture.md, "Clocks and time"); never float milliseconds.
 #pragma once
 #include <cstdint>
 

@@ -4,7 +4,8 @@
 - tick delivery latency with 1, 4 and 16 subscriber processes, next to raw pyzmq PUB/SUB measured
   in the same run with the same subscriber count and rate (and their ratio);
 - clock-offset estimate error (the true offset is 0 on one host);
-- lockstep frames per second with 4 clients at pace 0.
+- lockstep frames per second with 4 clients at pace 0, over wall time from the first tick, next to a
+  raw pyzmq lockstep (one PUB, 4 processes ACKing on DEALER sockets to a ROUTER) in the same round.
 ``--rt-priority N`` (default 10) repeats everything with every process (ours and raw alike) at SCHED_FIFO N.
 Every case runs ``--repeat`` rounds (ours and raw interleaved within a round); the headline figures
 and the goals use the median over rounds, and every round's own figures are printed under
@@ -95,6 +96,51 @@ def worker_raw_pub(endpoint: str, frames: int, rate_hz: float, subscribers: int)
     sock.close(linger=1000)
 
 
+def worker_raw_lockstep_master(endpoints: str, frames: int, clients: int, out: str) -> None:
+    """Raw pyzmq lockstep: tick k+1 goes out once every client ACKed tick k. Frames per second over
+    the wall time from the first tick's send to the last's, as the syncserver measures its own."""
+    pub_ep, router_ep = endpoints.split(",")
+    ctx = zmq.Context.instance()
+    pub, router = ctx.socket(zmq.PUB), ctx.socket(zmq.ROUTER)
+    pub.bind(pub_ep)
+    router.bind(router_ep)
+    ready: set[bytes] = set()
+    deadline = time.monotonic() + 60
+    while len(ready) < clients and time.monotonic() < deadline:  # warm-up: until every SUB is live
+        pub.send_multipart([RAW_TOPIC, (-1).to_bytes(8, "little", signed=True)])
+        while router.poll(20):
+            ident, _ = router.recv_multipart()
+            ready.add(ident)
+    while router.poll(100):
+        router.recv_multipart()
+    first = last = 0
+    for k in range(frames):
+        last = time.monotonic_ns()
+        first = first or last
+        pub.send_multipart([RAW_TOPIC, k.to_bytes(8, "little", signed=True)])
+        acked = 0
+        while acked < clients:
+            _, body = router.recv_multipart()
+            acked += int.from_bytes(body, "little", signed=True) == k
+    pub.send_multipart([RAW_TOPIC, (-2).to_bytes(8, "little", signed=True)])
+    Path(out).write_text(json.dumps({"frames": frames, "fps": round((frames - 1) / ((last - first) / 1e9), 1)}))
+    time.sleep(0.2)
+
+
+def worker_raw_lockstep_client(endpoints: str) -> None:
+    pub_ep, router_ep = endpoints.split(",")
+    ctx = zmq.Context.instance()
+    sub, dealer = ctx.socket(zmq.SUB), ctx.socket(zmq.DEALER)
+    sub.setsockopt(zmq.SUBSCRIBE, RAW_TOPIC)
+    sub.connect(pub_ep)
+    dealer.connect(router_ep)
+    while sub.poll(30000):
+        _, body = sub.recv_multipart()
+        if int.from_bytes(body, "little", signed=True) == -2:
+            return
+        dealer.send(body)  # the ACK: the frame it acknowledges
+
+
 # --- orchestration ----------------------------------------------------------------------------
 
 RT_ENV = "BENCH_SYNC_RT_PRIORITY"  # SCHED_FIFO priority for every process of a round (ours and raw alike)
@@ -155,6 +201,16 @@ def run_raw(tmp: Path, tag: str, n: int, seconds: float, rate_hz: float = 90.0) 
     return np.concatenate([json.loads((tmp / f"{tag}-{i}.json").read_text()) for i in range(n)])
 
 
+def run_raw_lockstep(tmp: Path, tag: str, clients: int, frames: int) -> dict:
+    eps = resolve_endpoints(NetworkSettings(base_port=0))
+    endpoints = f"{eps.ticks},{eps.control}"
+    out = tmp / f"{tag}.json"
+    procs = [_spawn("--worker", "raw-lockstep-client", endpoints) for _ in range(clients)]
+    procs.insert(0, _spawn("--worker", "raw-lockstep-master", endpoints, str(frames), str(clients), str(out)))
+    _wait(procs, frames / 100 + 120)
+    return json.loads(out.read_text())
+
+
 def block(values: np.ndarray, keys: Sequence[str] = ("p50", "p99", "max")) -> dict:
     full = percentile_block(values, 1e-3)
     return {k: full[k] for k in keys}
@@ -179,8 +235,12 @@ def one_round(tmp: Path, r: str, sizes: Sequence[int], seconds: float, lockstep_
     rate = 90.0
     ls = run_ours(tmp, f"lockstep4-{r}", 4, "lockstep", lockstep_frames / rate, rate, required=True)
     sess = ls["sections"]["session"]
-    out["lockstep_4_clients"] = {"frames": sess["frames"], "fps": sess["fps"],
-                                 "missed": sum(c["missed"] for c in ls["sections"]["clients"].values())}
+    print(f"round {r}: raw pyzmq lockstep, 4 processes ...", file=sys.stderr)
+    raw = run_raw_lockstep(tmp, f"rawlockstep4-{r}", 4, lockstep_frames)
+    out["lockstep_4_clients"] = {"frames": sess["frames"], "fps": sess["fps"], "wall_s": sess["elapsed_s"],
+                                 "missed": sum(c["missed"] for c in ls["sections"]["clients"].values()),
+                                 "raw_pyzmq_fps": raw["fps"],
+                                 "ratio_to_raw": round(sess["fps"] / raw["fps"], 3) if sess["fps"] and raw["fps"] else None}
     return out
 
 
@@ -194,7 +254,10 @@ def summarize(rounds: list[dict], sizes: Sequence[int]) -> dict:
                      for n in sizes},
         "clock_offset_error_us": {k: median([r["clock_offset_error_us"][k] for r in rounds]) for k in ("p50", "p99", "max")},
         "lockstep_4_clients": {"fps": median([r["lockstep_4_clients"]["fps"] for r in rounds]),
-                               "missed": sum(r["lockstep_4_clients"]["missed"] for r in rounds)},
+                               "raw_pyzmq_fps": median([r["lockstep_4_clients"]["raw_pyzmq_fps"] for r in rounds]),
+                               "ratio_to_raw": median([r["lockstep_4_clients"]["ratio_to_raw"] for r in rounds]),
+                               "missed": sum(r["lockstep_4_clients"]["missed"] for r in rounds),
+                               "measured": "frames per wall second from the first tick's emission to the last's"},
     }
     out["goals"] = {
         "judged_on": f"medians over {len(rounds)} round(s); every round is listed under 'rounds'",
@@ -220,7 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         priority_from_env(RT_ENV)
         kind, *rest = args.worker
         {"ours": worker_ours, "raw-sub": lambda e, f, o: worker_raw_sub(e, int(f), o),
-         "raw-pub": lambda e, f, r, s: worker_raw_pub(e, int(f), float(r), int(s))}[kind](*rest)
+         "raw-pub": lambda e, f, r, s: worker_raw_pub(e, int(f), float(r), int(s)),
+         "raw-lockstep-master": lambda e, f, c, o: worker_raw_lockstep_master(e, int(f), int(c), o),
+         "raw-lockstep-client": worker_raw_lockstep_client}[kind](*rest)
         return 0
     check_round_args(ap, args)
     sizes = [int(x) for x in args.subscribers.split(",")]

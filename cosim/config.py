@@ -217,10 +217,10 @@ def read_config(path: str | Path | None = None, raw: Any = None) -> Config:
     if cfg.session.heartbeat_timeout_s <= cfg.session.heartbeat_interval_s:
         raise ConfigError(f"session.heartbeat_timeout_s must exceed heartbeat_interval_s "
                           f"(got {cfg.session.heartbeat_timeout_s} <= {cfg.session.heartbeat_interval_s})")
-    if cfg.session.status_interval_s >= cfg.session.heartbeat_timeout_s:
-        raise ConfigError(f"session.status_interval_s must be shorter than heartbeat_timeout_s: clients take a "
+    if cfg.session.status_interval_s > cfg.session.heartbeat_timeout_s:
+        raise ConfigError(f"session.status_interval_s must not exceed heartbeat_timeout_s: clients take a "
                           f"syncserver silent for two heartbeat timeouts for gone (got "
-                          f"{cfg.session.status_interval_s} >= {cfg.session.heartbeat_timeout_s})")
+                          f"{cfg.session.status_interval_s} > {cfg.session.heartbeat_timeout_s})")
     return cfg
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from cosim import protocol as p
 from cosim.config import Endpoints, NetworkSettings, read_config, resolve_endpoints, settings_for
-from cosim.errors import CosimError, HandshakeError
+from cosim.errors import CosimError
 from cosim.framegc import FrameGc
 from cosim.frameclock import FrameClock
 from cosim.node import DataEvent, EndEvent, Event, Node, SessionEvent, TickEvent
@@ -101,9 +101,11 @@ class Context:
         """Now in session time; before joining, this host's monotonic clock (offset and epoch 0)."""
         return self.node.session_ns() if self.node is not None else time.monotonic_ns()
 
-    def publish(self, topic: bytes, msg: p.Message, arrays: Mapping[str, np.ndarray] | None = None) -> None:
+    def publish(self, topic: bytes | str, msg: p.Message, arrays: Mapping[str, np.ndarray] | None = None) -> None:
+        """Put ``msg`` (a cosim.protocol message) on the bus; ``arrays``: name -> numpy array, the
+        raw payload of messages that carry arrays. ``src`` is filled in."""
         assert self.node is not None
-        self.node.publish(topic, msg, arrays)
+        self.node.publish(topic.encode() if isinstance(topic, str) else topic, msg, arrays)
 
     def keep_alive(self) -> None:
         """Serve the session (heartbeats, probes) from inside a callback that blocks for long: what
@@ -181,6 +183,18 @@ class Component:
         return {}
 
 
+def topics(values: Sequence[bytes | str], what: str) -> list[bytes]:
+    """Topics as the sockets take them (bytes); a str is encoded as UTF-8."""
+    out = []
+    for t in values:
+        if isinstance(t, str):
+            t = t.encode()
+        if not isinstance(t, bytes):
+            raise TypeError(f"{what}: a topic is bytes (e.g. protocol.TOPIC_VEHICLES) or str, got {t!r}")
+        out.append(t)
+    return out
+
+
 def _prog(cls: type[Component]) -> str:
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
@@ -230,41 +244,63 @@ class Runtime:
         status = 0
         try:
             c.setup()
-        except CosimError as exc:
-            self._fail(str(exc))
+            subscribe, direct = topics(c.subscribe, "subscribe"), topics(c.direct, "direct")
+        except Exception as exc:  # noqa: BLE001  a component's own bug too: its sections still get written
+            self._fail(exc)
             status = 2
         if status == 0:
-            direct = c.direct if ctx.network.direct_streams else ()
-            with Node(ctx.name, ctx.endpoints, role=c.role, required=ctx.required, data_topics=c.subscribe,
-                      publish=c.publishes, direct_topics=direct) as node:
-                ctx.node = node
-                node.install_signal_handlers()
-                try:
-                    c.on_join(node.connect())
-                    if c.frame_gc:
-                        self.gc.start()
-                    node.ready()
-                    self._loop()
-                except CosimError as exc:
-                    self._fail(str(exc))
-                    status = 1
-                finally:
-                    self.gc.stop()
-                    status = self._close(status)  # while the node is up: a component may publish its last
+            try:
+                status = self._session(subscribe, direct if ctx.network.direct_streams else ())
+            except Exception as exc:  # noqa: BLE001
+                self._fail(exc)
+                status = 1
         else:
             self._close(status)
-        write_sections(ctx.out, ctx.name, c.sections())
+        try:
+            sections = c.sections()
+        except Exception as exc:  # noqa: BLE001
+            self._fail(exc)
+            sections, status = {}, status or 1
+        write_sections(ctx.out, ctx.name, sections)
         return status
 
-    def _fail(self, error: str) -> None:
-        self.ctx.error = self.ctx.error or error
-        log.error("%s", error)
+    def _session(self, subscribe: list[bytes], direct: Sequence[bytes]) -> int:
+        c, ctx = self.c, self.ctx
+        status = 0
+        with Node(ctx.name, ctx.endpoints, role=c.role, required=ctx.required, data_topics=subscribe,
+                  publish=c.publishes, direct_topics=direct) as node:
+            ctx.node = node
+            node.install_signal_handlers()
+            try:
+                c.on_join(node.connect())
+                if c.frame_gc:
+                    self.gc.start()
+                node.ready()
+                self._loop()
+            except Exception as exc:  # noqa: BLE001
+                self._fail(exc)
+                status = 1
+            finally:
+                self.gc.stop()
+                status = self._close(status)  # while the node is up: a component may publish its last
+        return status
+
+    def _fail(self, exc: BaseException | str) -> None:
+        """Record why the component failed: a CosimError's message as it is; anything else (a bug)
+        with its type and a traceback in the log."""
+        if isinstance(exc, CosimError) or isinstance(exc, str):
+            log.error("%s", exc)
+            text = str(exc)
+        else:
+            log.exception("%s failed", self.ctx.name)
+            text = f"{type(exc).__name__}: {exc}"
+        self.ctx.error = self.ctx.error or text
 
     def _close(self, status: int) -> int:
         try:
             self.c.close()
-        except CosimError as exc:
-            self._fail(str(exc))
+        except Exception as exc:  # noqa: BLE001
+            self._fail(exc)
             return status or 1
         return status or (1 if self.ctx.error else 0)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from pathlib import Path
 from typing import Any
 
 from cosim import protocol as p

@@ -191,7 +191,9 @@ class SyncServer:
                     break
                 wait_until = now + 20_000_000
             elif self.s.mode == "realtime" or not self._waiting_for_acks():
-                wait_until = self.epoch_ns + self.sched(self.frame) - self.spin_ns if self.paced else now
+                # unpaced: as fast as the ACKs come, but never before the epoch (session time 0)
+                wait_until = self.epoch_ns + self.sched(self.frame) - self.spin_ns if self.paced else \
+                    max(now, self.epoch_ns)
             else:
                 wait_until = now + 20_000_000
             wait_readable(control, min(wait_until - now, 20_000_000), control_fds)
@@ -207,7 +209,7 @@ class SyncServer:
         if self.s.mode == "lockstep" and self._waiting_for_acks():
             return False
         if not self.paced:
-            return True
+            return self.now() >= self.epoch_ns
         deadline = self.epoch_ns + self.sched(self.frame)
         now = self.now()
         if now < deadline - self.spin_ns:
@@ -290,7 +292,7 @@ class SyncServer:
             t1 = self.now()
             self._on_control(frames, t1)
             if self.s.mode == "lockstep" and self.epoch_ns is not None and self.end_reason is None \
-                    and not self.paced and not self._waiting_for_acks():
+                    and not self.paced and not self._waiting_for_acks() and t1 >= self.epoch_ns:
                 self._emit()
 
     def _reply(self, identity: bytes, msg: p.Message) -> None:

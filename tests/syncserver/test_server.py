@@ -27,3 +27,21 @@ def test_the_stats_module_loads_what_np_percentile_would_import_lazily():
     code = "import sys, cosim.stats; print('numpy.ma' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_unpaced_lockstep_emits_nothing_before_the_epoch():
+    """Tick 0 of an unpaced session used to go out at once, start_delay_s before the epoch: session
+    times of the first ~0.2 s of ticks were negative."""
+    from cosim.config import Endpoints, SessionSettings
+    from tests.conftest import free_endpoints
+    srv = SyncServer(SessionSettings(mode="lockstep", pace=0, start_delay_s=0.05), Endpoints(**free_endpoints()), set())
+    try:
+        srv._start()
+        assert not srv._due()  # the epoch is 50 ms ahead
+        import time
+        time.sleep(0.06)
+        assert srv._due()
+        srv._emit()
+        assert srv.frame_t[0] >= 0
+    finally:
+        srv.close()

@@ -1,0 +1,151 @@
+"""The runner (session/supervisor.py, behind run_session.py) with real processes: how a session
+ends (Ctrl-C, a terminal closed, a crashed component with on_crash stop or continue), what it
+leaves (summary, logs, no processes), an external component, and what it refuses before starting."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from cosim.node import Node, TickEvent
+from tests.conftest import REPO, wait_for
+from tests.syncserver.test_session_processes import endpoints
+
+CLIENT = {"module": "client", "required": True}
+
+
+def run_session(procs, cfg: Path, out: Path, *extra: str):
+    return procs.start("run_session.py", "--config", str(cfg), "--out", str(out), *extra, log="runner.log")
+
+
+def no_processes_left(summary: dict) -> bool:
+    for comp in summary["runner"]["components"].values():
+        try:
+            if psutil.Process(comp["pid"]).status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            pass
+    return True
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
+def test_ctrl_c_ends_the_session_cleanly(write_config, procs, tmp_path, sig):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 60}, components={"client": CLIENT})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    time.sleep(1.0)
+    runner.send_signal(sig)
+    assert runner.wait(30) == 1, procs.log("runner")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["session"]["frames"] > 45 and summary["session"]["end_reason"].startswith("interrupted")
+    assert summary["clients"]["client"]["acks"] >= summary["session"]["frames"] - 2
+    assert (out / "config.yaml").is_file()
+    assert {p.name for p in (out / "logs").iterdir()} == {"syncserver.log", "client.log"}
+    assert summary["runner"]["components"]["client"]["exit_code"] == 0
+    assert no_processes_left(summary)
+
+
+def test_crashed_child_stops_the_session(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 60, "heartbeat_timeout_s": 1.0},
+                       components={"a": CLIENT, "b": CLIENT})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    pid = next(p.pid for p in psutil.Process(runner.pid).children() if "--name" in p.cmdline()
+               and p.cmdline()[p.cmdline().index("--name") + 1] == "b")
+    psutil.Process(pid).kill()
+    assert runner.wait(30) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "crashed"
+    assert summary["runner"]["components"]["b"]["status"] == "crashed"
+    assert "component b crashed" in procs.log("runner")
+    assert no_processes_left(summary)
+
+
+def test_bad_config_names_the_key(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": "ninety"})
+    runner = run_session(procs, cfg, tmp_path / "s")
+    assert runner.wait(30) == 2
+    assert "session.rate_hz" in procs.log("runner") and "'ninety'" in procs.log("runner")
+
+
+def test_an_external_component_is_waited_for_not_launched(write_config, tmp_path):
+    """``launch: false`` (the Unreal plugin on a rig): the runner starts no process for it, the session
+    starts only once it joined, and it is reported as external."""
+    cfg = write_config(session={"mode": "lockstep", "pace": 1.0, "rate_hz": 90, "duration_s": 1.5},
+                       components={"a": CLIENT, "unreal": {"module": "unreal_plugin", "launch": False,
+                                                           "required": True}})
+    out = tmp_path / "session"
+    runner = subprocess.Popen([sys.executable, str(REPO / "run_session.py"), "--config", str(cfg), "--out", str(out)],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(2.0)
+        assert not (out / "sections" / "syncserver.json").exists()  # still waiting for "unreal"
+        with Node("unreal", endpoints(cfg), required=True) as node:
+            node.connect(30)
+            node.ready()
+            acked = sum(1 for ev in node.events() if isinstance(ev, TickEvent) and not node.ack(ev))
+        text, _ = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 0, text
+    assert "waiting for unreal (launch: false) to join" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["session"]["frames"] == 135 and acked == 135
+    assert summary["clients"]["unreal"]["acks"] == 135 and summary["clients"]["unreal"]["missed"] == 0
+    assert summary["runner"]["components"]["unreal"] == {"module": "unreal_plugin", "status": "external"}
+    assert not (out / "logs" / "unreal.log").exists()
+
+
+def test_a_crash_with_on_crash_continue_is_reported_while_the_session_runs_to_its_end(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 4, "on_crash": "continue", "heartbeat_timeout_s": 1.0},
+                       components={"a": CLIENT, "b": {"module": "client"}})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    pid = next(p.pid for p in psutil.Process(runner.pid).children() if "--name" in p.cmdline()
+               and p.cmdline()[p.cmdline().index("--name") + 1] == "b")
+    psutil.Process(pid).kill()
+    assert runner.wait(60) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "crashed" and summary["session"]["end_reason"] == "completed"
+    assert summary["session"]["frames"] == 360 and summary["clients"]["a"]["missed"] == 0
+    assert summary["runner"]["components"]["b"]["status"] == "crashed"
+    assert summary["clients"]["b"]["dropped"]
+    assert no_processes_left(summary)
+
+
+def test_an_out_folder_that_is_not_empty_is_refused_before_anything_starts(write_config, procs, tmp_path):
+    cfg = write_config(components={"client": CLIENT})
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    runner = run_session(procs, cfg, out)
+    assert runner.wait(30) == 2
+    assert "already exists and is not empty" in procs.log("runner")
+    assert [p.name for p in out.iterdir()] == ["summary.json"]
+
+
+def test_duration_override_and_merged_sections(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 60}, components={"client": CLIENT})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out, "--duration", "1", "--quiet")
+    assert runner.wait(60) == 0, procs.log("runner")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["session"]["frames"] == 90
+    assert summary["clients"]["client"]["display"]["frames"] == summary["clients"]["client"]["acks"] == 90
+    assert set(summary["processes"]) == {"syncserver", "client"}
+    assert summary["runner"]["section_problems"] == []
+    assert (out / "report.html").is_file() and summary["report"] == {"path": "report.html"}

@@ -345,6 +345,13 @@ def encode(topic: bytes, msg: Message,
     return [topic, *encode_body(msg, arrays)]
 
 
+def encode_header(msg: Message) -> bytes:
+    """The header alone (a message without arrays, or one whose ``arrays`` are already set)."""
+    if not msg.v:
+        msg.v = PROTOCOL_VERSION
+    return _encoder.encode(msg)
+
+
 def encode_body(msg: msgspec.Struct, arrays: Mapping[str, np.ndarray] | None = None) -> list[bytes | memoryview]:
     """``[header, *payload]`` of a struct with an ``arrays`` field: the envelope without its topic
     (also what a process pipe carries, e.g. the SUMO bridge's stepping process)."""

@@ -69,7 +69,7 @@ class SessionWriter:
 
     def write_message(self, topic: bytes, msg: p.Message, payloads: Sequence[bytes | memoryview] = (), *,
                       log_ns: int) -> None:
-        self.write(topic, msgspec.msgpack.encode(msg), payloads, log_ns=log_ns, publish_ns=msg.t_ns)
+        self.write(topic, p.encode_header(msg), payloads, log_ns=log_ns, publish_ns=msg.t_ns)
 
     def metadata(self, name: str, data: dict[str, str]) -> None:
         self._mcap.add_metadata(name, {k: str(v) for k, v in data.items()})

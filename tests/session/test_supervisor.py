@@ -24,6 +24,15 @@ def run_session(procs, cfg: Path, out: Path, *extra: str):
     return procs.start("run_session.py", "--config", str(cfg), "--out", str(out), *extra, log="runner.log")
 
 
+def kill_when_started(runner: subprocess.Popen, out: Path, name: str) -> None:
+    """SIGKILL the runner's child ``name`` once the session has started."""
+    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    pid = next(p.pid for p in psutil.Process(runner.pid).children() if "--name" in p.cmdline()
+               and p.cmdline()[p.cmdline().index("--name") + 1] == name)
+    psutil.Process(pid).kill()
+
+
 def no_processes_left(summary: dict) -> bool:
     for comp in summary["runner"]["components"].values():
         try:
@@ -59,11 +68,7 @@ def test_crashed_child_stops_the_session(write_config, procs, tmp_path):
                        components={"a": CLIENT, "b": CLIENT})
     out = tmp_path / "session"
     runner = run_session(procs, cfg, out)
-    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
-                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
-    pid = next(p.pid for p in psutil.Process(runner.pid).children() if "--name" in p.cmdline()
-               and p.cmdline()[p.cmdline().index("--name") + 1] == "b")
-    psutil.Process(pid).kill()
+    kill_when_started(runner, out, "b")
     assert runner.wait(30) == 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "crashed"
@@ -113,11 +118,7 @@ def test_a_crash_with_on_crash_continue_is_reported_while_the_session_runs_to_it
                        components={"a": CLIENT, "b": {"module": "client"}})
     out = tmp_path / "session"
     runner = run_session(procs, cfg, out)
-    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
-                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
-    pid = next(p.pid for p in psutil.Process(runner.pid).children() if "--name" in p.cmdline()
-               and p.cmdline()[p.cmdline().index("--name") + 1] == "b")
-    psutil.Process(pid).kill()
+    kill_when_started(runner, out, "b")
     assert runner.wait(60) == 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "crashed" and summary["session"]["end_reason"] == "completed"

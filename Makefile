@@ -1,6 +1,6 @@
 # Two commands: `make demo` (set up, run the demo session) and `make test` (set up, run every test).
 PY := .venv/bin/python
-.PHONY: setup demo test test-py bench clean
+.PHONY: setup demo test test-py bench fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -13,6 +13,10 @@ test: setup
 
 bench: setup
 	for b in sync sumo pose audio refine recording unreal_client; do $(PY) -m bench.$$b || exit 1; done
+
+fuzz: setup  # the protocol decoders under atheris for 10 minutes (the suite runs it for 45 s)
+	mkdir -p build/fuzz-corpus
+	PYTHONPATH=. $(PY) tests/cosim/fuzz_protocol.py -max_total_time=$${FUZZ_SECONDS:-600} -max_len=70000 build/fuzz-corpus
 
 clean:
 	rm -rf sessions build .pytest_cache

@@ -322,10 +322,11 @@ ALL_MESSAGE_TYPES: tuple[type[Message], ...] = (
 
 
 class _Envelope(msgspec.Struct):
-    """Lenient view of a header, used only to explain why a strict decode failed."""
+    """Lenient view of a header, used only to explain why a strict decode failed (only scalars are
+    shown: a nested value is never decoded, however deep)."""
 
-    v: Any = None
-    type: Any = None
+    v: int | str | float | bool | None | msgspec.Raw = None
+    type: int | str | float | bool | None | msgspec.Raw = None
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -395,6 +396,10 @@ class Decoder:
             msg = self._decoder.decode(header)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ProtocolError(self._explain(header, exc)) from None
+        except UnicodeDecodeError as exc:  # msgspec raises it for invalid UTF-8 in a str field
+            raise ProtocolError(f"malformed header: a string is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        except RecursionError:
+            raise ProtocolError("malformed header: nested too deeply") from None
         if msg.v != PROTOCOL_VERSION:
             if not msg.v:
                 raise ProtocolError(f"invalid {_tag(msg)!r} message: missing required field `v` (protocol version)")
@@ -408,7 +413,7 @@ class Decoder:
     def _explain(header: bytes | memoryview, exc: Exception) -> str:
         try:
             env = _envelope_decoder.decode(header)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
             return f"malformed header: {exc}"
         if env.v is not None and env.v != PROTOCOL_VERSION:
             return f"unsupported protocol version {env.v!r} (this side speaks {PROTOCOL_VERSION})"

@@ -104,6 +104,8 @@ def test_hostile_control_messages_are_rejected_while_ticks_continue(write_config
         [b"ctl", p.msgspec.msgpack.encode({"type": "LAUNCH", "v": p.PROTOCOL_VERSION})],  # unknown type
         [b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": p.PROTOCOL_VERSION, "name": 5})],  # wrong field type
         [b"ctl", p.msgspec.msgpack.encode({"type": "ACK", "v": p.PROTOCOL_VERSION, "recv_ns": 1, "done_ns": 1})],  # before HELLO
+        [b"ctl", b"\x82\xa4type\xa3BYE\xa6reason\xa1\xff"],  # 20 bytes, invalid UTF-8: killed the syncserver
+        [b"ctl", b"\x82\xa4type\xa3BYE\xa6reason" + b"\x91" * 3000 + b"\xc0"],  # 3 KB nested deep: RecursionError
     ]
     with Node("watcher", endpoints(cfg)) as node:
         node.connect(10)
@@ -131,6 +133,7 @@ def test_hostile_control_messages_are_rejected_while_ticks_continue(write_config
     assert any("unsupported protocol version 99" in r for r in reasons)
     assert any("'LAUNCH'" in r for r in reasons)
     assert any("send HELLO before ACK" in r for r in reasons)
+    assert any("not valid UTF-8" in r for r in reasons)
     s = sections(tmp_path)
     assert s["control"]["rejected"] == len(bad)
     assert procs.log("syncserver").count("rejected control message") == len(bad)

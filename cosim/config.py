@@ -46,6 +46,9 @@ class SessionSettings(Strict):
     rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0  # the syncserver process SCHED_FIFO; 0 = off
     on_crash: Literal["stop", "continue"] = "stop"
     status_interval_s: Positive = 0.5
+    # lockstep: a required client that has not ACKed the awaited tick this long is dropped and reported
+    ack_timeout_s: Positive = 5.0
+    max_clients: Annotated[int, msgspec.Meta(ge=1, le=256)] = 64  # connected at once; more are refused
 
 
 class NetworkSettings(Strict):

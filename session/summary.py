@@ -50,10 +50,22 @@ def build_summary(session_dir: Path, cfg: Config, status: str, components: dict[
         "clients": {},
     }
     deep_merge(summary, sections)
+    summary["warnings"] = warnings(summary)
+    if status == "ok" and summary["warnings"]:
+        summary["status"] = "degraded"
     summary["runner"] = {"components": components, "wall_s": round(wall_s, 3), "section_problems": problems,
                          "machine": {"host": platform.node(), "python": platform.python_version(),
                                      "platform": platform.platform(), "cpus": os.cpu_count()}}
     return summary
+
+
+def warnings(summary: dict[str, Any]) -> list[str]:
+    """What makes a session that ran to its end not ``ok``: a required client dropped on the way."""
+    out = []
+    for name, c in summary.get("clients", {}).items():
+        if isinstance(c, dict) and c.get("required") and c.get("dropped"):
+            out.append(f"required client {name} was dropped: {c.get('drop_reason') or 'no reason given'}")
+    return out
 
 
 def write_summary(session_dir: Path, summary: dict[str, Any]) -> Path:
@@ -104,6 +116,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         if key not in skip and isinstance(value, dict):
             lines.append(f"{key}:")
             lines.extend(_lines("", value))
+    lines.extend(f"! {w}" for w in summary.get("warnings", []))
     for name, comp in summary.get("runner", {}).get("components", {}).items():
         if comp.get("status") != "external" and comp.get("exit_code") != 0:
             lines.append(f"! {name}: {comp.get('status')} (exit {comp.get('exit_code')}), log {comp.get('log')}")

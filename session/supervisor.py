@@ -174,6 +174,7 @@ class Supervisor:
             self.out.write("\n")
         status = self._status()
         summary = build_summary(self.dir, self.cfg, status, self._component_report(), time.monotonic() - started)
+        status = summary["status"]
         write_summary(self.dir, summary)
         self._report(summary)
         if not self.quiet:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import socket
 import time
 import uuid
@@ -34,6 +35,10 @@ log = logging.getLogger("syncserver")
 
 _RING = 1 << 14
 SERVE_MARGIN_NS = 100_000  # no control message is started closer than this to a tick's deadline
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # what a client may call itself (safe in logs)
+MAX_ERROR_KINDS = 32  # distinct reasons counted in control.by_reason; the rest under "other"
+STATUS_GONE = 16  # clients that left or were dropped, still listed in STATUS (the newest)
+PLAUSIBLE_NS = 3_600 * 10**9  # an ACK's times within an hour of the tick's, a |clock error| below it
 
 
 @dataclass
@@ -51,6 +56,7 @@ class ClientState:
     dropped: bool = False
     left: bool = False
     end_frame: int | None = None
+    drop_reason: str = ""
     acks: int = 0
     last_ack: int = -1
     delivery_ns: list[int] = field(default_factory=list)
@@ -82,6 +88,7 @@ class ClientState:
             "missed": max(0, self.expected_acks(frames) - self.acks),
             "joined_frame": self.joined_frame,
             "dropped": self.dropped,
+            "drop_reason": self.drop_reason or None,
             "left": self.left,
         }
 
@@ -112,6 +119,9 @@ class SyncServer:
         self.clients: dict[str, ClientState] = {}
         self.by_identity: dict[bytes, ClientState] = {}
         self.errors: Counter[str] = Counter()
+        self.implausible = 0  # ACK/HEARTBEAT values outside physical bounds, refused
+        self.forgotten = 0  # clients gone long enough ago that only their count is kept
+        self._awaited_since = 0  # lockstep: when the tick whose ACKs are awaited went out
         self.end_reason: str | None = None
         self.stop_reason: str | None = None
         self._decoder = p.control_request_decoder()
@@ -248,6 +258,7 @@ class SyncServer:
             frame=k, t_ns=t, src="syncserver", sent_ns=sent, dt_ns=self.dt_ns, epoch_ns=self.epoch_ns)))
         self.frame_t[k % _RING] = t
         self.frame_sent[k % _RING] = sent
+        self._awaited_since = self.now()
         if self.first_sent_ns is None:
             self.first_sent_ns = sent
         self.last_sent_ns = sent
@@ -300,8 +311,11 @@ class SyncServer:
         send_message(self.router, [identity, *p.encode(p.TOPIC_CONTROL, msg)])
 
     def _reject_input(self, identity: bytes, reason: str) -> None:
-        self.errors[reason.split(":")[0]] += 1
-        log.warning("rejected control message from %r: %s", identity.hex(), reason)
+        kind = reason.split(":")[0][:80]
+        if kind not in self.errors and len(self.errors) >= MAX_ERROR_KINDS:
+            kind = "other"
+        self.errors[kind] += 1
+        log.warning("rejected control message from %s: %r", identity.hex(), reason)
         try:
             self._reply(identity, p.Error(reason=reason[:4000], frame=self.frame))
         except zmq.ZMQError:
@@ -315,6 +329,9 @@ class SyncServer:
             self._reject_input(identity, str(exc))
             return
         client = self.by_identity.get(identity)
+        if client is not None and msg.src and msg.src != client.name:
+            self._reject_input(identity, f"src mismatch: {msg.src!r} is not this socket's name {client.name!r}")
+            return
         if isinstance(msg, p.Probe):
             self._reply(identity, p.ProbeReply(seq=msg.seq, t0=msg.t0, t1=t1, t2=self.now()))
             if client:
@@ -336,6 +353,11 @@ class SyncServer:
                 self._publish(p.TOPIC_SESSION, p.ClientEvent(name=client.name, event="ready", direct=client.direct))
                 log.info("client %s ready at frame %d", client.name, self.frame)
         elif isinstance(msg, p.Heartbeat):
+            if (msg.offset_error_ns is not None and abs(msg.offset_error_ns) > PLAUSIBLE_NS) \
+                    or (msg.rtt_ns is not None and not 0 <= msg.rtt_ns <= PLAUSIBLE_NS):
+                self.implausible += 1
+                self._reject_input(client.identity, "implausible HEARTBEAT: an rtt or clock error beyond an hour")
+                return
             if msg.offset_error_ns is not None:
                 client.offset_errors_ns.append(msg.offset_error_ns)
             if msg.offset_ns is not None and msg.offset_ns != client.last_offset_ns:
@@ -344,11 +366,28 @@ class SyncServer:
         elif isinstance(msg, p.Bye):
             self._disconnect(client, "left", msg.reason)
 
+    def _refuse(self, identity: bytes, name: str, reason: str) -> None:
+        self.errors["refused HELLO"] += 1
+        log.warning("refused HELLO from %s: %s", identity.hex(), reason)
+        self._reply(identity, p.Reject(reason=reason))
+        if NAME_RE.fullmatch(name):
+            self._publish(p.TOPIC_SESSION, p.ClientEvent(name=name, event="rejected", reason=reason[:200]))
+
     def _on_hello(self, identity: bytes, msg: p.Hello, t1: int) -> None:
+        if not NAME_RE.fullmatch(msg.name):
+            self._refuse(identity, msg.name, f"name {msg.name!r} is not allowed: 1-64 of A-Z a-z 0-9 _ . - "
+                                             f"(starting with a letter or digit)")
+            return
+        mine = self.by_identity.get(identity)
+        if mine is not None and mine.connected and mine.name != msg.name:
+            self._refuse(identity, msg.name, f"this socket is joined as {mine.name!r}; one name per socket")
+            return
         old = self.clients.get(msg.name)
         if old is not None and old.connected and old.identity != identity:
-            self._reply(identity, p.Reject(reason=f"name {msg.name!r} is already connected"))
-            self._publish(p.TOPIC_SESSION, p.ClientEvent(name=msg.name, event="rejected", reason="name in use"))
+            self._refuse(identity, msg.name, f"name {msg.name!r} is already connected")
+            return
+        if (old is None or not old.connected) and sum(c.connected for c in self.clients.values()) >= self.s.max_clients:
+            self._refuse(identity, msg.name, f"too many clients ({self.s.max_clients} connected; session.max_clients)")
             return
         if old is not None and old.identity != identity:
             self.by_identity.pop(old.identity, None)
@@ -368,8 +407,19 @@ class SyncServer:
             heartbeat_timeout_s=s.heartbeat_timeout_s, probe_interval_s=s.probe_interval_s,
             probe_burst=s.probe_burst, direct=self._direct_streams()))
         self._publish(p.TOPIC_SESSION, p.ClientEvent(name=msg.name, event="joined", direct=client.direct))
-        log.info("client %s joined (role %s, required %s, pid %d on %s) at frame %d",
+        log.info("client %s joined (role %r, required %s, pid %d on %r) at frame %d",
                  msg.name, msg.role, msg.required, msg.pid, msg.host, self.frame)
+        if msg.name not in self.expected and self.expected:
+            log.info("client %s is not one of the components the config names (%s)", msg.name,
+                     ", ".join(sorted(self.expected)))
+        self._forget_gone()
+
+    def _forget_gone(self) -> None:
+        """Keep the summaries of at most max_clients clients that have gone; count the rest."""
+        gone = [c for c in self.clients.values() if not c.connected]
+        for c in gone[:max(0, len(gone) - self.s.max_clients)]:
+            del self.clients[c.name]
+            self.forgotten += 1
 
     def _acceptable_offers(self, msg: p.Hello) -> list[p.DirectStream]:
         """A direct topic has one producer (a consumer that takes it leaves the bus for that topic),
@@ -397,6 +447,12 @@ class SyncServer:
             if k >= self.frame:
                 self._reject_input(client.identity, f"ACK for frame {k} that was never emitted")
             return
+        t = self.frame_t[k % _RING] if self.frame - k < _RING else msg.t_ns
+        if any(v is not None and abs(v - t) > PLAUSIBLE_NS for v in (msg.recv_ns, msg.done_ns, msg.present_ns,
+                                                                      msg.photon_ns)):
+            self.implausible += 1
+            self._reject_input(client.identity, f"implausible ACK for frame {k}: a time more than an hour from the tick's")
+            return
         client.acks += 1
         client.last_ack = k
         if self.frame - k < _RING:
@@ -420,6 +476,7 @@ class SyncServer:
         client.end_frame = self.frame
         if event == "dropped":
             client.dropped = True
+            client.drop_reason = reason
         else:
             client.left = True
         self.by_identity.pop(client.identity, None)
@@ -441,7 +498,21 @@ class SyncServer:
         for c in list(self.clients.values()):
             if c.connected and now - c.last_seen_ns > self.hb_timeout_ns:
                 self._disconnect(c, "dropped", f"no heartbeat for {(now - c.last_seen_ns) / 1e9:.2f} s")
+        self._check_ack_timeout(now)
         self._publish_status(now)
+
+    def _check_ack_timeout(self, now: int) -> None:
+        """Lockstep: a required client that keeps heartbeating but stops ACKing would stall the
+        session silently for ever; after ack_timeout_s it is dropped, reported, and the session goes on."""
+        if self.s.mode != "lockstep" or self.epoch_ns is None or not self._waiting_for_acks():
+            return
+        if now - self._awaited_since <= int(self.s.ack_timeout_s * 1e9):
+            return
+        prev = self.frame - 1
+        for c in list(self.clients.values()):
+            if c.required and c.active and c.ready_frame <= prev and c.last_ack < prev:
+                self._disconnect(c, "dropped", f"no ACK of frame {prev} within {self.s.ack_timeout_s:g} s "
+                                               f"(session.ack_timeout_s)")
 
     def _publish_status(self, now: int) -> None:
         elapsed = (now - self._status_t) / 1e9 if self._status_t else 0.0
@@ -449,10 +520,12 @@ class SyncServer:
         self._status_frames, self._status_t = self.frame, now
         recent = percentile_block(self._recent_lateness, 1e-3)["p99"]
         self._recent_lateness = []
+        listed = [c for c in self.clients.values() if c.connected]
+        listed += [c for c in self.clients.values() if not c.connected][-STATUS_GONE:]
         clients = [p.ClientStatus(name=c.name, ready=c.ready, required=c.required, connected=c.connected,
                                   frames_behind=(c.behind[-1] if c.behind else 0), acks=c.acks,
                                   offset_us=None if c.last_offset_ns is None else c.last_offset_ns / 1e3)
-                   for c in self.clients.values()]
+                   for c in listed]
         self._publish(p.TOPIC_SESSION, p.Status(started=self.epoch_ns is not None, frames=self.frame, fps=fps,
                                                 late=self.late, lateness_p99_us=recent, clients=clients))
 
@@ -480,6 +553,7 @@ class SyncServer:
                         "fps": round((self.frame - 1) / (self._streamed_ns() / 1e9), 3) if self._streamed_ns() > 0 else None},
             "ticks": {"lateness_us": percentile_block(self.lateness_ns, 1e-3), "late": self.late,
                       "late_threshold_us": self.s.late_threshold_us},
-            "control": {"rejected": sum(self.errors.values()), "by_reason": dict(self.errors)},
+            "control": {"rejected": sum(self.errors.values()), "by_reason": dict(self.errors),
+                        "implausible_values": self.implausible, "clients_forgotten": self.forgotten},
             "clients": {name: c.summary(self.frame) for name, c in self.clients.items()},
         }

@@ -195,3 +195,60 @@ def test_offset_estimate_recovers_a_skewed_clock(write_config, procs, tmp_path):
     # session-time delivery stays small although the local clock is 7.65 ms off
     assert sorted(deliveries)[len(deliveries) // 2] < 5_000_000
     assert sections(tmp_path)["clients"]["skewed"]["clock_offset_error_us"]["p50"] < 1000
+
+
+def test_a_required_client_that_stops_acking_is_dropped_after_the_ack_timeout(write_config, procs, tmp_path):
+    """It keeps heartbeating, so only the ACK timeout can tell: before, lockstep stalled silently for
+    as long as it liked and the summary said ok."""
+    cfg = write_config(session={"mode": "lockstep", "pace": 0, "rate_hz": 90, "duration_s": 3, "ack_timeout_s": 1.0},
+                       components={"a": CLIENT, "staller": CLIENT})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    procs.module("client", cfg, name="a", out=tmp_path)
+    with Node("staller", endpoints(cfg), required=True) as node:
+        node.connect(20)
+        node.ready()
+        t0 = time.monotonic()
+        for ev in node.events(poll_ms=20):
+            if isinstance(ev, TickEvent) and ev.frame < 30:
+                node.ack(ev)  # then it stops ACKing, while poll() keeps heartbeating
+    took = time.monotonic() - t0
+    assert server.wait(30) == 0, procs.log("syncserver")
+    s = sections(tmp_path)
+    assert s["session"]["frames"] == 270 and s["session"]["end_reason"] == "completed"
+    staller = s["clients"]["staller"]
+    assert staller["dropped"] and "no ACK of frame 30 within 1 s" in staller["drop_reason"]
+    assert s["clients"]["a"]["missed"] == 0 and not s["clients"]["a"]["dropped"]
+    assert took < 10
+
+
+def test_hello_flood_and_bad_names_are_refused(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 3, "max_clients": 4},
+                       components={"watcher": {"module": "client"}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    hello = lambda name: [b"ctl", p.encode_header(p.Hello(name=name))]  # noqa: E731
+    with Node("watcher", endpoints(cfg)) as node:
+        node.connect(10)
+        node.ready()
+        one = raw_dealer(cfg)
+        replies = []
+        one.send_multipart(hello("ok1"))
+        others = [raw_dealer(cfg) for _ in range(4)]  # kept open: a closed socket drops what it has not sent
+        for sock, name in zip(others, ("ok2", "bad\nname", "", "x" * 65)):
+            sock.send_multipart(hello(name))
+        one.send_multipart(hello("second_name"))  # one name per socket
+        socks = [raw_dealer(cfg) for _ in range(6)]
+        for i, sock in enumerate(socks):
+            sock.send_multipart(hello(f"flood{i}"))
+        for sock in [one, *others, *socks]:
+            while sock.poll(1000):
+                replies.append(p.control_reply_decoder().decode(sock.recv_multipart())[1])
+                if not sock.poll(200):
+                    break
+        list(node.events())
+    assert server.wait(30) == 0
+    reasons = [r.reason for r in replies if isinstance(r, p.Reject)]
+    assert any("one name per socket" in r for r in reasons), reasons
+    assert sum("too many clients" in r for r in reasons) >= 3, reasons  # watcher, ok1, ok2 and one flood fit
+    s = sections(tmp_path)
+    assert "bad\nname" not in json.dumps(s["clients"]) and s["control"]["by_reason"]["refused HELLO"] >= 6
+    assert "bad\nname" not in procs.log("syncserver")  # no forged log lines

@@ -65,6 +65,8 @@ class SumoBridge:
     # --- per frame ------------------------------------------------------------------------
 
     def on_tick(self, tick: p.Tick) -> None:
+        if self.stepper.failed:  # frozen traffic is not a session: end with the reason
+            raise StepperError(self.stepper.failed)
         t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         self.tick = tick
         content = self.frame_clock.content_ns(tick.frame)

@@ -89,7 +89,17 @@ class Stepper:
         try:
             self.sock.send_multipart(pipe.encode(msg), flags=zmq.NOBLOCK)
         except zmq.Again:
+            if self.gone():
+                return
             log.warning("stepping process is not listening; %s dropped", type(msg).__name__)
+
+    def gone(self) -> bool:
+        """The stepping process has exited (or failed): nothing more will come from it."""
+        if self.failed is None and self.proc.poll() is not None and not (self.ended and self.proc.returncode == 0):
+            self.failed = f"the SUMO stepping process exited with status {self.proc.returncode} during the session"
+            self.ended = True
+            log.error("%s", self.failed)
+        return self.failed is not None
 
     def drain(self, timeout_ms: int = 0) -> list[Segment]:
         """Receive what has arrived (waiting up to ``timeout_ms`` for the first); returns new segments."""
@@ -114,10 +124,8 @@ class Stepper:
                 self.received += 1
                 self.ended = self.ended or msg.terminal
                 out.append(msg)
-        if not out and self.proc.poll() is not None and not self.ended:
-            self.ended = True
-            self.failed = self.failed or f"stepping process exited with status {self.proc.returncode}"
-            log.error("%s", self.failed)
+        if not out:
+            self.gone()
         return out
 
     def covers(self, sim_ns: int) -> bool:

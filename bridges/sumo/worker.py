@@ -143,15 +143,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     sock.connect(args.connect)
     worker: Worker | None = None
 
-    def on_signal(_signum: int, _frame: object) -> None:
-        if worker is not None:
-            worker.stop = True
+    def on_signal(signum: int, _frame: object) -> None:
+        if worker is None or not running:  # loading or fast-forwarding (start_s): no loop to look at a flag
+            raise SystemExit(128 + signum)
+        worker.stop = True
+    running = False
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
         settings = msgspec.json.decode(args.settings.encode(), type=Settings)
         worker = Worker(settings, sock)
         worker.start()
+        running = True
         worker.run()
     except (CosimError, msgspec.ValidationError, msgspec.DecodeError) as exc:
         log.error("%s", exc)

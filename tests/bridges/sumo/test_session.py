@@ -41,3 +41,83 @@ def test_missing_scenario_is_reported_in_the_session(tmp_path):
     code, summary, out = session(tmp_path, {"scenario": "scenarios/demo/nope.sumocfg"}, mode="realtime", duration=1.0)
     assert "nope.sumocfg' does not exist" in summary["sumo"]["error"]
     assert "nope.sumocfg' does not exist" in (out / "logs" / "sumo.log").read_text()
+
+
+def test_a_killed_stepping_process_ends_the_bridge_and_the_session_is_not_ok(tmp_path):
+    """Before, the bridge logged ~90 warnings a second, traffic froze, and the session ended ok."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from tests.conftest import REPO, wait_for
+    cfg = {"session": {"name": "sumo-kill", "mode": "realtime", "rate_hz": 90, "duration_s": 30},
+           "network": {"base_port": 0},
+           "components": {"client": {"module": "client", "required": True},
+                          "sumo": {"module": "bridges.sumo", "required": True,
+                                   "settings": {"scenario": "scenarios/demo/demo.sumocfg", "start_s": 40}}}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    runner = subprocess.Popen([sys.executable, "run_session.py", "--config", str(path), "--out", str(out), "--quiet"],
+                              cwd=REPO)
+    try:
+        def worker() -> psutil.Process | None:
+            for proc in psutil.Process(runner.pid).children(recursive=True):
+                if "bridges.sumo.worker" in " ".join(proc.cmdline()):
+                    return proc
+            return None
+        assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                        and "session starts" in (out / "logs" / "syncserver.log").read_text(), 60)
+        time.sleep(1.0)
+        worker().kill()
+        killed = time.monotonic()
+        assert runner.wait(60) == 1
+        assert time.monotonic() - killed < 15
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "crashed"
+    assert "stepping process exited with status -9" in summary["sumo"]["error"]
+    assert summary["runner"]["components"]["sumo"]["exit_code"] == 1
+    assert (out / "logs" / "sumo.log").read_text().count("not listening") < 5
+
+
+def test_ctrl_c_during_the_fast_forward_leaves_no_stepping_process(tmp_path):
+    """Its SIGTERM handler set a flag nobody looked at while fast-forwarding to start_s: an orphan at
+    100 % CPU."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from tests.conftest import REPO, wait_for
+    cfg = {"session": {"name": "sumo-ff", "rate_hz": 90, "duration_s": 10, "ready_timeout_s": 120},
+           "network": {"base_port": 0},
+           "components": {"sumo": {"module": "bridges.sumo", "settings": {
+               "scenario": "scenarios/demo/demo.sumocfg", "start_s": 590, "startup_timeout_s": 120}}}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    runner = subprocess.Popen([sys.executable, "run_session.py", "--config", str(path), "--out", str(tmp_path / "o"),
+                               "--quiet"], cwd=REPO)
+    workers: list[psutil.Process] = []
+    try:
+        def fast_forwarding() -> bool:
+            workers[:] = [p for p in psutil.Process(runner.pid).children(recursive=True)
+                          if "bridges.sumo.worker" in " ".join(p.cmdline())]
+            return bool(workers) and workers[0].cpu_percent(0.2) > 30
+        assert wait_for(fast_forwarding, 60)
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(60) == 1
+        time.sleep(1.0)
+        assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+    finally:
+        for w in workers:
+            if w.is_running():
+                w.kill()
+        if runner.poll() is None:
+            runner.kill()

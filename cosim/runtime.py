@@ -322,6 +322,8 @@ class Runtime:
             while pending:
                 ev = pending.popleft()
                 if isinstance(ev, EndEvent):
+                    if ev.master_lost:
+                        self._fail(ev.reason)
                     c.on_end(ev)
                     self._linger()
                     return

@@ -56,9 +56,10 @@ class Recorder(Component):
     def _session_ns(self) -> int:
         return self.ctx.session_ns()
 
-    def log_ns(self, recv_ns: int) -> int:
-        """Receive time in session time; 0 before START (the epoch is not known yet)."""
-        return recv_ns if self.ctx.started else 0
+    @staticmethod
+    def log_ns(ev: DataEvent | SessionEvent) -> int:
+        """Receive time in session time; 0 for what arrived before START (the epoch was not known)."""
+        return ev.recv_ns if ev.timed else 0
 
     def on_tick(self, ev: TickEvent) -> None:  # the runtime's ACK gives the recorder a delivery latency
         assert self.writer is not None
@@ -69,7 +70,7 @@ class Recorder(Component):
         assert self.writer is not None
         payloads = [] if ev.topic in self.omit else [a.reshape(-1).view("u1") for a in ev.arrays.values()]
         self.payloads_omitted += bool(ev.arrays) and ev.topic in self.omit
-        self.writer.write_message(ev.topic, ev.msg, payloads, log_ns=self.log_ns(ev.recv_ns))
+        self.writer.write_message(ev.topic, ev.msg, payloads, log_ns=self.log_ns(ev))
         self._lsl(ev.msg)
 
     def on_session(self, ev: SessionEvent) -> None:
@@ -77,7 +78,7 @@ class Recorder(Component):
         if isinstance(ev.msg, p.Start):
             self.writer.metadata("session", {"session_id": ev.msg.session_id, "epoch_ns": str(ev.msg.epoch_ns),
                                              "mode": ev.msg.mode, "rate_hz": str(ev.msg.rate_hz)})
-        self.writer.write_message(p.TOPIC_SESSION, ev.msg, log_ns=self.log_ns(ev.recv_ns))
+        self.writer.write_message(p.TOPIC_SESSION, ev.msg, log_ns=self.log_ns(ev))
 
     def on_end(self, ev: EndEvent) -> None:
         assert self.writer is not None

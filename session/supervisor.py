@@ -20,12 +20,21 @@ import msgspec
 import zmq
 
 from cosim.config import Config, dump_yaml, resolve_endpoints
-from session.summary import build_summary, format_summary, write_summary
+from session.summary import build_summary, deep_merge, format_summary, write_summary
 from cosim import protocol as p
 from cosim.process import PARENT_ENV, REPO_ROOT
 from cosim.errors import ConfigError, ProtocolError
 
 SERVER = "syncserver"
+
+
+def exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 @dataclass
@@ -36,6 +45,7 @@ class Child:
     log: IO[bytes]
     exit_code: int | None = None
     status: str = "running"
+    signaled: bool = False  # the runner told it to stop (SIGTERM), not the session's END
 
     def poll(self) -> int | None:
         if self.exit_code is None:
@@ -80,6 +90,7 @@ class Supervisor:
         self.interrupts = 0
         self.crashed: list[str] = []
         self.end_reason: str | None = None
+        self.master_died: str | None = None
         self.last_status: p.Status | None = None
         self._tty = stream.isatty()
         self._next_line = 0.0
@@ -98,6 +109,7 @@ class Supervisor:
     def _signal_all(self, sig: int, names: list[str] | None = None) -> None:
         for child in self.children.values():
             if (names is None or child.name in names) and child.poll() is None:
+                child.signaled = child.signaled or (sig != signal.SIGINT or child.name != SERVER)
                 try:
                     os.killpg(child.proc.pid, sig)
                 except ProcessLookupError:
@@ -174,6 +186,8 @@ class Supervisor:
             self.out.write("\n")
         status = self._status()
         summary = build_summary(self.dir, self.cfg, status, self._component_report(), time.monotonic() - started)
+        if self.master_died:
+            self._rebuild_session(summary)
         status = summary["status"]
         write_summary(self.dir, summary)
         self._report(summary)
@@ -181,6 +195,19 @@ class Supervisor:
             self.out.write(format_summary(summary) + "\n")
             self.out.flush()
         return Outcome(self.dir, status, summary)
+
+    def _rebuild_session(self, summary: dict[str, Any]) -> None:
+        """The syncserver wrote no sections: take the session and tick figures from the recording."""
+        mcap = self.dir / "session.mcap"
+        if not mcap.is_file():
+            summary["session"]["end_reason"] = self.master_died
+            return
+        try:
+            from recording.rebuild import session_sections
+            deep_merge(summary, session_sections(mcap, self.master_died, self.cfg.session.late_threshold_us))
+        except Exception as exc:  # noqa: BLE001  the summary is written whatever the recording holds
+            summary["session"]["end_reason"] = self.master_died
+            self._print(f"could not rebuild the session figures from {mcap}: {type(exc).__name__}: {exc}")
 
     def _report(self, summary: dict[str, Any]) -> None:
         """report.html next to summary.json (recording.report); a failure is noted, summary.json kept."""
@@ -205,6 +232,11 @@ class Supervisor:
                     self._on_session_msg(msg)
             server = self.children[SERVER]
             if server.poll() is not None:
+                if server.exit_code not in (0, 3) and self.end_reason is None:
+                    self.master_died = f"syncserver died ({exit_text(server.exit_code)}) at frame " \
+                                       f"{self.last_status.frames if self.last_status else 0}"
+                    self.crashed.append(SERVER)
+                    self._print(f"{self.master_died}: stopping the components; see {self.dir / 'logs' / 'syncserver.log'}")
                 return
             for c in self.children.values():
                 if c.name != SERVER and c.poll() is not None and c.status == "running":
@@ -250,7 +282,8 @@ class Supervisor:
         report = {}
         for c in self.children.values():
             if c.status == "running":
-                c.status = "exited" if c.exit_code == 0 else ("crashed" if c.exit_code not in (None, -15, -2) else "stopped")
+                c.status = "stopped" if c.signaled and c.exit_code in (0, -15, -2) else \
+                    "exited" if c.exit_code == 0 else ("crashed" if c.exit_code not in (None, -15, -2) else "stopped")
             report[c.name] = {"module": c.module, "pid": c.proc.pid, "exit_code": c.exit_code, "status": c.status,
                               "log": f"logs/{c.name}.log"}
         for name, spec in self.cfg.enabled().items():

@@ -263,7 +263,8 @@ class Node:
         if self._master_silent(now):
             self._ended = True
             return [EndEvent(f"syncserver silent for {(now - self._last_broadcast_ns) / 1e9:.1f} s "
-                             f"(no tick or status broadcast; is it still running at {self.endpoints.ticks}?)")]
+                             f"(no tick or status broadcast; is it still running at {self.endpoints.ticks}?)",
+                             master_lost=True)]
         ack_due = self.acks.due_ns()
         if ack_due is not None and now >= ack_due:
             self.acks.flush()
@@ -418,12 +419,14 @@ class Node:
                 self.direct_in.on_offer(msg.direct)
             elif msg.event in ("left", "dropped"):
                 self.direct_in.on_gone(msg.direct)
+        timed = self.epoch_ns is not None
         if isinstance(msg, p.Start):
             self.epoch_ns = msg.epoch_ns
+            timed = True
         elif isinstance(msg, p.End):
             self._ended = True
             return EndEvent(msg.reason, msg.frames)
-        return SessionEvent(msg, self.session_ns(recv_local))
+        return SessionEvent(msg, self.session_ns(recv_local), timed)
 
     def _on_bus(self, frames: list[zmq.Frame], recv_local: int, direct: bool = False) -> Event | None:
         topic = frames[0].bytes
@@ -438,4 +441,4 @@ class Node:
             self.stats.decode_errors += 1
             log.warning("dropped bus message: %s", exc)
             return None
-        return DataEvent(topic, msg, arrays, self.session_ns(recv_local), direct)
+        return DataEvent(topic, msg, arrays, self.session_ns(recv_local), direct, self.epoch_ns is not None)

@@ -150,3 +150,30 @@ def test_duration_override_and_merged_sections(write_config, procs, tmp_path):
     assert set(summary["processes"]) == {"syncserver", "client"}
     assert summary["runner"]["section_problems"] == []
     assert (out / "report.html").is_file() and summary["report"] == {"path": "report.html"}
+
+
+def test_a_killed_syncserver_is_reported_at_once_and_the_summary_comes_from_the_recording(write_config, procs, tmp_path):
+    """Before: nothing for ~12 s, then '0 frames in 0.0 s' although the recording held ~1,000 ticks,
+    and every component listed as exited 0."""
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 60},
+                       components={"client": CLIENT, "recorder": {"module": "recording"}})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    time.sleep(3.0)
+    server = next(p for p in psutil.Process(runner.pid).children() if "syncserver" in " ".join(p.cmdline()))
+    server.kill()
+    killed = time.monotonic()
+    assert wait_for(lambda: "syncserver died (killed by SIGKILL)" in procs.log("runner"), 5), procs.log("runner")
+    assert runner.wait(30) == 1
+    assert time.monotonic() - killed < 10
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "crashed"
+    session = summary["session"]
+    assert session["end_reason"].startswith("syncserver died (killed by SIGKILL)")
+    assert session["rebuilt_from"] == "session.mcap" and session["frames"] > 200
+    assert session["recorded_ticks"] >= session["frames"] - 10
+    assert summary["ticks"]["lateness_us"]["p50"] is not None
+    assert {summary["runner"]["components"][n]["status"] for n in ("client", "recorder")} == {"stopped"}
+    assert no_processes_left(summary)

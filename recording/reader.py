@@ -108,6 +108,10 @@ class Recording:
                     self.attachments[record.name] = bytes(record.data)
                 yield record
 
+    def mcap_records(self) -> Iterator[object]:
+        """Every MCAP record (header, schemas, channels, messages, metadata, ...) up to the last whole one."""
+        return self._records()
+
     def records(self, topics: Iterable[bytes | str] | None = None) -> Iterator[Record]:
         """Every recorded message in file order (the order the recorder received them)."""
         wanted = None if topics is None else {t.encode() if isinstance(t, str) else t for t in topics}

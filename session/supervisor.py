@@ -184,8 +184,11 @@ class Supervisor:
                 c.log.close()
         if self._tty and not self.quiet:
             self.out.write("\n")
+        repairs = self._repair_recordings()
         status = self._status()
         summary = build_summary(self.dir, self.cfg, status, self._component_report(), time.monotonic() - started)
+        if repairs:
+            summary.setdefault("recording", {})["repairs"] = repairs
         if self.master_died:
             self._rebuild_session(summary)
         status = summary["status"]
@@ -195,6 +198,23 @@ class Supervisor:
             self.out.write(format_summary(summary) + "\n")
             self.out.flush()
         return Outcome(self.dir, status, summary)
+
+    def _repair_recordings(self) -> list[dict[str, Any]]:
+        """A recorder that died (kill -9, a full disk) left a file without its summary and footer:
+        rewrite it so that standard MCAP readers take it (recording.repair)."""
+        from recording.repair import readable, repair
+        out = []
+        for path in sorted(self.dir.glob("*.mcap")):
+            if readable(path):
+                continue
+            try:
+                result = repair(path)
+            except Exception as exc:  # noqa: BLE001  never lose the summary over it
+                result = {"repaired": False, "path": path.name, "error": f"{type(exc).__name__}: {exc}"}
+            self._print(f"recording {path.name} was incomplete: " + (
+                f"repaired, {result['messages']} messages kept" if result.get("repaired") else f"not repaired: {result.get('error')}"))
+            out.append(result)
+        return out
 
     def _rebuild_session(self, summary: dict[str, Any]) -> None:
         """The syncserver wrote no sections: take the session and tick figures from the recording."""

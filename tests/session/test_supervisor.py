@@ -24,10 +24,11 @@ def run_session(procs, cfg: Path, out: Path, *extra: str):
     return procs.start("run_session.py", "--config", str(cfg), "--out", str(out), *extra, log="runner.log")
 
 
-def kill_when_started(runner: subprocess.Popen, out: Path, name: str) -> None:
-    """SIGKILL the runner's child ``name`` once the session has started."""
+def kill_when_started(runner: subprocess.Popen, out: Path, name: str, after_s: float = 0.0) -> None:
+    """SIGKILL the runner's child ``name`` ``after_s`` after the session has started."""
     assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
                     and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    time.sleep(after_s)
     pid = next(p.pid for p in psutil.Process(runner.pid).children() if "--name" in p.cmdline()
                and p.cmdline()[p.cmdline().index("--name") + 1] == name)
     psutil.Process(pid).kill()
@@ -177,3 +178,24 @@ def test_a_killed_syncserver_is_reported_at_once_and_the_summary_comes_from_the_
     assert summary["ticks"]["lateness_us"]["p50"] is not None
     assert {summary["runner"]["components"][n]["status"] for n in ("client", "recorder")} == {"stopped"}
     assert no_processes_left(summary)
+
+
+def test_a_killed_recorder_leaves_a_file_the_standard_mcap_reader_opens(write_config, procs, tmp_path):
+    """kill -9 of the recorder: no footer, and mcap's make_reader raised RecordLengthLimitExceeded
+    on get_summary() and iter_messages(); the runner now repairs the file."""
+    from mcap.reader import make_reader
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 4, "on_crash": "continue"},
+                       components={"client": CLIENT, "recorder": {"module": "recording",
+                                                                 "settings": {"flush_interval_s": 0.2}}})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    kill_when_started(runner, out, "recorder", after_s=1.5)
+    assert runner.wait(60) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    [repair] = summary["recording"]["repairs"]
+    assert repair["repaired"] and repair["messages"] > 50
+    with open(out / "session.mcap", "rb") as f:
+        reader = make_reader(f)
+        assert reader.get_summary() is not None
+        topics = [channel.topic for _, channel, _ in reader.iter_messages()]
+    assert topics.count("tick") > 50 and "session" in topics

@@ -33,6 +33,9 @@ def session_of(sample: int, sample_rate: int) -> int:
     return (sample * NS + sample_rate // 2) // sample_rate
 
 
+SFC_SET_UPDATE_HEADER_AUTO = 0x1061  # sndfile.h
+
+
 class FileBackend:
     name = "file"
 
@@ -55,6 +58,9 @@ class FileBackend:
                                       subtype=self.subtype, format="WAV")
         except (OSError, sf.LibsndfileError, RuntimeError) as exc:
             raise AudioBackendError(f"cannot open {str(self.path)!r} for writing: {exc}") from None
+        # libsndfile writes a WAV's sizes only on close: a process killed before leaves a header that
+        # says "no data". Have it rewrite the header after every write instead.
+        sf._snd.sf_command(self._file._file, SFC_SET_UPDATE_HEADER_AUTO, sf._ffi.NULL, 1)
 
     def submit(self, t_ns: int, kind: str, sound: np.ndarray, gains: np.ndarray | float) -> None:
         self.queue.push(t_ns, kind, sound, gains)

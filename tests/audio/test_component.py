@@ -103,3 +103,35 @@ def test_ctrl_c_closes_the_wav_and_writes_the_section(tmp_path: Path, write_conf
 def _started(out: Path) -> bool:
     log = out / "logs" / "syncserver.log"
     return log.exists() and "session starts" in log.read_text(errors="replace")
+
+
+def test_a_killed_audio_process_leaves_a_wav_that_python_wave_opens(tmp_path: Path, write_config: Callable[..., Path]) -> None:
+    """The header was written only on close: kill -9 left data size 0, which the standard library's
+    wave module refuses. Now the header is rewritten after every write."""
+    import signal
+    import time
+    import wave
+
+    import psutil
+    cfg = write_config(session={"duration_s": 30, "on_crash": "continue"}, components={"client": CLIENT, "audio": {
+        "module": "audio", "settings": {"test_clicks": {"period_s": 0.25}, "file": {"render_lag_ms": 100}}}})
+    out = tmp_path / "session"
+    proc = subprocess.Popen([sys.executable, "run_session.py", "--config", str(cfg), "--out", str(out), "--quiet"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _started(out):
+            time.sleep(0.1)
+        time.sleep(2.0)
+        [audio] = [p for p in psutil.Process(proc.pid).children() if "audio" in p.cmdline()]
+        audio.send_signal(signal.SIGKILL)
+        time.sleep(0.5)
+        with wave.open(str(out / "audio.wav")) as w:
+            seconds = w.getnframes() / w.getframerate()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert 1.0 < seconds < 3.0

@@ -14,7 +14,7 @@ from typing import Sequence
 import msgspec
 
 from session.config import load_config
-from session.supervisor import REPO_ROOT, Supervisor, default_session_dir, prepare_session_dir
+from session.supervisor import REPO_ROOT, Supervisor, default_session_dir, finish_session, prepare_session_dir
 from cosim.errors import CosimError
 
 
@@ -29,6 +29,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--replay-mode", choices=("lockstep", "realtime"), default="lockstep")
     ap.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None,
                     help="compare two session folders: print a table, write compare.html (in --out or here)")
+    ap.add_argument("--finish", metavar="SESSION", default=None,
+                    help="write summary.json and report.html of a session whose runner died (kill -9, a crash)")
     return ap.parse_args(argv)
 
 
@@ -37,12 +39,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.compare:
         from recording.compare import compare_main
         return compare_main(*args.compare, out=args.out)
+    if args.finish:
+        try:
+            outcome = finish_session(Path(args.finish), quiet=args.quiet)
+        except CosimError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0 if outcome.ok else 1
     try:
         if args.replay:
             from recording.replay.session import replay_config
-            cfg = load_config(raw=replay_config(args.replay, args.replay_mode))
+            cfg = load_config(raw=replay_config(args.replay, args.replay_mode), check_files=True)
         else:
-            cfg = load_config(args.config)
+            cfg = load_config(args.config, check_files=True)
         if args.duration is not None:
             if args.duration <= 0:
                 raise CosimError(f"--duration must be > 0 seconds (got {args.duration})")

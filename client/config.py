@@ -41,3 +41,15 @@ class Settings(Strict):
     pose: PoseUseSettings = msgspec.field(default_factory=PoseUseSettings)
     residuals: ResidualSettings = msgspec.field(default_factory=ResidualSettings)
     report_frames: bool = True  # publish a FRAME_REPORT per frame on the bus
+
+
+def check_files(settings: Settings) -> None:
+    """What the runner checks before it starts any process: the base motion file exists."""
+    from pathlib import Path
+
+    from cosim.errors import InputFileError
+    from cosim.process import REPO_ROOT
+    if settings.residuals.enabled and settings.residuals.base_motion:
+        path = REPO_ROOT / settings.residuals.base_motion  # an absolute path stays absolute
+        if not Path(path).is_file():
+            raise InputFileError(f"residuals.base_motion {str(path)!r} does not exist")

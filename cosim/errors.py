@@ -19,3 +19,7 @@ class HandshakeError(CosimError):
 
 class InputFileError(CosimError):
     """A data file (scenario, trace, checkpoint, sound) that is missing or malformed."""
+
+
+class OutputError(CosimError):
+    """A file this process writes could not be written (a full disk, a read-only folder)."""

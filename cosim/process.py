@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import errno
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from cosim.errors import OutputError
 from cosim.timing import reduce_timer_slack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # relative asset/scenario paths resolve here
@@ -112,13 +114,33 @@ def write_sections(out: Path | None, name: str, sections: dict[str, Any]) -> Pat
     if out is None:
         return None
     sections = {**sections, "processes": {name: process_figures()}}
-    folder = Path(out) / "sections"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(sections, indent=2, default=_json_default))
-    os.replace(tmp, path)
+    try:
+        return write_json(Path(out) / "sections" / f"{name}.json", sections)
+    except OutputError as exc:
+        logging.getLogger(name).error("%s", exc)
+        return None
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as JSON atomically (a temporary file, then a rename); OutputError names the
+    file and the cause (a full disk, a read-only folder), and no temporary file is left behind."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {describe_os_error(exc)}") from None
     return path
+
+
+def describe_os_error(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full (no space left on device)"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"not writable ({exc.strerror})"
+    return exc.strerror or str(exc)
 
 
 def _json_default(obj: Any) -> Any:

@@ -113,3 +113,23 @@ def load_train_config(path: str | Path) -> TrainConfig:
         from cosim.errors import ConfigError
         raise ConfigError(f"{path}: asset needs exactly one of 'garment' (sewing pattern) or 'meshes' (OBJ/PLY folders)")
     return cfg
+
+
+def check_files(settings: Settings) -> None:
+    """What the runner checks before it starts any process: the training config exists and, unless
+    the runtime may build them (build_if_missing), its sequence and checkpoint."""
+    from cosim.errors import InputFileError
+    from cosim.process import REPO_ROOT
+
+    def where(p: str) -> Path:
+        return Path(p) if Path(p).is_absolute() else REPO_ROOT / p
+    train = where(settings.train_config)
+    if not train.is_file():
+        raise InputFileError(f"train_config {str(train)!r} does not exist")
+    if settings.build_if_missing:
+        return
+    cfg = load_train_config(train)
+    for what, value in (("sequence", settings.sequence or cfg.output.sequence),
+                        ("checkpoint", settings.checkpoint or cfg.output.checkpoint)):
+        if not where(value).is_file():
+            raise InputFileError(f"{what} {str(where(value))!r} does not exist (and build_if_missing is off)")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cosim.config import Config, ConfigError, read_config, settings_for
+from cosim.errors import InputFileError
 from cosim.runtime import Component
 
 
@@ -45,14 +46,32 @@ def component_settings(cfg: Config, name: str) -> Any:
     return settings_for(cfg, name, component_settings_type(spec.module) if spec else None)
 
 
-def load_config(path: str | Path | None = None, raw: Any = None, *, check_components: bool = True) -> Config:
+def check_component_files(module: str, name: str, settings: Any) -> None:
+    """``<module>.config.check_files(settings)``, where a component defines it: the files its
+    settings name exist, before any process starts (an InputFileError, named by the component)."""
+    try:
+        check = getattr(importlib.import_module(f"{module}.config"), "check_files", None)
+    except ModuleNotFoundError:
+        return
+    if check is not None:
+        try:
+            check(settings)
+        except InputFileError as exc:
+            raise InputFileError(f"components.{name}.settings: {exc}") from None
+
+
+def load_config(path: str | Path | None = None, raw: Any = None, *, check_components: bool = True,
+                check_files: bool = False) -> Config:
     """Load and validate a session config; with ``check_components`` also every launched
-    component's settings block (the runner's check before it starts anything)."""
+    component's settings block, and with ``check_files`` the files those settings name (the
+    runner's checks before it starts anything)."""
     cfg = read_config(path, raw)
     if check_components:
         for name, spec in cfg.enabled().items():
             if spec.launch:
-                component_settings(cfg, name)
+                settings = component_settings(cfg, name)
+                if check_files:
+                    check_component_files(spec.module, name, settings)
             elif spec.settings:
                 raise ConfigError(f"components.{name}.settings: {name} is started elsewhere (launch: false), "
                                   f"so it takes no settings here (got {sorted(spec.settings)})")

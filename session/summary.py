@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cosim.config import Config
+from cosim.process import write_json
 
 BLOCK_KEYS = ("p50", "p95", "p99", "max")
 
@@ -69,11 +70,7 @@ def warnings(summary: dict[str, Any]) -> list[str]:
 
 
 def write_summary(session_dir: Path, summary: dict[str, Any]) -> Path:
-    path = session_dir / "summary.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, path)
-    return path
+    return write_json(session_dir / "summary.json", summary)
 
 
 def _is_block(value: Any) -> bool:

@@ -6,7 +6,9 @@ behind even if the supervisor itself is killed.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +21,11 @@ from typing import IO, Any
 import msgspec
 import zmq
 
-from cosim.config import Config, dump_yaml, resolve_endpoints
+from cosim.config import Config, dump_yaml, read_config, resolve_endpoints
 from session.summary import build_summary, deep_merge, format_summary, write_summary
 from cosim import protocol as p
-from cosim.process import PARENT_ENV, REPO_ROOT
+from cosim.errors import OutputError
+from cosim.process import PARENT_ENV, REPO_ROOT, describe_os_error
 from cosim.errors import ConfigError, ProtocolError
 
 SERVER = "syncserver"
@@ -68,10 +71,25 @@ def default_session_dir(cfg: Config) -> Path:
     return REPO_ROOT / "sessions" / f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.session.name}"
 
 
+MIN_FREE_BYTES = 64 * 1024 * 1024  # less free space than this at the start: refused
+
+
 def prepare_session_dir(path: Path) -> Path:
+    """Create the session folder; refused (ConfigError, before anything starts) when it is not
+    empty, cannot be written, or its disk is nearly full."""
     if path.exists() and any(path.iterdir()):
         raise ConfigError(f"--out {str(path)!r} already exists and is not empty; choose a new folder")
-    (path / "logs").mkdir(parents=True, exist_ok=True)
+    try:
+        (path / "logs").mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"x")
+        probe.unlink()
+        free = shutil.disk_usage(path).free
+    except OSError as exc:
+        raise ConfigError(f"--out {str(path)!r}: cannot write the session folder: {describe_os_error(exc)}") from None
+    if free < MIN_FREE_BYTES:
+        raise ConfigError(f"--out {str(path)!r}: only {free / 2**20:.1f} MiB free on its disk; a session needs at "
+                          f"least {MIN_FREE_BYTES / 2**20:.0f} MiB (recording, audio, logs)")
     return path
 
 
@@ -184,20 +202,37 @@ class Supervisor:
                 c.log.close()
         if self._tty and not self.quiet:
             self.out.write("\n")
+        return self.conclude(self._status(), self._component_report(), time.monotonic() - started)
+
+    def conclude(self, status: str, components: dict[str, Any], wall_s: float) -> Outcome:
+        """Everything after the processes: repair recordings, merge the summary (rebuilt from the
+        recording when the syncserver wrote nothing), write it and the report, print the short form."""
         repairs = self._repair_recordings()
-        status = self._status()
-        summary = build_summary(self.dir, self.cfg, status, self._component_report(), time.monotonic() - started)
+        summary = build_summary(self.dir, self.cfg, status, components, wall_s)
         if repairs:
             summary.setdefault("recording", {})["repairs"] = repairs
-        if self.master_died:
+        if self.master_died or not (self.dir / "sections" / f"{SERVER}.json").is_file():
             self._rebuild_session(summary)
         status = summary["status"]
-        write_summary(self.dir, summary)
-        self._report(summary)
+        if self._save(summary):
+            self._report(summary)
+        else:
+            status = "output_failed"
         if not self.quiet:
             self.out.write(format_summary(summary) + "\n")
             self.out.flush()
         return Outcome(self.dir, status, summary)
+
+    def _save(self, summary: dict[str, Any]) -> bool:
+        """summary.json; on a full disk or a read-only folder an ``error:`` line (the short summary
+        still goes to the terminal) and False."""
+        try:
+            write_summary(self.dir, summary)
+        except OutputError as exc:
+            self.out.write(f"error: {exc}\n")
+            self.out.flush()
+            return False
+        return True
 
     def _repair_recordings(self) -> list[dict[str, Any]]:
         """A recorder that died (kill -9, a full disk) left a file without its summary and footer:
@@ -218,15 +253,16 @@ class Supervisor:
 
     def _rebuild_session(self, summary: dict[str, Any]) -> None:
         """The syncserver wrote no sections: take the session and tick figures from the recording."""
+        reason = self.master_died or "unknown: the syncserver wrote no summary sections"
         mcap = self.dir / "session.mcap"
         if not mcap.is_file():
-            summary["session"]["end_reason"] = self.master_died
+            summary["session"]["end_reason"] = reason
             return
         try:
             from recording.rebuild import session_sections
-            deep_merge(summary, session_sections(mcap, self.master_died, self.cfg.session.late_threshold_us))
+            deep_merge(summary, session_sections(mcap, reason, self.cfg.session.late_threshold_us))
         except Exception as exc:  # noqa: BLE001  the summary is written whatever the recording holds
-            summary["session"]["end_reason"] = self.master_died
+            summary["session"]["end_reason"] = reason
             self._print(f"could not rebuild the session figures from {mcap}: {type(exc).__name__}: {exc}")
 
     def _report(self, summary: dict[str, Any]) -> None:
@@ -237,7 +273,7 @@ class Supervisor:
         except Exception as exc:  # the report must never cost the session its summary
             summary["report"] = {"error": f"{type(exc).__name__}: {exc}"}
             self._print(f"report.html not written: {type(exc).__name__}: {exc}")
-        write_summary(self.dir, summary)
+        self._save(summary)
 
     def _supervise(self, monitor: zmq.Socket) -> None:
         decoder = p.broadcast_decoder()
@@ -346,3 +382,29 @@ class Supervisor:
         else:
             self.out.write(line + "\n")
         self.out.flush()
+
+
+def finish_session(folder: Path, *, quiet: bool = False, stream: IO[str] = sys.stdout) -> Outcome:
+    """``run_session.py --finish DIR``: summary.json and report.html of a session whose runner died
+    (its processes died with it), from the sections the processes wrote and the recording."""
+    if not (folder / "config.yaml").is_file():
+        raise ConfigError(f"{str(folder)!r} is not a session folder (no config.yaml)")
+    cfg = read_config(folder / "config.yaml")
+    sup = Supervisor(cfg, folder, quiet=quiet, stream=stream)
+    server = folder / "sections" / f"{SERVER}.json"
+    end = ""
+    if server.is_file():
+        try:
+            end = json.loads(server.read_text()).get("session", {}).get("end_reason") or ""
+        except (OSError, ValueError):
+            pass
+    status = ("ok" if end == "completed" else "interrupted" if end.startswith("interrupted")
+              else "ready_timeout" if end.startswith("ready timeout") else "failed")
+    unknown = "unknown: the runner died before it could see the end"
+    components = {name: {"module": spec.module, "status": unknown if spec.launch else "external"}
+                  for name, spec in cfg.enabled().items()}
+    components[SERVER] = {"module": SERVER, "status": unknown}
+    outcome = sup.conclude(status, components, 0.0)
+    outcome.summary["runner"]["finished_by"] = "run_session.py --finish (the runner had died)"
+    sup._save(outcome.summary)
+    return outcome

@@ -45,3 +45,13 @@ class Settings(Strict):
     synthetic: SyntheticSettings = msgspec.field(default_factory=SyntheticSettings)
     trace: TraceSettings = msgspec.field(default_factory=TraceSettings)
     openvr: OpenVRSettings = msgspec.field(default_factory=OpenVRSettings)
+
+
+def check_files(settings: Settings) -> None:
+    """What the runner checks before it starts any process: a trace source's file exists."""
+    from cosim.errors import InputFileError
+    from cosim.process import REPO_ROOT
+    if settings.source == "trace" and settings.trace.path:
+        path = REPO_ROOT / settings.trace.path  # an absolute path stays absolute
+        if not path.is_file():
+            raise InputFileError(f"trace.path {str(path)!r} does not exist")

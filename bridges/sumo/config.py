@@ -43,3 +43,9 @@ class Settings(Strict):
     rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0
     startup_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     wait_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # lockstep: longest wait for SUMO
+
+
+def check_files(settings: Settings) -> None:
+    """What the runner checks before it starts any process (session.config)."""
+    from bridges.sumo.scenario import check_inputs
+    check_inputs(settings.scenario)

@@ -75,3 +75,21 @@ def check_sumocfg(path: Path) -> dict[str, list[Path]]:
         for f in files:
             check_well_formed(f, f"{opt} (from {str(path)!r})")
     return inputs
+
+
+def check_inputs(scenario: str) -> None:
+    """Before anything starts: the scenario (a .sumocfg and the files it names, or an FCD trace)
+    exists. Only existence: parsing a city's files is the stepping process's job."""
+    path = resolve(scenario)
+    check_file(path, "SUMO scenario" if path.suffix == ".sumocfg" else "FCD trace")
+    if path.suffix != ".sumocfg":
+        return
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise InputFileError(f"SUMO scenario {str(path)!r} is not well-formed XML: {exc}") from None
+    for opt in ("net-file", "route-files", "additional-files"):
+        el = root.find(f"input/{opt}")
+        for name in ([] if el is None else el.get("value", "").replace(";", ",").split(",")):
+            if name.strip():
+                check_file((path.parent / name.strip()).resolve(), f"{opt} of {str(path)!r}:")

@@ -199,3 +199,101 @@ def test_a_killed_recorder_leaves_a_file_the_standard_mcap_reader_opens(write_co
         assert reader.get_summary() is not None
         topics = [channel.topic for _, channel, _ in reader.iter_messages()]
     assert topics.count("tick") > 50 and "session" in topics
+
+
+@pytest.mark.parametrize("component,settings,needle", [
+    ("sumo", {"module": "bridges.sumo", "settings": {"scenario": "scenarios/demo/nope.sumocfg"}},
+     "components.sumo.settings: SUMO scenario"),
+    ("pose", {"module": "bridges.pose", "settings": {"source": "trace", "trace": {"path": "no/such/trace.csv"}}},
+     "components.pose.settings: trace.path"),
+    ("client", {"module": "client", "settings": {"residuals": {"base_motion": "assets/nope.safetensors"}}},
+     "components.client.settings: residuals.base_motion"),
+])
+def test_a_missing_file_is_refused_before_anything_starts(write_config, procs, tmp_path, component, settings, needle):
+    """Before: every process started, SUMO crashed, and the summary said 'interrupted (SIGINT)'."""
+    cfg = write_config(components={component: settings})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    assert runner.wait(30) == 2
+    log = procs.log("runner")
+    assert log.startswith("error: ") and needle in log and "does not exist" in log, log
+    assert not out.exists()
+
+
+def test_finish_rebuilds_summary_and_report_of_a_session_whose_runner_was_killed(write_config, procs, tmp_path):
+    """SIGKILL of the runner: its children end with it (parent-death signal), but nothing wrote the
+    summary or the report. ``run_session.py --finish DIR`` does, from the sections and the recording."""
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 60},
+                       components={"client": CLIENT, "recorder": {"module": "recording"}})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    time.sleep(2.0)
+    children = psutil.Process(runner.pid).children()
+    runner.kill()
+    runner.wait(10)
+    assert wait_for(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children), 15)
+    assert not (out / "summary.json").exists()
+    res = subprocess.run([sys.executable, "run_session.py", "--finish", str(out), "--quiet"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    summary = json.loads((out / "summary.json").read_text())
+    assert res.returncode == 1, res.stderr  # not ok: the session did not end by itself
+    assert summary["runner"]["finished_by"].startswith("run_session.py --finish")
+    assert summary["session"]["frames"] > 100  # from the syncserver's own sections or the recording
+    assert (out / "report.html").is_file()
+
+
+def test_a_read_only_out_folder_is_an_error_line_before_anything_starts(write_config, procs, tmp_path):
+    import os
+    cfg = write_config(components={"client": CLIENT})
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores the mode; a read-only bind mount does not
+            import shutil
+            if shutil.which("mount") is None or subprocess.run(
+                    ["mount", "--bind", "-o", "ro", str(locked), str(locked)], capture_output=True).returncode:
+                pytest.skip("cannot make a read-only folder here")
+        runner = run_session(procs, cfg, locked / "s")
+        assert runner.wait(30) == 2
+        log = procs.log("runner")
+        assert log.startswith("error: --out") and "not writable" in log and "Traceback" not in log, log
+    finally:
+        subprocess.run(["umount", str(locked)], capture_output=True)
+        os.chmod(locked, 0o700)
+
+
+def test_a_disk_that_fills_up_stops_the_session_cleanly(write_config, procs, tmp_path):
+    """Before: a raw ENOSPC traceback, summary.json, every section and the report lost, .tmp files
+    left behind, and nothing saying the disk was full. A 72 MiB tmpfs: enough to start, then filled."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=72m", "tmpfs", str(small)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        cfg = write_config(session={"rate_hz": 90, "duration_s": 60},
+                           components={"client": CLIENT, "recorder": {"module": "recording",
+                                                                     "settings": {"flush_interval_s": 0.1}}})
+        out = small / "session"
+        runner = run_session(procs, cfg, out)
+        assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                        and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+        time.sleep(1.0)
+        with open(small / "filler", "wb") as f:  # fill the disk, as a big copy elsewhere would
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 20))
+            except OSError:
+                pass
+        assert runner.wait(60) == 1
+        log = procs.log("runner")
+        assert "Traceback" not in log and "disk is full" in log, log
+        assert not list(out.rglob("*.tmp"))
+        (small / "filler").unlink()  # what was written stays readable
+        from recording.reader import Recording
+        assert Recording.open(out / "session.mcap").records() is not None
+        assert "No space left on device" in (out / "logs" / "recorder.log").read_text()
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)

@@ -55,7 +55,7 @@ def time_path(worker: RefineWorker, frames: int, refine: bool) -> list[float]:
         t_ns = int(k * 1e9 / 90)
         if refine:
             worker.refine_frame(k, t_ns)
-            times.append(worker.stats.frame_ns[-1] / 1e6)
+            times.append(worker.stats.frame_ns.last / 1e6)
         else:
             t0 = time.perf_counter_ns()
             worker.seq.base_at(t_ns, worker._base)

@@ -20,7 +20,7 @@ from cosim import protocol as p
 from cosim.node import DataEvent, EndEvent, TickEvent
 from cosim.process import REPO_ROOT
 from cosim.runtime import Component, Context, Presented, run
-from cosim.stats import percentile_block
+from cosim.stats import Samples, percentile_block
 
 log = logging.getLogger("client")
 ASK_EVERY_S = 1.0  # how often to ask again for an asset that residuals name but nobody announced
@@ -43,9 +43,10 @@ class HeadlessClient(Component):
                           + ([p.TOPIC_RESIDUALS, p.TOPIC_ASSET] if s.residuals.enabled else []))
         self.publishes = s.report_frames or s.residuals.enabled
         self.frames = 0
-        self.present_ns: list[int] = []
-        self.photon_ns: list[int] = []
+        self.present_ns = Samples()
+        self.photon_ns = Samples()
         self._asked = 0.0
+        self._report: p.FrameReport | None = None
 
     def setup(self) -> None:
         r = self.settings.residuals
@@ -63,11 +64,16 @@ class HeadlessClient(Component):
         self.present_ns.append(shown.present_ns - ev.tick.t_ns)
         self.photon_ns.append(shown.photon_ns - ev.tick.t_ns)
         if self.settings.report_frames:
-            self.ctx.publish(p.TOPIC_FRAMES, p.FrameReport(
+            self._report = p.FrameReport(
                 frame=ev.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns, present_ns=shown.present_ns,
                 photon_ns=shown.photon_ns, pose_sample_ns=used.sample_ns if used else None,
-                data=used.data() if used else {}, residual_frame=residual_frame))
+                data=used.data() if used else {}, residual_frame=residual_frame)
         return Presented(shown.present_ns, shown.photon_ns)
+
+    def after_ack(self, ev: TickEvent) -> None:  # off the lockstep critical path of the ACK
+        if self._report is not None:
+            self.ctx.publish(p.TOPIC_FRAMES, self._report)
+            self._report = None
 
     def on_message(self, ev: DataEvent) -> None:
         msg = ev.msg

@@ -14,7 +14,6 @@ trace the stream is the recorded truth.
 from __future__ import annotations
 
 import logging
-from array import array
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from client import prediction as pred
 from client.config import PoseUseSettings
 from client.display import DisplayModel, Presented
 from cosim import protocol as p
-from cosim.stats import percentile_block
+from cosim.stats import Samples, percentile_block
 
 log = logging.getLogger("client.mtp")
 
@@ -67,18 +66,18 @@ class MotionToPhoton:
         self.latest: Received | None = None  # newest sample of the rendered device
         self.previous: p.Pose | None = None  # the one before it (estimated velocities)
         self.pending: deque[Pending] = deque()
-        self.total: list[int] = []
-        self.terms: dict[str, list[int]] = {t: [] for t in TERMS}
+        self.total = Samples()
+        self.terms: dict[str, Samples] = {t: Samples() for t in TERMS}
         self.frames = 0
         self.frames_without_pose = 0
-        self.errors: dict[str, list[float]] = {"position_mm": [], "rotation_deg": [],
-                                               "unpredicted_position_mm": [], "unpredicted_rotation_deg": []}
+        self.errors: dict[str, Samples] = {k: Samples() for k in ("position_mm", "rotation_deg",
+                                                                   "unpredicted_position_mm", "unpredicted_rotation_deg")}
         self.unresolved = 0
         self.received = 0
         self.received_direct = 0  # straight from the pose bridge (a direct stream), not via the bus proxy
         self.received_devices: dict[str, int] = {}
-        self.sample_to_client = array("q")
-        self.bus_to_client = array("q")
+        self.sample_to_client = Samples()
+        self.bus_to_client = Samples()
         self.out_of_order = 0
         self.first_recv: int | None = None
         self.last_recv: int | None = None

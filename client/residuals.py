@@ -15,7 +15,7 @@ import numpy as np
 
 from client.basemotion import BaseMotion
 from cosim import protocol as p
-from cosim.stats import percentile_block
+from cosim.stats import Samples, percentile_block
 
 log = logging.getLogger("client.residuals")
 
@@ -28,7 +28,7 @@ class ResidualApplier:
         self.mesh: np.ndarray | None = None
         self.offsets: np.ndarray | None = None
         self.base_frame: int | None = None
-        self.ages: list[int] = []
+        self.ages = Samples()
         self.applied = 0
         self.without = 0
         self.rejected = 0

@@ -140,6 +140,42 @@ class LinearClockFit:
         return [y - (a + b * x) for x, y in self._pts]
 
 
+class StreamingFit:
+    """Least-squares slope of ``y`` against ``x`` over a whole session in constant memory (running
+    sums, relative to the first point so that float64 keeps its precision)."""
+
+    __slots__ = ("n", "_x0", "_y0", "_sx", "_sy", "_sxx", "_sxy")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._x0 = self._y0 = 0
+        self._sx = self._sy = self._sxx = self._sxy = 0.0
+
+    def add(self, x_ns: int, y_ns: int) -> None:
+        if self.n == 0:
+            self._x0, self._y0 = x_ns, y_ns
+        x, y = float(x_ns - self._x0), float(y_ns - self._y0)
+        self.n += 1
+        self._sx += x
+        self._sy += y
+        self._sxx += x * x
+        self._sxy += x * y
+
+    def slope(self) -> float | None:
+        """None with fewer than two distinct x."""
+        if self.n < 2:
+            return None
+        sxx = self._sxx - self._sx * self._sx / self.n
+        if sxx <= 0.0:
+            return None
+        return (self._sxy - self._sx * self._sy / self.n) / sxx
+
+    def drift_ppm(self) -> float | None:
+        """(slope - 1) in ppm: how much faster ``y`` runs than ``x`` (None without a slope)."""
+        b = self.slope()
+        return None if b is None else (b - 1.0) * 1e6
+
+
 def drift_ppm(samples: list[tuple[int, int]]) -> float | None:
     """Slope of offset (ns) against time (ns), in ppm; None with fewer than two distinct times."""
     if len({x for x, _ in samples}) < 2:

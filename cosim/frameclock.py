@@ -67,6 +67,17 @@ class FrameClock:
         that content time belongs to)."""
         return max(0, math.ceil(content_ns / self.period))
 
+    def frame_at(self, session_ns: int) -> int | None:
+        """The first frame whose scheduled time is at or after ``session_ns``; None when unpaced."""
+        if self.speed is None:
+            return None
+        k = max(0, math.ceil(session_ns * self.speed / self.period))
+        while self.t_ns(k) < session_ns:  # type: ignore[operator]  (floor rounding: at most a step)
+            k += 1
+        while k > 0 and self.t_ns(k - 1) >= session_ns:  # type: ignore[operator]
+            k -= 1
+        return k
+
     def session_of_content(self, content_ns: int) -> int | None:
         """The session time at which content time ``content_ns`` is due; None when unpaced."""
         if self.speed is None:

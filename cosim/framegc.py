@@ -10,13 +10,13 @@ import gc
 import time
 from typing import Any
 
-from cosim.stats import percentile_block
+from cosim.stats import Samples, percentile_block
 
 
 class FrameGc:
     def __init__(self) -> None:
         self.thresholds = gc.get_threshold()
-        self.collect_ns: list[int] = []
+        self.collect_ns = Samples()
         self.active = False
 
     def start(self) -> None:

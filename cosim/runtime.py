@@ -43,12 +43,16 @@ from cosim.errors import CosimError
 from cosim.framegc import FrameGc
 from cosim.frameclock import FrameClock
 from cosim.node import DataEvent, EndEvent, Event, Node, SessionEvent, TickEvent
-from cosim.process import command_line, start_process, write_sections
+from cosim.process import command_line, install_stop_handlers, start_process, write_sections
 from cosim.timing import realtime_priority, spin_until
 
 log = logging.getLogger("cosim.runtime")
 
 MAX_WAIT_NS = 20_000_000  # while waiting for a due time, serve the node at least this often
+
+
+class SetupInterrupted(CosimError):
+    """A stop signal arrived while the component was setting up."""
 
 
 class Presented(NamedTuple):
@@ -156,6 +160,9 @@ class Component:
         """One tick; the runtime ACKs it afterwards, with the times returned, if any."""
         return None
 
+    def after_ack(self, tick: TickEvent) -> None:
+        """After the tick's ACK went out: work that must not delay it in lockstep (reports)."""
+
     def on_message(self, ev: DataEvent) -> None:
         """One bus message of a subscribed topic."""
 
@@ -236,26 +243,32 @@ class Runtime:
         self.ctx = component.ctx
         self.gc = FrameGc()
         self._serve_by = 0
+        self._closed = False
+        self._in_setup = False
+        self.stop_reason: str | None = None
         if component.frame_gc:
             self.ctx.frame_gc = self.gc
 
     def run(self) -> int:
         c, ctx = self.c, self.ctx
         status = 0
+        install_stop_handlers(self._on_signal)  # before setup: a stop during it still closes and reports
         try:
-            c.setup()
-            subscribe, direct = topics(c.subscribe, "subscribe"), topics(c.direct, "direct")
+            self._in_setup = True
+            try:
+                c.setup()
+                subscribe, direct = topics(c.subscribe, "subscribe"), topics(c.direct, "direct")
+            finally:
+                self._in_setup = False
+            if self.stop_reason is None:
+                status = self._session(subscribe, direct if ctx.network.direct_streams else ())
+        except SetupInterrupted as exc:
+            log.info("%s", exc)
         except Exception as exc:  # noqa: BLE001  a component's own bug too: its sections still get written
             self._fail(exc)
-            status = 2
-        if status == 0:
-            try:
-                status = self._session(subscribe, direct if ctx.network.direct_streams else ())
-            except Exception as exc:  # noqa: BLE001
-                self._fail(exc)
-                status = 1
-        else:
-            self._close(status)
+            status = 2 if ctx.node is None else 1
+        finally:
+            status = self._close(status)
         try:
             sections = c.sections()
         except Exception as exc:  # noqa: BLE001
@@ -264,13 +277,21 @@ class Runtime:
         write_sections(ctx.out, ctx.name, sections)
         return status
 
+    def _on_signal(self, name: str) -> None:
+        self.stop_reason = f"stopped ({name})"
+        if self.ctx.node is not None:
+            self.ctx.node.request_stop(name)
+        elif self._in_setup:  # setup may take long (starting jackd, training): do not wait for it
+            raise SetupInterrupted(f"stopped ({name}) during setup, before joining the session")
+
     def _session(self, subscribe: list[bytes], direct: Sequence[bytes]) -> int:
         c, ctx = self.c, self.ctx
         status = 0
         with Node(ctx.name, ctx.endpoints, role=c.role, required=ctx.required, data_topics=subscribe,
                   publish=c.publishes, direct_topics=direct) as node:
             ctx.node = node
-            node.install_signal_handlers()
+            if self.stop_reason:
+                node.request_stop(self.stop_reason)
             try:
                 c.on_join(node.connect())
                 if c.frame_gc:
@@ -297,6 +318,10 @@ class Runtime:
         self.ctx.error = self.ctx.error or text
 
     def _close(self, status: int) -> int:
+        """``close()``, exactly once, whatever happened before."""
+        if self._closed:
+            return status
+        self._closed = True
         try:
             self.c.close()
         except Exception as exc:  # noqa: BLE001
@@ -325,7 +350,7 @@ class Runtime:
                     if ev.master_lost:
                         self._fail(ev.reason)
                     c.on_end(ev)
-                    self._linger()
+                    self._linger(pending)
                     return
                 self._dispatch(ev)
             c.on_idle()
@@ -337,6 +362,7 @@ class Runtime:
             if c.ack_ticks:
                 assert self.ctx.node is not None
                 self.ctx.node.ack(ev, *(presented or (None, None)))
+            c.after_ack(ev)
             if self.gc.active and not self.ctx._pending:
                 self.gc.between_frames()
         elif isinstance(ev, DataEvent):
@@ -364,13 +390,20 @@ class Runtime:
             spin_until(due_ns, node.session_ns)
         return not node.stop_reason
 
-    def _linger(self) -> None:
-        """After END: bus data that was still on its way, for ``linger_s``."""
+    def _linger(self, pending: deque[Event]) -> None:
+        """After END: what came in the same batch, then for ``linger_s`` what is still on its way
+        (bus data and session broadcasts, such as the CLIENT left events of the others' BYEs)."""
         node = self.ctx.node
         assert node is not None
         until = time.monotonic() + self.c.linger_s
-        while time.monotonic() < until and not node.stop_reason:
-            for ev in node.poll(20):
+        while True:
+            for ev in pending:
                 if isinstance(ev, DataEvent):
                     self.c.on_message(ev)
+                elif isinstance(ev, SessionEvent):
+                    self.c.on_session(ev)
+            pending.clear()
             self.c.on_idle()
+            if time.monotonic() >= until or node.stop_reason:
+                return
+            pending.extend(node.poll(20))

@@ -1,24 +1,94 @@
-"""Percentile blocks: every figure in a summary is reported as {p50, p95, p99, max}."""
+"""Percentile blocks: every figure in a summary is reported as {p50, p95, p99, max}.
+
+A figure that grows with the session (a value per frame, per pose) is kept in ``Samples``: every
+value up to ``cap``, then a uniform random reservoir of ``cap`` values (Vitter's algorithm R), so
+an hour-long session holds as much as a four-minute one. Percentiles then come from the reservoir
+(an unbiased sample of the whole session); count, max, min and the newest value stay exact.
+"""
 from __future__ import annotations
 
+import random
+from array import array
 from typing import Iterable
 
 import numpy as np
 import numpy.ma  # noqa: F401  np.percentile imports it on first use: 17 ms, which landed mid-session (a late tick)
 
 Block = dict[str, float | None]
+CAP = 16384  # values kept per figure (128 KiB)
+_rng = random.Random(0x5EED)  # reservoir replacement; seeded so that a rerun picks the same slots
 
 
-def percentile_block(values: Iterable[float] | np.ndarray, scale: float = 1.0, digits: int = 3) -> Block:
+class Samples:
+    """The values of one figure over a session, in bounded memory (see the module's docstring)."""
+
+    __slots__ = ("cap", "count", "max", "min", "last", "_buf")
+
+    def __init__(self, cap: int = CAP) -> None:
+        self.cap = cap
+        self.count = 0
+        self.max: float | None = None
+        self.min: float | None = None
+        self.last: float | None = None
+        self._buf = array("d")
+
+    def append(self, value: float) -> None:
+        self.count += 1
+        self.last = value
+        if self.max is None or value > self.max:
+            self.max = value
+        if self.min is None or value < self.min:
+            self.min = value
+        if len(self._buf) < self.cap:
+            self._buf.append(value)
+        else:
+            j = _rng.randrange(self.count)
+            if j < self.cap:
+                self._buf[j] = value
+
+    def extend(self, values: Iterable[float]) -> None:
+        for v in values:
+            self.append(v)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):  # noqa: ANN204  the kept values
+        return iter(self._buf)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    @property
+    def sampled(self) -> bool:
+        """More values came than are kept: percentiles are estimates from the reservoir."""
+        return self.count > self.cap
+
+    def values(self) -> np.ndarray:
+        """The kept values (all of them, or the reservoir)."""
+        return np.frombuffer(self._buf, dtype=np.float64).copy() if self._buf else np.empty(0)
+
+
+def percentile_block(values: Iterable[float] | np.ndarray | Samples, scale: float = 1.0, digits: int = 3) -> Block:
     """p50/p95/p99/max of ``values`` times ``scale``; all None when there are no values."""
+    if isinstance(values, Samples):
+        return _block(values.values(), values.max, scale, digits)
     arr = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=np.float64)
-    if arr.size == 0:
+    return _block(arr, float(arr.max()) if arr.size else None, scale, digits)
+
+
+def abs_block(values: Iterable[float] | Samples, scale: float = 1.0) -> Block:
+    """The block of |values|."""
+    if isinstance(values, Samples):
+        top = max(abs(values.max), abs(values.min)) if values.max is not None and values.min is not None else None
+        return _block(np.abs(values.values()), top, scale, 3)
+    arr = np.abs(np.asarray(list(values), dtype=np.float64))
+    return _block(arr, float(arr.max()) if arr.size else None, scale, 3)
+
+
+def _block(arr: np.ndarray, top: float | None, scale: float, digits: int) -> Block:
+    if arr.size == 0 or top is None:
         return {"p50": None, "p95": None, "p99": None, "max": None}
-    arr = arr * scale
-    p50, p95, p99 = np.percentile(arr, [50, 95, 99])
+    p50, p95, p99 = np.percentile(arr * scale, [50, 95, 99])
     return {"p50": round(float(p50), digits), "p95": round(float(p95), digits),
-            "p99": round(float(p99), digits), "max": round(float(arr.max()), digits)}
-
-
-def abs_block(values: Iterable[float], scale: float = 1.0) -> Block:
-    return percentile_block(np.abs(np.asarray(list(values), dtype=np.float64)), scale)
+            "p99": round(float(p99), digits), "max": round(float(top) * scale, digits)}

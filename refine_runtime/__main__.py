@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ class RefineRuntime(Component):
         self.lockstep = False
         self.announced = False
         self.last_tick = (0, 0)  # (frame, t_ns) of the newest tick
+        self._socket = threading.Lock()  # a zmq socket is not thread-safe
 
     def setup(self) -> None:
         s: Settings = self.settings
@@ -81,13 +83,15 @@ class RefineRuntime(Component):
         self.worker.stats = WorkerStats()
 
     def _publish(self, frame: int, t_ns: int, base_frame: int, offsets: np.ndarray) -> None:
-        self.ctx.publish(p.TOPIC_RESIDUALS, p.Residuals(frame=frame, t_ns=t_ns, asset=self.seq.name,
-                                                        base_frame=base_frame), arrays={"offsets": offsets})
+        with self._socket:  # the worker thread publishes residuals, the main thread announcements
+            self.ctx.publish(p.TOPIC_RESIDUALS, p.Residuals(frame=frame, t_ns=t_ns, asset=self.seq.name,
+                                                            base_frame=base_frame), arrays={"offsets": offsets})
 
     def _announce(self, frame: int, t_ns: int) -> None:
         msg, arrays = self.asset
         msg.frame, msg.t_ns = frame, t_ns
-        self.ctx.publish(p.TOPIC_ASSET, msg, arrays)
+        with self._socket:
+            self.ctx.publish(p.TOPIC_ASSET, msg, arrays)
         self.announced = True
 
     def on_join(self, session: p.Welcome) -> None:
@@ -127,7 +131,7 @@ class RefineRuntime(Component):
             self.section.update(
                 ticks=self.ticks, refreshed=st.refreshed, skipped=st.skipped, errors=st.errors,
                 frame_ms=percentile_block(st.frame_ns, 1e-6), refresh_hz=worker.refresh_hz(session_s),
-                capacity_hz=round(1e9 / float(np.median(st.frame_ns)), 1) if st.frame_ns else None,
+                capacity_hz=round(1e9 / float(np.median(st.frame_ns.values())), 1) if st.frame_ns else None,
                 stitch=worker.stitch_check(self.settings.stitch_tolerance_m))
         if self.ctx.error:
             self.section["error"] = self.ctx.error

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from cosim.stats import Samples
 from refine_runtime.sampler import Sampler
 from refine_runtime.sequence import Sequence
 from refine_runtime.unionfind import SeamGroups, stitch_consistency
@@ -26,7 +27,7 @@ class WorkerStats:
     refreshed: int = 0
     skipped: int = 0
     errors: int = 0
-    frame_ns: list[int] = field(default_factory=list)
+    frame_ns: Samples = field(default_factory=Samples)
     first_ns: int | None = None
     last_ns: int | None = None
 

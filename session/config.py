@@ -35,9 +35,9 @@ def _main_settings_type(module: str) -> type | None:
         main = importlib.import_module(f"{module}.__main__")
     except ModuleNotFoundError:
         return None
-    components = [c for c in vars(main).values() if isinstance(c, type) and issubclass(c, Component)
-                  and c.__module__ == main.__name__]
-    return components[0].Settings if len(components) == 1 else None
+    classes = {c for c in vars(main).values() if isinstance(c, type) and issubclass(c, Component) and c is not Component}
+    leaves = [c for c in classes if not any(other is not c and issubclass(other, c) for other in classes)]
+    return leaves[0].Settings if len(leaves) == 1 else None
 
 
 def component_settings(cfg: Config, name: str) -> Any:

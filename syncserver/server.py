@@ -23,11 +23,11 @@ from zmq.devices import ThreadProxy
 
 from cosim.config import Endpoints, SessionSettings
 from cosim import protocol as p
-from cosim.clock import drift_ppm
+from cosim.clock import StreamingFit
 from cosim.process import install_stop_handlers, mark_streaming
 from cosim.errors import ProtocolError
 from cosim.frameclock import FrameClock
-from cosim.stats import abs_block, percentile_block
+from cosim.stats import Samples, abs_block, percentile_block
 from cosim.sockets import recv_message, send_message
 from cosim.timing import wait_readable, yield_to_own_threads
 
@@ -59,11 +59,11 @@ class ClientState:
     drop_reason: str = ""
     acks: int = 0
     last_ack: int = -1
-    delivery_ns: list[int] = field(default_factory=list)
-    present_ns: list[int] = field(default_factory=list)
-    behind: list[int] = field(default_factory=list)
-    offset_errors_ns: list[int] = field(default_factory=list)
-    offsets: list[tuple[int, int]] = field(default_factory=list)
+    delivery_ns: Samples = field(default_factory=Samples)
+    present_ns: Samples = field(default_factory=Samples)
+    behind: Samples = field(default_factory=Samples)
+    offset_errors_ns: Samples = field(default_factory=Samples)
+    offsets: StreamingFit = field(default_factory=StreamingFit)  # reported offset against master time
     last_offset_ns: int | None = None
     direct: list[p.DirectStream] = field(default_factory=list)
 
@@ -81,7 +81,7 @@ class ClientState:
             "required": self.required,
             "delivery_us": percentile_block(self.delivery_ns, 1e-3),
             "clock_offset_error_us": abs_block(self.offset_errors_ns, 1e-3),
-            "clock_drift_ppm": None if (d := drift_ppm(self.offsets)) is None else round(d, 3),
+            "clock_drift_ppm": None if (d := self.offsets.drift_ppm()) is None else round(d, 3),
             "frames_behind": percentile_block(self.behind),
             "present_latency_us": percentile_block(self.present_ns, 1e-3),
             "acks": self.acks,
@@ -114,7 +114,7 @@ class SyncServer:
         self.frame = 0  # next frame to emit
         self.frame_t = [0] * _RING
         self.frame_sent = [0] * _RING  # emission times (session ns), for frames_behind
-        self.lateness_ns: list[int] = []
+        self.lateness_ns = Samples()
         self.late = 0
         self.clients: dict[str, ClientState] = {}
         self.by_identity: dict[bytes, ClientState] = {}
@@ -362,7 +362,7 @@ class SyncServer:
                 client.offset_errors_ns.append(msg.offset_error_ns)
             if msg.offset_ns is not None and msg.offset_ns != client.last_offset_ns:
                 client.last_offset_ns = msg.offset_ns
-                client.offsets.append((t1, msg.offset_ns))
+                client.offsets.add(t1, t1 + msg.offset_ns)
         elif isinstance(msg, p.Bye):
             self._disconnect(client, "left", msg.reason)
 
@@ -523,7 +523,7 @@ class SyncServer:
         listed = [c for c in self.clients.values() if c.connected]
         listed += [c for c in self.clients.values() if not c.connected][-STATUS_GONE:]
         clients = [p.ClientStatus(name=c.name, ready=c.ready, required=c.required, connected=c.connected,
-                                  frames_behind=(c.behind[-1] if c.behind else 0), acks=c.acks,
+                                  frames_behind=int(c.behind.last or 0), acks=c.acks,
                                   offset_us=None if c.last_offset_ns is None else c.last_offset_ns / 1e3)
                    for c in listed]
         self._publish(p.TOPIC_SESSION, p.Status(started=self.epoch_ns is not None, frames=self.frame, fps=fps,

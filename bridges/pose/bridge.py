@@ -4,7 +4,6 @@ stream too. The component runtime waits for each due time to the microsecond (co
 from __future__ import annotations
 
 import logging
-from array import array
 from collections import Counter
 from typing import Any
 
@@ -16,7 +15,7 @@ from cosim import protocol as p
 from cosim.node import EndEvent
 from cosim.process import REPO_ROOT
 from cosim.runtime import Component, Context
-from cosim.stats import percentile_block
+from cosim.stats import Samples, percentile_block
 
 log = logging.getLogger("bridges.pose")
 
@@ -38,8 +37,8 @@ class PoseBridge(Component):
         self.recorder: TraceWriter | None = None
         self.streaming = False
         self.end_reason: str | None = None
-        self.sample_to_bus = array("q")
-        self.wake_late = array("q")
+        self.sample_to_bus = Samples()
+        self.wake_late = Samples()
         self.per_device: Counter[str] = Counter()
         self.device_classes: dict[str, str] = {}
         self.first_ns: dict[str, int] = {}

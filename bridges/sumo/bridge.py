@@ -21,7 +21,7 @@ from bridges.sumo.simclock import SimClock
 from bridges.sumo.stepper import Stepper, StepperError
 from cosim import protocol as p
 from cosim.frameclock import FrameClock
-from cosim.stats import abs_block, percentile_block
+from cosim.stats import Samples, abs_block, percentile_block
 
 log = logging.getLogger("sumo.bridge")
 
@@ -48,16 +48,19 @@ class SumoBridge:
         self.work = Workspace()  # the frame's scratch arrays, reused
         self.frames = 0
         self.lagged = 0
-        self.frame_cost_ns: list[int] = []  # wall time of the frame work
-        self.publish_ns: list[int] = []  # wall time from the tick to the table handed to the bus
-        self.frame_cpu_ns: list[int] = []  # its CPU time: the difference is time the process was descheduled
-        self.drift_ns: list[int] = []  # shown sim time - the frame's sim time
-        self.vs_session_ns: list[int] = []  # shown sim time - sim time of the session clock at publication
-        self.step_ms: list[float] = []
-        self.step_cpu_ms: list[float] = []
-        self.capacity: list[float] = []  # sim seconds per wall second SUMO could do, per step
-        self.vehicles: list[int] = []
-        self.shown: list[tuple[int, int]] = []  # (frame t_ns, shown sim ns)
+        self.frame_cost_ns = Samples()  # wall time of the frame work
+        self.publish_ns = Samples()  # wall time from the tick to the table handed to the bus
+        self.frame_cpu_ns = Samples()  # its CPU time: the difference is time the process was descheduled
+        self.drift_ns = Samples()  # shown sim time - the frame's sim time
+        self.vs_session_ns = Samples()  # shown sim time - sim time of the session clock at publication
+        self.step_ms = Samples()
+        self.step_cpu_ms = Samples()
+        self.capacity = Samples()  # sim seconds per wall second SUMO could do, per step
+        self.vehicles = Samples()
+        self.rtf = Samples()  # sim seconds per session second over ~1 s windows of frames
+        self._first_shown: tuple[int, int] | None = None  # (frame t_ns, shown sim ns): the session's first
+        self._window: tuple[int, int] | None = None  # the current rtf window's start
+        self._last_shown: tuple[int, int] | None = None
         self.events = Counter()
         self.ids_sent = 0
         self.requests = Counter()
@@ -108,7 +111,7 @@ class SumoBridge:
         if now_content is not None:
             self.vs_session_ns.append(shown - self.clock.sim_at(now_content))
         self.vehicles.append(len(seg))
-        self.shown.append((tick.t_ns, shown))
+        self._shown(tick.t_ns, shown)
 
     def _wait_for(self, target: int) -> tuple[int, int]:
         """Lockstep: block until SUMO has reached ``target``; returns the wall and CPU ns spent waiting."""
@@ -133,9 +136,11 @@ class SumoBridge:
                 self.events[ev.kind] += 1
                 content = self.clock.session_at(ev.sim_ns)  # None while paused: now
                 now = self.tick.frame if self.tick is not None else 0
-                frame = now if content is None else self.frame_clock.frame_of_content(content)
+                at = None if content is None else self.frame_clock.session_of_content(content)
+                frame = now if content is None else (self.frame_clock.frame_at(at) if at is not None
+                                                     else self.frame_clock.frame_of_content(content))
                 msg = p.Event(frame=frame, t_ns=0, kind=ev.kind, sim_ns=ev.sim_ns, subject=ev.subject[:128],
-                              data=ev.data, at_ns=None if content is None else self.frame_clock.session_of_content(content))
+                              data=ev.data, at_ns=at)
                 self._publish_event(msg)
 
     def _publish_event(self, msg: p.Event) -> None:
@@ -203,7 +208,7 @@ class SumoBridge:
             "time_scale": self.s.time_scale,
             "frames": self.frames,
             "lagged_frames": self.lagged,
-            "rtf": percentile_block(self._rtf_windows()),
+            "rtf": percentile_block(self.rtf),
             "rtf_mean": self._rtf_mean(),
             "rtf_capacity": percentile_block(self.capacity),
             "step_ms": percentile_block(self.step_ms),
@@ -214,7 +219,7 @@ class SumoBridge:
             "sim_drift_ms": abs_block(self.drift_ns, 1e-6),
             "sim_vs_session_ms": percentile_block(self.vs_session_ns, 1e-6),
             "vehicles": percentile_block(self.vehicles),
-            "vehicles_max": max(self.vehicles, default=0),
+            "vehicles_max": int(self.vehicles.max or 0),
             "steps": self.stepper.received,
             "events": dict(self.events),
             "ids_tables_sent": self.ids_sent,
@@ -223,18 +228,19 @@ class SumoBridge:
             "error": self.stepper.failed,
         }
 
-    def _rtf_windows(self, window_ns: int = 1_000_000_000) -> list[float]:
-        """Simulated seconds per session second over consecutive ~1 s windows of frames."""
-        out, i0 = [], 0
-        for i, (t, _) in enumerate(self.shown):
-            if t - self.shown[i0][0] >= window_ns:
-                out.append((self.shown[i][1] - self.shown[i0][1]) / (t - self.shown[i0][0]))
-                i0 = i
-        return out
+    def _shown(self, t_ns: int, sim_ns: int, window_ns: int = 1_000_000_000) -> None:
+        """Real-time factor: sim seconds per session second over consecutive ~1 s windows of frames,
+        and over the whole session (from its first and newest frames)."""
+        point = (t_ns, sim_ns)
+        if self._first_shown is None:
+            self._first_shown = self._window = point
+        elif self._window is not None and t_ns - self._window[0] >= window_ns:
+            self.rtf.append((sim_ns - self._window[1]) / (t_ns - self._window[0]))
+            self._window = point
+        self._last_shown = point
 
     def _rtf_mean(self) -> float | None:
-        if len(self.shown) < 2 or self.shown[-1][0] == self.shown[0][0]:
+        if self._first_shown is None or self._last_shown is None or self._last_shown[0] == self._first_shown[0]:
             return None
-        (t0, s0), (t1, s1) = self.shown[0], self.shown[-1]
+        (t0, s0), (t1, s1) = self._first_shown, self._last_shown
         return round((s1 - s0) / (t1 - t0), 4)
-

@@ -1,6 +1,6 @@
-"""Maps a frame's logical session time to simulation time: ``sim = sim0 + (t - t0) * scale``, with
-pause (scale 0 until resumed) and seek (a new anchor). Without either, sim_ns(frame) =
-start_ns + frame * dt_ns * time_scale."""
+"""Maps a frame's content time (cosim.frameclock: ``content_ns(k)``) to simulation time:
+``sim = sim0 + (t - t0) * scale``, with pause (scale 0 until resumed) and seek (a new anchor).
+Without either, sim_ns(frame k) = start_ns + content_ns(k) * time_scale."""
 from __future__ import annotations
 
 

@@ -10,6 +10,7 @@ from typing import Callable
 
 from cosim import protocol as p
 from cosim.clock import LocalClock, OffsetEstimator, ProbeSample
+from cosim.stats import Samples
 
 PROBE_TIMEOUT_NS = 100_000_000  # a probe unanswered this long is lost: send the next one
 
@@ -21,7 +22,7 @@ class ClockSync:
         self.estimator = OffsetEstimator()
         self.interval_ns = 1_000_000_000
         self.true_offset_ns: int | None = None  # master - local, when known (tests, one host)
-        self.errors_ns: list[int] = []  # estimate - truth per completed burst, when the truth is known
+        self.errors_ns = Samples()  # estimate - truth per completed burst, when the truth is known
         self._seq = 0
         self._pending: dict[int, int] = {}  # seq -> t0
         self._left = 0  # probes still to complete in the running burst

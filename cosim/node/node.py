@@ -260,11 +260,6 @@ class Node:
     def _read(self, timeout_ms: int) -> list[Event]:
         self._housekeeping()
         now = self.clock.now_ns()
-        if self._master_silent(now):
-            self._ended = True
-            return [EndEvent(f"syncserver silent for {(now - self._last_broadcast_ns) / 1e9:.1f} s "
-                             f"(no tick or status broadcast; is it still running at {self.endpoints.ticks}?)",
-                             master_lost=True)]
         ack_due = self.acks.due_ns()
         if ack_due is not None and now >= ack_due:
             self.acks.flush()
@@ -290,6 +285,11 @@ class Node:
             end = next((i for i, ev in enumerate(ticks) if isinstance(ev, EndEvent)), None)
             if end is not None:  # END and what follows wait for the bus drain, the ticks before it do not
                 ticks, self._end_events = ticks[:end], ticks[end:]
+        if not broadcasts and self._master_silent(self.clock.now_ns()):  # judged after reading what was queued
+            self._ended = True
+            ticks.append(EndEvent(f"syncserver silent for {(self.clock.now_ns() - self._last_broadcast_ns) / 1e9:.1f} s "
+                                  f"(no tick or status broadcast; is it still running at {self.endpoints.ticks}?)",
+                                  master_lost=True))
         # Data that arrived in the same batch as a tick is handed out first, so a frame is processed
         # with every input already here.
         return data + ticks

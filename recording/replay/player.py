@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator, Sequence
 from cosim import protocol as p
 from cosim.node import DataEvent, EndEvent, TickEvent
 from cosim.runtime import Component, Context
-from cosim.stats import percentile_block
+from cosim.stats import Samples, percentile_block
 from recording.reader import Recording
 from recording.replay.config import Settings
 from recording.replay.source import Item, SourceStats, items
@@ -27,7 +27,7 @@ class Player:
         self.next: Item | None = next(source, None)
         self.published = 0
         self.by_topic: dict[str, int] = {}
-        self.lateness_ns: list[int] = []
+        self.lateness_ns = Samples()
         self.latest_ids: dict[str, Item] = {}  # newest id table published per recorded source
         self.requests_answered = 0
 

@@ -107,3 +107,65 @@ def test_help_names_the_component_and_its_defaults():
                          timeout=60)
     assert res.returncode == 0
     assert "python -m client" in res.stdout and "default: client" in res.stdout
+
+
+def test_a_stop_during_setup_still_closes_and_writes_sections(tmp_path):
+    """SIGTERM while setup runs (jackd starting, a checkpoint building): the process used to die
+    with the default action, without close() or its sections."""
+    import signal
+    import time
+    package(tmp_path, "slow", textwrap.dedent('''
+        import sys, time
+        from cosim.runtime import Component, run
+
+        class Slow(Component):
+            name = "slow"
+            closed = False
+            def setup(self):
+                time.sleep(5)
+            def close(self):
+                Slow.closed = True
+            def sections(self):
+                return {"slow": {"closed": Slow.closed}}
+
+        if __name__ == "__main__":
+            sys.exit(run(Slow))
+        '''))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"network": {"base_port": 0}, "components": {"slow": {"module": "slow"}}}))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "slow", "--config", str(cfg), "--out", str(out)], cwd=REPO,
+                            env=dict(os.environ, PYTHONPATH=f"{tmp_path / 'pkgs'}:{REPO}"))
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert json.loads((out / "sections" / "slow.json").read_text())["slow"] == {"closed": True}
+
+
+def test_close_runs_when_joining_fails(tmp_path):
+    package(tmp_path, "greedy", textwrap.dedent('''
+        import sys
+        from cosim.runtime import Component, run
+
+        class Greedy(Component):
+            name = "greedy"
+            publishes = True
+            direct = tuple(f"t{i}" for i in range(17))  # more direct topics than the protocol allows
+            closed = False
+            def close(self):
+                Greedy.closed = True
+            def sections(self):
+                return {"greedy": {"closed": Greedy.closed, "error": self.ctx.error}}
+
+        if __name__ == "__main__":
+            sys.exit(run(Greedy))
+        '''))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"network": {"base_port": 0}, "components": {"greedy": {"module": "greedy"}}}))
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "greedy", "--config", str(cfg), "--out", str(out)], cwd=REPO,
+                         env=dict(os.environ, PYTHONPATH=f"{tmp_path / 'pkgs'}:{REPO}"), capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode != 0
+    section = json.loads((out / "sections" / "greedy.json").read_text())["greedy"]
+    assert section["closed"] and "at most 16 topics" in section["error"]

@@ -91,3 +91,28 @@ def test_a_sigkilled_recorder_leaves_a_file_readable_up_to_the_last_second(write
     lost_s = (killed_at - ticks[-1].t_ns) / 1e9
     assert lost_s <= 1.0, f"the last {lost_s:.2f} s before the kill are lost (allowed: 1 s)"
     assert wait_for(lambda: server.poll() is not None, 5)
+
+
+def test_the_recorder_keeps_what_comes_after_end(write_config, tmp_path):
+    """While the others say BYE after END, the syncserver broadcasts their CLIENT left events; the
+    recorder records them during its linger (the runtime's first version handed out only bus data)."""
+    import subprocess
+    import sys
+
+    import msgpack
+    from mcap.reader import make_reader
+
+    from tests.conftest import REPO
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 1},
+                       components={"client": {"module": "client", "required": True},
+                                   "recorder": {"module": "recording"}})
+    out = tmp_path / "s"
+    res = subprocess.run([sys.executable, "run_session.py", "--config", str(cfg), "--out", str(out), "--quiet"],
+                         cwd=REPO, capture_output=True, text=True, timeout=90)
+    assert res.returncode == 0, res.stdout + res.stderr
+    with open(out / "session.mcap", "rb") as f:
+        headers = [msgpack.unpackb(m.data)[0] for _, c, m in make_reader(f).iter_messages() if c.topic == "session"]
+    types = [h["type"] for h in headers]
+    assert "END" in types
+    after = headers[types.index("END") + 1:]
+    assert any(h["type"] == "CLIENT" and h["event"] == "left" and h["name"] == "client" for h in after), after

@@ -37,10 +37,22 @@ def test_lockstep_session_writes_the_sumo_section(tmp_path):
     assert sumo["worker_exit"] == 0
 
 
-def test_missing_scenario_is_reported_in_the_session(tmp_path):
-    code, summary, out = session(tmp_path, {"scenario": "scenarios/demo/nope.sumocfg"}, mode="realtime", duration=1.0)
-    assert "nope.sumocfg' does not exist" in summary["sumo"]["error"]
-    assert "nope.sumocfg' does not exist" in (out / "logs" / "sumo.log").read_text()
+def test_missing_scenario_is_reported_before_the_session_and_by_the_bridge_alone(tmp_path, capsys):
+    cfg = {"session": {"name": "sumo-test", "duration_s": 1.0}, "network": {"base_port": 0},
+           "components": {"sumo": {"module": "bridges.sumo", "settings": {"scenario": "scenarios/demo/nope.sumocfg"}}}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert run_session.main(["--config", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "nope.sumocfg' does not exist" in capsys.readouterr().err  # before any process started
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    res = subprocess.run([sys.executable, "-m", "bridges.sumo", "--config", str(path), "--out", str(tmp_path / "alone")],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "nope.sumocfg' does not exist" in res.stderr
+    section = json.loads((tmp_path / "alone" / "sections" / "sumo.json").read_text())["sumo"]
+    assert "nope.sumocfg' does not exist" in section["error"]
 
 
 def test_a_killed_stepping_process_ends_the_bridge_and_the_session_is_not_ok(tmp_path):

@@ -35,6 +35,7 @@ log = logging.getLogger("syncserver")
 
 _RING = 1 << 14
 SERVE_MARGIN_NS = 100_000  # no control message is started closer than this to a tick's deadline
+HOUSEKEEPING_MARGIN_NS = 3_000_000  # STATUS and drop checks only with this much time before the next tick
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # what a client may call itself (safe in logs)
 MAX_ERROR_KINDS = 32  # distinct reasons counted in control.by_reason; the rest under "other"
 STATUS_GONE = 16  # clients that left or were dropped, still listed in STATUS (the newest)
@@ -146,6 +147,9 @@ class SyncServer:
         self.proxy.setsockopt_out(zmq.SNDHWM, 100000)
         self.proxy.setsockopt_out(zmq.LINGER, 0)
         self.proxy.setsockopt_in(zmq.LINGER, 0)
+        # a frame larger than any message may be costs its sender the connection (the bus had no limit:
+        # one 100 MB message took the syncserver from 40 to 143 MB)
+        self.proxy.setsockopt_in(zmq.MAXMSGSIZE, p.MAX_MESSAGE_BYTES)
         self.proxy.daemon = True
 
     # --- clock ----------------------------------------------------------------------------
@@ -207,8 +211,13 @@ class SyncServer:
             else:
                 wait_until = now + 20_000_000
             wait_readable(control, min(wait_until - now, 20_000_000), control_fds)
-            self._drain_control()
-            self._housekeeping()
+            # A realtime tick's deadline bounds what is done first: control messages until just before
+            # it (16 clients' ACK batches and heartbeats can take milliseconds), housekeeping (STATUS,
+            # drop checks, a GC pass) only with room to spare; the rest waits for after the tick.
+            deadline = self._next_deadline()
+            self._drain_control(deadline - SERVE_MARGIN_NS if deadline is not None else None)
+            if deadline is None or deadline - self.now() > HOUSEKEEPING_MARGIN_NS:
+                self._housekeeping()
             if self.epoch_ns is not None and self.end_reason is None and self._due():
                 self._emit()
         gc.enable()
@@ -294,8 +303,15 @@ class SyncServer:
 
     # --- control channel ------------------------------------------------------------------
 
-    def _drain_control(self) -> None:
-        while True:
+    def _next_deadline(self) -> int | None:
+        """Monotonic time of the next realtime tick (None: not started, lockstep, or unpaced)."""
+        if self.epoch_ns is None or self.s.mode != "realtime" or self.end_reason is not None:
+            return None
+        return self.epoch_ns + self.sched(self.frame)
+
+    def _drain_control(self, until: int | None = None) -> None:
+        """Handle every queued control message, or those that can be started before ``until``."""
+        while until is None or self.now() < until:
             try:
                 frames = recv_message(self.router)
             except zmq.Again:

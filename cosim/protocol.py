@@ -309,8 +309,10 @@ class Request(Message, tag="REQUEST", kw_only=True):
     what: Name
 
 
-ControlRequest = Union[Hello, Ready, Ack, Probe, Heartbeat, Bye]
-ControlReply = Union[Welcome, Reject, ProbeReply, Error]
+# PROBE and PROBE_REPLY travel both ways: a client probes the master clock, and the syncserver
+# probes each client's clock to measure its clock error itself (docs/protocol.md "Clock probes").
+ControlRequest = Union[Hello, Ready, Ack, Probe, Heartbeat, Bye, ProbeReply]
+ControlReply = Union[Welcome, Reject, ProbeReply, Error, Probe]
 Broadcast = Union[Tick, Start, End, Status, ClientEvent]
 BusMessage = Union[Vehicles, VehicleIds, Event, Pose, Residuals, Asset, AudioOnset, FrameReport, Request]
 

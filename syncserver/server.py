@@ -40,6 +40,57 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # what a client may ca
 MAX_ERROR_KINDS = 32  # distinct reasons counted in control.by_reason; the rest under "other"
 STATUS_GONE = 16  # clients that left or were dropped, still listed in STATUS (the newest)
 PLAUSIBLE_NS = 3_600 * 10**9  # an ACK's times within an hour of the tick's, a |clock error| below it
+PROBE_BURST = 4  # the syncserver's probes of each client's clock, per burst
+PROBE_TIMEOUT_NS = 100_000_000
+
+
+class ClientProbe:
+    """The syncserver's own clock probes of one client: a burst of PROBE_BURST, the reply with the
+    smallest round trip gives ``offset_ns`` (master minus the client's clock), as the client
+    measures ours; a reply later than PROBE_TIMEOUT_NS is lost."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.pending: dict[int, int] = {}  # seq -> t0 (master)
+        self.left = 0
+        self.best: tuple[int, int] | None = None  # (rtt, offset) of the running burst
+        self.offset_ns: int | None = None
+        self.sent_ns = 0
+        self.next_ns = 0
+
+    @property
+    def bursting(self) -> bool:
+        return self.left > 0
+
+    def due(self, now: int, interval_s: float) -> bool:
+        if self.left and now - self.sent_ns > PROBE_TIMEOUT_NS:  # lost: the burst goes on
+            self.pending.clear()
+            return True
+        if not self.left and now >= self.next_ns:
+            self.next_ns = now + int(interval_s * 1e9)
+            self.left, self.best = PROBE_BURST, None
+            self.pending.clear()
+            return True
+        return False
+
+    def next_probe(self, now: int) -> tuple[int, int]:
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
+        self.pending[self.seq] = self.sent_ns = now
+        return self.seq, now
+
+    def on_reply(self, msg: p.ProbeReply, t3: int) -> bool:
+        """One reply; True when it completed a burst (``offset_ns`` updated)."""
+        t0 = self.pending.pop(msg.seq, None)
+        if t0 is None or t0 != msg.t0 or not self.left:
+            return False
+        rtt = (t3 - t0) - (msg.t2 - msg.t1)
+        if rtt >= 0 and (self.best is None or rtt < self.best[0]):
+            self.best = (rtt, -(((msg.t1 - t0) + (msg.t2 - t3)) // 2))  # master minus the client's clock
+        self.left -= 1
+        if self.left or self.best is None:
+            return False
+        self.offset_ns = self.best[1]
+        return True
 
 
 @dataclass
@@ -63,8 +114,10 @@ class ClientState:
     delivery_ns: Samples = field(default_factory=Samples)
     present_ns: Samples = field(default_factory=Samples)
     behind: Samples = field(default_factory=Samples)
-    offset_errors_ns: Samples = field(default_factory=Samples)
+    offset_errors_ns: Samples = field(default_factory=Samples)  # the client's estimate minus ours
+    reported_errors_ns: Samples = field(default_factory=Samples)  # what the client says of itself (HEARTBEAT)
     offsets: StreamingFit = field(default_factory=StreamingFit)  # reported offset against master time
+    probe: ClientProbe = field(default_factory=lambda: ClientProbe())
     last_offset_ns: int | None = None
     direct: list[p.DirectStream] = field(default_factory=list)
 
@@ -81,7 +134,10 @@ class ClientState:
             "role": self.role,
             "required": self.required,
             "delivery_us": percentile_block(self.delivery_ns, 1e-3),
+            # measured by the syncserver: the client's reported offset minus the one its own probes found
             "clock_offset_error_us": abs_block(self.offset_errors_ns, 1e-3),
+            "clock_offset_error_self_reported_us": abs_block(self.reported_errors_ns, 1e-3),
+            "clock_offset_measured_us": None if self.probe.offset_ns is None else round(self.probe.offset_ns / 1e3, 3),
             "clock_drift_ppm": None if (d := self.offsets.drift_ppm()) is None else round(d, 3),
             "frames_behind": percentile_block(self.behind),
             "present_latency_us": percentile_block(self.present_ns, 1e-3),
@@ -356,6 +412,11 @@ class SyncServer:
         if isinstance(msg, p.Hello):
             self._on_hello(identity, msg, t1)
             return
+        if isinstance(msg, p.ProbeReply):
+            if client is not None:
+                client.last_seen_ns = t1
+                self._on_probe_reply(client, msg, t1)
+            return
         if client is None or not client.connected:
             self._reject_input(identity, f"not joined: send HELLO before {type(msg).__name__.upper()}")
             return
@@ -375,7 +436,7 @@ class SyncServer:
                 self._reject_input(client.identity, "implausible HEARTBEAT: an rtt or clock error beyond an hour")
                 return
             if msg.offset_error_ns is not None:
-                client.offset_errors_ns.append(msg.offset_error_ns)
+                client.reported_errors_ns.append(msg.offset_error_ns)
             if msg.offset_ns is not None and msg.offset_ns != client.last_offset_ns:
                 client.last_offset_ns = msg.offset_ns
                 client.offsets.add(t1, t1 + msg.offset_ns)
@@ -413,6 +474,7 @@ class SyncServer:
         if old is not None:  # a rejoin keeps the history
             client.acks, client.delivery_ns, client.behind = old.acks, old.delivery_ns, old.behind
             client.offset_errors_ns, client.offsets = old.offset_errors_ns, old.offsets
+            client.reported_errors_ns = old.reported_errors_ns
         self.clients[msg.name] = client
         self.by_identity[identity] = client
         s = self.s
@@ -515,7 +577,29 @@ class SyncServer:
             if c.connected and now - c.last_seen_ns > self.hb_timeout_ns:
                 self._disconnect(c, "dropped", f"no heartbeat for {(now - c.last_seen_ns) / 1e9:.2f} s")
         self._check_ack_timeout(now)
+        self._probe_clients(now)
         self._publish_status(now)
+
+    def _probe_clients(self, now: int) -> None:
+        """Start a probe burst to every client whose next one is due (from housekeeping, well before
+        the next tick); each reply sends the next probe of its burst (``_on_probe_reply``)."""
+        for c in self.clients.values():
+            if c.connected and c.probe.due(now, self.s.probe_interval_s):
+                self._send_probe(c, now)
+
+    def _send_probe(self, c: ClientState, now: int) -> None:
+        seq, t0 = c.probe.next_probe(self.now())
+        try:
+            self._reply(c.identity, p.Probe(seq=seq, t0=t0))
+        except zmq.ZMQError:
+            pass
+
+    def _on_probe_reply(self, c: ClientState, msg: p.ProbeReply, t3: int) -> None:
+        done = c.probe.on_reply(msg, t3)
+        if done and c.last_offset_ns is not None and c.probe.offset_ns is not None:
+            c.offset_errors_ns.append(c.last_offset_ns - c.probe.offset_ns)
+        if c.probe.bursting:
+            self._send_probe(c, t3)
 
     def _check_ack_timeout(self, now: int) -> None:
         """Lockstep: a required client that keeps heartbeating but stops ACKing would stall the

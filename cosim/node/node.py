@@ -385,6 +385,8 @@ class Node:
             return
         if isinstance(msg, p.ProbeReply):
             self.sync.on_reply(msg, t3)
+        elif isinstance(msg, p.Probe):  # the syncserver measuring our clock: answer at once
+            self._send(p.ProbeReply(seq=msg.seq, t0=msg.t0, t1=t3, t2=self.clock.now_ns()))
         elif isinstance(msg, p.Welcome):
             self.welcome = msg
             self.sync.true_offset_ns = self.clock.true_offset_ns(msg.host == self._hostname)

@@ -13,7 +13,7 @@ from cosim.config import resolve_endpoints
 
 from session.config import load_config
 from cosim import protocol as p
-from cosim.node import Node, TickEvent
+from cosim.node import EndEvent, Node, TickEvent
 from tests.conftest import wait_for
 
 CLIENT = {"module": "client", "required": True}
@@ -252,3 +252,39 @@ def test_hello_flood_and_bad_names_are_refused(write_config, procs, tmp_path):
     s = sections(tmp_path)
     assert "bad\nname" not in json.dumps(s["clients"]) and s["control"]["by_reason"]["refused HELLO"] >= 6
     assert "bad\nname" not in procs.log("syncserver")  # no forged log lines
+
+
+def test_the_syncserver_measures_a_clients_clock_error_itself(write_config, procs, tmp_path):
+    """A client that reports a perfect clock (offset_error 0) while its offset is 5 ms off: the
+    summary's clock error comes from the syncserver's own probes, the self-report is kept apart."""
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 4, "probe_interval_s": 0.25},
+                       components={"liar": {"module": "client"}, "honest": {"module": "client"}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    with Node("liar", endpoints(cfg)) as liar, Node("honest", endpoints(cfg)) as honest:
+        real = liar.sync.heartbeat
+
+        def lying() -> p.Heartbeat:
+            hb = real()
+            if hb.offset_ns is not None:
+                hb.offset_ns += 5_000_000
+                hb.offset_error_ns = 0
+            return hb
+        liar.sync.heartbeat = lying
+        for node in (liar, honest):
+            node.connect(10)
+        for node in (liar, honest):
+            node.ready()
+        ended = set()
+        while len(ended) < 2:
+            for node in (liar, honest):
+                for ev in node.poll(10):
+                    if isinstance(ev, TickEvent):
+                        node.ack(ev)
+                    elif isinstance(ev, EndEvent):
+                        ended.add(node.name)
+    assert server.wait(30) == 0
+    clients = sections(tmp_path)["clients"]
+    assert clients["liar"]["clock_offset_error_self_reported_us"]["max"] == 0
+    assert 4_500 < clients["liar"]["clock_offset_error_us"]["p50"] < 5_500
+    assert clients["honest"]["clock_offset_error_us"]["p99"] < 500
+    assert abs(clients["honest"]["clock_offset_measured_us"]) < 500  # one host: the truth is 0

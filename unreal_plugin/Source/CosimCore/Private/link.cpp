@@ -292,7 +292,14 @@ void Link::on_control(const std::vector<std::string>& frames, int64_t t3) {
   auto decoded = decode_or_drop(frames, Channel::kControlReply, "control reply", kMaxControlBytes);
   if (!decoded) return;
   Message& msg = decoded->msg;
-  if (auto* r = std::get_if<ProbeReply>(&msg)) {
+  if (auto* q = std::get_if<Probe>(&msg)) {  // the syncserver measuring our clock: answer at once
+    ProbeReply reply;
+    reply.seq = q->seq;
+    reply.t0 = q->t0;
+    reply.t1 = t3;
+    reply.t2 = local_now_ns();
+    send_control(reply);
+  } else if (auto* r = std::get_if<ProbeReply>(&msg)) {
     auto it = std::find_if(probe_pending_.begin(), probe_pending_.end(),
                            [&](const auto& p) { return p.first == static_cast<uint32_t>(r->seq); });
     if (it == probe_pending_.end() || it->second != r->t0) return;

@@ -406,8 +406,9 @@ std::string encode_header(const T& m) {
 bool allowed_on(size_t index, Channel channel) {
   // Indices of Message's alternatives: control requests 0-5, replies 6-9, broadcasts 10-14, bus 15-23.
   switch (channel) {
-    case Channel::kControlRequest: return index <= 5;
-    case Channel::kControlReply: return index >= 6 && index <= 9;
+    // PROBE (3) and PROBE_REPLY (8) travel both ways: the syncserver probes each client's clock too.
+    case Channel::kControlRequest: return index <= 5 || index == 8;
+    case Channel::kControlReply: return (index >= 6 && index <= 9) || index == 3;
     case Channel::kBroadcast: return index >= 10 && index <= 14;
     case Channel::kBus: return index >= 15;
     case Channel::kAny: return true;

@@ -60,6 +60,14 @@ class NetworkSettings(Strict):
     bus_in: str | None = None
     bus_out: str | None = None
     direct_streams: bool = True  # producers of high-rate topics (poses) offer them off the bus proxy too
+    # CURVE encryption and authentication on every socket (docs/security.md); always on with allow_remote
+    curve: bool = False
+    secrets: str | None = None  # the secrets folder with the keys (default ~/.config/cosim/secrets)
+    curve_client: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "client"  # this host's key pair
+
+    @property
+    def uses_curve(self) -> bool:
+        return self.curve or self.allow_remote
 
 
 class ComponentSpec(Strict):

@@ -39,6 +39,7 @@ import numpy as np
 
 from cosim import protocol as p
 from cosim.config import Endpoints, NetworkSettings, read_config, resolve_endpoints, settings_for
+from cosim.curve import ClientKeys, secrets_folder
 from cosim.errors import CosimError
 from cosim.framegc import FrameGc
 from cosim.frameclock import FrameClock
@@ -73,6 +74,7 @@ class Context:
     out: Path | None
     required: bool
     config_path: Path
+    curve: ClientKeys | None = None
     node: Node | None = None
     error: str | None = None  # why the component failed (also logged); include it in your sections
     frame_gc: FrameGc | None = None  # the between-frames collector, for a component with frame_gc
@@ -230,8 +232,15 @@ def run(cls: type[Component], argv: Sequence[str] | None = None) -> int:
         return 2
     if spec is not None:  # before any zmq context exists, so its threads inherit the policy
         realtime_priority(spec.rt_priority, "its wake-ups may wait behind other processes' time slices")
+    try:
+        curve = ClientKeys.load(secrets_folder(cfg.network.secrets), cfg.network.curve_client) \
+            if cfg.network.uses_curve else None
+    except CosimError as exc:
+        log.error("%s", exc)
+        write_sections(out, args.name, {})
+        return 2
     ctx = Context(name=args.name, settings=settings, endpoints=endpoints, network=cfg.network, out=out,
-                  required=bool(spec and spec.required), config_path=Path(args.config))
+                  required=bool(spec and spec.required), config_path=Path(args.config), curve=curve)
     return Runtime(cls(ctx)).run()
 
 
@@ -288,7 +297,7 @@ class Runtime:
         c, ctx = self.c, self.ctx
         status = 0
         with Node(ctx.name, ctx.endpoints, role=c.role, required=ctx.required, data_topics=subscribe,
-                  publish=c.publishes, direct_topics=direct) as node:
+                  publish=c.publishes, direct_topics=direct, curve=ctx.curve) as node:
             ctx.node = node
             if self.stop_reason:
                 node.request_stop(self.stop_reason)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cosim.config import Config, ConfigError, read_config, settings_for
+from cosim.curve import ClientKeys, ServerKeys, secrets_folder
 from cosim.errors import InputFileError
 from cosim.runtime import Component
 
@@ -66,6 +67,10 @@ def load_config(path: str | Path | None = None, raw: Any = None, *, check_compon
     component's settings block, and with ``check_files`` the files those settings name (the
     runner's checks before it starts anything)."""
     cfg = read_config(path, raw)
+    if check_files and cfg.network.uses_curve:  # keys before anything starts, with the command to make them
+        folder = secrets_folder(cfg.network.secrets)
+        ServerKeys.load(folder)
+        ClientKeys.load(folder, cfg.network.curve_client)
     if check_components:
         for name, spec in cfg.enabled().items():
             if spec.launch:

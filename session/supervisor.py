@@ -22,6 +22,7 @@ import msgspec
 import zmq
 
 from cosim.config import Config, dump_yaml, read_config, resolve_endpoints
+from cosim.curve import ClientKeys, secrets_folder
 from session.summary import build_summary, deep_merge, format_summary, write_summary
 from cosim import protocol as p
 from cosim.errors import OutputError
@@ -178,6 +179,8 @@ class Supervisor:
             signal.signal(s, on_signal)
         ctx = zmq.Context()
         monitor = ctx.socket(zmq.SUB)
+        if self.cfg.network.uses_curve:
+            ClientKeys.load(secrets_folder(self.cfg.network.secrets), self.cfg.network.curve_client).apply(monitor)
         monitor.setsockopt(zmq.LINGER, 0)
         monitor.setsockopt(zmq.SUBSCRIBE, p.TOPIC_SESSION)
         monitor.connect(self.endpoints.ticks)

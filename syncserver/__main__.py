@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from cosim.config import read_config, resolve_endpoints
+from cosim.curve import ServerKeys, secrets_folder
 from cosim.errors import CosimError
 from cosim.process import command_line, start_process, write_sections
 from cosim.timing import realtime_priority
@@ -21,13 +22,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = read_config(args.config)
         endpoints = resolve_endpoints(cfg.network)
+        curve = ServerKeys.load(secrets_folder(cfg.network.secrets)) if cfg.network.uses_curve else None
     except CosimError as exc:
         log.error("%s", exc)
         return 2
     expected = {name for name, spec in cfg.enabled().items() if spec.wait_ready and spec.module != "syncserver"}
     # before the server's zmq context exists, so its I/O threads and the bus proxy thread inherit it
     realtime_priority(cfg.session.rt_priority, "ticks may wait behind other processes' time slices")
-    server = SyncServer(cfg.session, endpoints, expected)
+    server = SyncServer(cfg.session, endpoints, expected, curve=curve)
     server.install_signal_handlers()
     try:
         reason = server.run()

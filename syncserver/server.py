@@ -24,6 +24,7 @@ from zmq.devices import ThreadProxy
 from cosim.config import Endpoints, SessionSettings
 from cosim import protocol as p
 from cosim.clock import StreamingFit
+from cosim.curve import Gatekeeper, ServerKeys
 from cosim.process import install_stop_handlers, mark_streaming
 from cosim.errors import ProtocolError
 from cosim.frameclock import FrameClock
@@ -152,7 +153,7 @@ class ClientState:
 
 class SyncServer:
     def __init__(self, settings: SessionSettings, endpoints: Endpoints, expected: set[str],
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, curve: ServerKeys | None = None) -> None:
         self.s = settings
         self.endpoints = endpoints
         self.expected = set(expected)
@@ -187,12 +188,24 @@ class SyncServer:
         self._status_t = 0
         self._recent_lateness: list[int] = []
 
+        self.gatekeeper: Gatekeeper | None = None
+        if curve is not None:  # before any socket binds: ZAP must be up when the first peer connects
+            self.gatekeeper = Gatekeeper(curve)
+            self.gatekeeper.start(self.ctx)
         self.router = self.ctx.socket(zmq.ROUTER)
+        self._handshakes: zmq.Socket | None = None
+        if curve is not None:
+            curve.apply(self.router)
+            # a peer without CURVE (or with another server key) fails before ZAP: count it from here
+            self._handshakes = self.router.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         self.router.setsockopt(zmq.LINGER, 0)
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.router.setsockopt(zmq.MAXMSGSIZE, p.MAX_HEADER_BYTES + 1024)
         self.router.bind(endpoints.control)
         self.pub = self.ctx.socket(zmq.PUB)
+        if curve is not None:
+            curve.apply(self.pub)
         self.pub.setsockopt(zmq.LINGER, 500)
         self.pub.setsockopt(zmq.SNDHWM, 10000)
         self.pub.bind(endpoints.ticks)
@@ -206,6 +219,9 @@ class SyncServer:
         # a frame larger than any message may be costs its sender the connection (the bus had no limit:
         # one 100 MB message took the syncserver from 40 to 143 MB)
         self.proxy.setsockopt_in(zmq.MAXMSGSIZE, p.MAX_MESSAGE_BYTES)
+        for opt, value in (curve.socket_options() if curve is not None else []):
+            self.proxy.setsockopt_in(opt, value)
+            self.proxy.setsockopt_out(opt, value)
         self.proxy.daemon = True
 
     # --- clock ----------------------------------------------------------------------------
@@ -354,8 +370,14 @@ class SyncServer:
                 c.end_frame = self.frame
 
     def close(self) -> None:
+        self._count_failed_handshakes()
+        if self._handshakes is not None:
+            self.router.disable_monitor()
+            self._handshakes.close()
         self.router.close()
         self.pub.close()
+        if self.gatekeeper is not None:
+            self.gatekeeper.stop()
 
     # --- control channel ------------------------------------------------------------------
 
@@ -578,7 +600,14 @@ class SyncServer:
                 self._disconnect(c, "dropped", f"no heartbeat for {(now - c.last_seen_ns) / 1e9:.2f} s")
         self._check_ack_timeout(now)
         self._probe_clients(now)
+        self._count_failed_handshakes()
         self._publish_status(now)
+
+    def _count_failed_handshakes(self) -> None:
+        while self._handshakes is not None and self._handshakes.poll(0) and self.gatekeeper is not None:
+            self._handshakes.recv_multipart()
+            self.gatekeeper.failed_handshakes += 1
+            log.warning("refused a control connection that failed the CURVE handshake (no CURVE, or another key)")
 
     def _probe_clients(self, now: int) -> None:
         """Start a probe burst to every client whose next one is due (from housekeeping, well before
@@ -653,6 +682,8 @@ class SyncServer:
                         "fps": round((self.frame - 1) / (self._streamed_ns() / 1e9), 3) if self._streamed_ns() > 0 else None},
             "ticks": {"lateness_us": percentile_block(self.lateness_ns, 1e-3), "late": self.late,
                       "late_threshold_us": self.s.late_threshold_us},
+            "security": {"curve": self.gatekeeper is not None,
+                         **(self.gatekeeper.section() if self.gatekeeper is not None else {})},
             "control": {"rejected": sum(self.errors.values()), "by_reason": dict(self.errors),
                         "implausible_values": self.implausible, "clients_forgotten": self.forgotten},
             "clients": {name: c.summary(self.frame) for name, c in self.clients.items()},

@@ -52,3 +52,4 @@ class NodeStats:
     gaps: int = 0  # frames missing from the received tick sequence
     decode_errors: int = 0
     server_errors: int = 0
+    unsent: int = 0  # control messages that could not be sent (no connection)

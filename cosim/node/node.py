@@ -29,6 +29,7 @@ import zmq
 from cosim import protocol as p
 from cosim.clock import LocalClock
 from cosim.config import Endpoints
+from cosim.curve import ClientKeys
 from cosim.errors import HandshakeError, ProtocolError
 from cosim.frameclock import FrameClock
 from cosim.node import direct
@@ -49,7 +50,7 @@ class Node:
     def __init__(self, name: str, endpoints: Endpoints, *, role: str = "component", required: bool = False,
                  clock: LocalClock | None = None, data_topics: Sequence[bytes] = (), publish: bool = False,
                  context: zmq.Context | None = None, ack_defer_ms: float = 50.0,
-                 direct_topics: Sequence[bytes] = ()) -> None:
+                 direct_topics: Sequence[bytes] = (), curve: ClientKeys | None = None) -> None:
         self.name = name
         self.endpoints = endpoints
         self.role = role
@@ -74,25 +75,29 @@ class Node:
         self._pending: list[Event] = []  # events that arrived while ready() waited
         self._end_events: list[Event] = []  # END, handed out by the next poll after the bus drain
         self._hostname = socket.gethostname()
+        self.curve = curve
+        if curve is not None:
+            direct_topics = ()  # a direct stream would bypass the authenticated bus
 
-        self.dealer = self._ctx.socket(zmq.DEALER)
+        self.dealer = self._socket(zmq.DEALER)
         self.dealer.setsockopt(zmq.LINGER, 500)
+        self.dealer.setsockopt(zmq.SNDTIMEO, 1000)  # with no connection (a refused CURVE key) a send would block for ever
         self.dealer.connect(endpoints.control)
-        self.ticks = self._ctx.socket(zmq.SUB)
+        self.ticks = self._socket(zmq.SUB)
         self.ticks.setsockopt(zmq.LINGER, 0)
         self.ticks.setsockopt(zmq.SUBSCRIBE, p.TOPIC_TICK)
         self.ticks.setsockopt(zmq.SUBSCRIBE, p.TOPIC_SESSION)
         self.ticks.connect(endpoints.ticks)
         self.bus_sub: zmq.Socket | None = None
         if data_topics:
-            self.bus_sub = self._ctx.socket(zmq.SUB)
+            self.bus_sub = self._socket(zmq.SUB)
             self.bus_sub.setsockopt(zmq.LINGER, 0)
             for topic in data_topics:
                 self.bus_sub.setsockopt(zmq.SUBSCRIBE, topic)
             self.bus_sub.connect(endpoints.bus_out)
         self.bus_pub: zmq.Socket | None = None
         if publish:
-            self.bus_pub = self._ctx.socket(zmq.PUB)
+            self.bus_pub = self._socket(zmq.PUB)
             self.bus_pub.setsockopt(zmq.LINGER, 1000)
             self.bus_pub.connect(endpoints.bus_in)
         direct.check_topics(direct_topics)
@@ -110,6 +115,10 @@ class Node:
                 self._add_input(sock)
         self.direct_in = direct.DirectInputs(self._ctx, name, self._hostname, self.bus_sub, endpoints.bus_out,
                                              data_topics, self.direct_offered, self._add_input, self.clock.now_ns)
+
+    def _socket(self, kind: int) -> zmq.Socket:
+        sock = self._ctx.socket(kind)
+        return self.curve.apply(sock) if self.curve is not None else sock
 
     def _add_input(self, sock: zmq.Socket) -> None:
         self._inputs.append(sock)
@@ -172,8 +181,8 @@ class Node:
 
     def _confirm_bus(self, deadline: float) -> None:
         topic = BUS_PROBE_PREFIX + f"{self.name}.{os.getpid()}".encode()
-        sub = self.bus_sub or self._ctx.socket(zmq.SUB)
-        pub = self.bus_pub or self._ctx.socket(zmq.PUB)
+        sub = self.bus_sub or self._socket(zmq.SUB)
+        pub = self.bus_pub or self._socket(zmq.PUB)
         if sub is not self.bus_sub:
             sub.connect(self.endpoints.bus_out)
         if pub is not self.bus_pub:
@@ -354,7 +363,12 @@ class Node:
 
     def _send(self, msg: p.Message) -> None:
         msg.src = self.name
-        send_message(self.dealer, p.encode(p.TOPIC_CONTROL, msg))
+        try:
+            send_message(self.dealer, p.encode(p.TOPIC_CONTROL, msg))
+        except zmq.Again:
+            self.stats.unsent += 1
+            log.warning("%s not sent: no connection to the syncserver at %s", type(msg).__name__.upper(),
+                        self.endpoints.control)
 
     def _master_silent(self, now: int) -> bool:
         """The syncserver broadcasts STATUS at least every 0.5 s whatever happens (ticks stalled in

@@ -61,3 +61,30 @@ def test_cpp_client_gives_up_cleanly_without_a_server(cpp_build: Path) -> None:
     bad = subprocess.run([str(cpp_build / "cosim_client"), "--control", "x", "--ticks", "y", "--refresh-hz", "abc"],
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "--refresh-hz expects a number (got 'abc')" in bad.stderr
+
+
+@pytest.mark.timeout(120)
+def test_cpp_client_speaks_curve_and_is_refused_without_the_keys(cpp_build: Path, tmp_path: Path, write_config,
+                                                                   procs) -> None:
+    import json
+
+    from cosim.curve import make_keys
+    from tests.syncserver.test_session_processes import endpoints
+    secrets = tmp_path / "secrets"
+    make_keys(secrets, ["client"])
+    cfg = write_config(session={"mode": "lockstep", "pace": 0, "rate_hz": 90, "duration_s": 2},
+                       network={"curve": True, "secrets": str(secrets)},
+                       components={"cpp": {"module": "unreal_plugin", "launch": False, "required": True}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    eps = endpoints(cfg)
+    base = [str(cpp_build / "cosim_client"), "--control", eps.control, "--ticks", eps.ticks, "--name", "cpp",
+            "--required"]
+    refused = subprocess.run(base + ["--connect-timeout-s", "2"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1 and "no WELCOME" in refused.stderr  # no CURVE: the handshake never completes
+    ok = subprocess.run(base + ["--curve-secrets", str(secrets), "--summary", str(tmp_path / "cpp.json")],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert server.wait(30) == 0
+    s = json.loads((tmp_path / "sections" / "syncserver.json").read_text())
+    assert s["clients"]["cpp"]["acks"] == 180 and s["security"]["curve"] and s["security"]["refused"] >= 1
+    assert s["clients"]["cpp"]["clock_offset_measured_us"] is not None  # it answered the syncserver's probes

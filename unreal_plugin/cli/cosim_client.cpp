@@ -6,7 +6,7 @@
 //   cosim_client --control tcp://127.0.0.1:P --ticks tcp://127.0.0.1:Q --name cpp [--required]
 //                [--bus-in tcp://...] [--report-frames] [--refresh-hz 90] [--vsync-phase-ms 3]
 //                [--vsync-to-photon-ms 11.1] [--render-ms 1] [--clock-skew-ns 0]
-//                [--connect-timeout-s 30] [--summary FILE]
+//                [--connect-timeout-s 30] [--summary FILE] [--curve-secrets DIR [--curve-client NAME]]
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +27,7 @@ struct Args {
   double refresh_hz = 90.0, vsync_phase_ms = 3.0, vsync_to_photon_ms = 11.1, render_ms = 1.0;
   double connect_timeout_s = 30.0;
   std::string summary;
+  std::string curve_secrets, curve_client = "client";
 };
 
 bool parse_number(const char* flag, const char* text, double& out) {
@@ -57,6 +58,8 @@ bool parse_args(int argc, char** argv, Args& a) {
     else if (flag == "--bus-out") a.endpoints.bus_out = v;
     else if (flag == "--name") a.link.name = v;
     else if (flag == "--summary") a.summary = v;
+    else if (flag == "--curve-secrets") a.curve_secrets = v;
+    else if (flag == "--curve-client") a.curve_client = v;
     else if (flag == "--refresh-hz") { if (!parse_number(argv[i - 1], v, a.refresh_hz)) return false; }
     else if (flag == "--vsync-phase-ms") { if (!parse_number(argv[i - 1], v, a.vsync_phase_ms)) return false; }
     else if (flag == "--vsync-to-photon-ms") { if (!parse_number(argv[i - 1], v, a.vsync_to_photon_ms)) return false; }
@@ -197,6 +200,14 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, args)) return 2;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  if (!args.curve_secrets.empty()) {
+    auto keys = cosim::load_curve_keys(args.curve_secrets, args.curve_client);
+    if (!keys) {
+      std::fprintf(stderr, "cosim_client: %s\n", keys.error().c_str());
+      return 2;
+    }
+    args.link.curve = keys.take();
+  }
   auto opened = cosim::Link::open(args.endpoints, args.link);
   if (!opened) {
     std::fprintf(stderr, "cosim_client: %s\n", opened.error().c_str());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 
 #if defined(_WIN32)
 #include <process.h>
@@ -104,6 +105,11 @@ Result<std::unique_ptr<Link>> Link::open(const Endpoints& endpoints, const LinkO
     out = zmq_socket(link->ctx_, type);
     if (!out) return Outcome::fail(zerr("zmq socket"));
     zmq_setsockopt(out, ZMQ_LINGER, &linger, sizeof linger);
+    const CurveKeys& k = options.curve;
+    if (k.enabled() && (zmq_setsockopt(out, ZMQ_CURVE_SERVERKEY, k.server_public.data(), k.server_public.size()) != 0 ||
+                        zmq_setsockopt(out, ZMQ_CURVE_PUBLICKEY, k.public_key.data(), k.public_key.size()) != 0 ||
+                        zmq_setsockopt(out, ZMQ_CURVE_SECRETKEY, k.secret_key.data(), k.secret_key.size()) != 0))
+      return Outcome::fail(zerr("CURVE keys (is libzmq built with CURVE support?)"));
     if (zmq_connect(out, endpoint.c_str()) != 0) return Outcome::fail(zerr(("connect " + endpoint).c_str()));
     return Outcome::ok();
   };
@@ -349,6 +355,43 @@ void Link::on_broadcast(const std::vector<std::string>& frames, int64_t recv_loc
 void Link::on_bus(const std::vector<std::string>& frames, int64_t recv_local, std::vector<Inbound>& out) {
   auto decoded = decode_or_drop(frames, Channel::kBus, "bus message");
   if (decoded) out.push_back(inbound(Inbound::Kind::kData, std::move(*decoded), recv_local));
+}
+
+}  // namespace cosim
+
+namespace cosim {
+
+namespace {
+
+// One key of a ZeroMQ certificate file (ZPL): `    public-key = "<40 Z85 characters>"`.
+Result<std::string> zpl_key(const std::string& path, const char* name) {
+  using R = Result<std::string>;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return R::fail("CURVE: " + path + " does not exist (make keys with: python -m cosim.curve)");
+  std::string text;
+  char buf[512];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() < 65536) text.append(buf, n);
+  std::fclose(f);
+  const std::string key = std::string(name) + " = \"";
+  const size_t at = text.find(key);
+  if (at == std::string::npos || text.size() < at + key.size() + 41 || text[at + key.size() + 40] != '"')
+    return R::fail("CURVE: " + path + " holds no " + name + " (not a ZeroMQ certificate?)");
+  return text.substr(at + key.size(), 40);
+}
+
+}  // namespace
+
+Result<CurveKeys> load_curve_keys(const std::string& secrets_dir, const std::string& client) {
+  using R = Result<CurveKeys>;
+  auto server = zpl_key(secrets_dir + "/server.key", "public-key");
+  if (!server) return R::fail(server.error());
+  const std::string pair = secrets_dir + "/clients/" + client + ".key_secret";
+  auto pub = zpl_key(pair, "public-key");
+  if (!pub) return R::fail(pub.error());
+  auto sec = zpl_key(pair, "secret-key");
+  if (!sec) return R::fail(sec.error());
+  return CurveKeys{server.take(), pub.take(), sec.take()};
 }
 
 }  // namespace cosim

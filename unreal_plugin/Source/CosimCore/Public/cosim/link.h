@@ -22,6 +22,18 @@ struct Endpoints {
   std::string control, ticks, bus_in, bus_out;
 };
 
+// CURVE keys as Z85 text (40 characters each), as ZeroMQ's certificate files hold them.
+struct CurveKeys {
+  std::string server_public;
+  std::string public_key;
+  std::string secret_key;
+  bool enabled() const { return !server_public.empty(); }
+};
+
+// The keys a client on this host uses, from a secrets folder made by `python -m cosim.curve`:
+// DIR/server.key (the syncserver's public key) and DIR/clients/NAME.key_secret (this client's pair).
+COSIMCORE_API Result<CurveKeys> load_curve_keys(const std::string& secrets_dir, const std::string& client = "client");
+
 struct LinkOptions {
   std::string name;
   std::string role = "client";
@@ -31,6 +43,7 @@ struct LinkOptions {
   std::string host;                      // empty: this machine's host name
   int64_t pid = 0;                       // 0: this process's id
   int64_t clock_skew_ns = 0;             // tests: shift the local clock by a known amount
+  CurveKeys curve;                       // all three set: CURVE on every socket (docs/security.md)
 };
 
 // One received message: what it is, and when it arrived (local clock and session-time estimate).

@@ -5,38 +5,88 @@ Streams that a session did not have are simply empty; the report shows them as a
 from __future__ import annotations
 
 import json
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from recording import container
 from recording.errors import RecordingError
-from recording.reader import Recording
+from recording.reader import Recording, decode
 from cosim import protocol as p
 from cosim.errors import ProtocolError
 
 SNAPSHOT_EVERY_NS = 100_000_000  # keep vehicle positions at most every 0.1 s of session time
+MAX_EVENTS = 100_000
+
+
+MAX_ROWS = 20_000  # rows kept per stream for plots; a longer session is thinned evenly (every 2nd, 4th, ...)
+MAX_SNAPSHOTS = 600
 
 
 class Columns:
-    """Append rows of named scalars; ``arrays()`` turns them into numpy columns."""
+    """Rows of named scalars, one array per column, for plotting: at most MAX_ROWS kept. When full,
+    every other row is dropped and from then on only every ``stride``-th row offered is kept, so an
+    hour-long session costs what a few minutes do and the rows stay evenly spread over the session."""
 
-    def __init__(self, *names: str) -> None:
+    def __init__(self, *names: str, max_rows: int = MAX_ROWS) -> None:
         self.names = names
-        self.rows: list[tuple] = []
+        self.max_rows = max_rows
+        self.cols = [array("d") for _ in names]
+        self.stride = 1
+        self.offered = 0
+
+    def wants(self) -> bool:
+        """Whether the next row offered will be kept (decode it only then)."""
+        return self.offered % self.stride == 0
+
+    def skip(self) -> None:
+        """A row offered but not wanted (it was not even decoded)."""
+        self.offered += 1
 
     def add(self, *values: Any) -> None:
-        self.rows.append(values)
+        keep = self.wants()
+        self.offered += 1
+        if not keep:
+            return
+        for col, v in zip(self.cols, values):
+            col.append(float(v))
+        if len(self.cols[0]) > self.max_rows:
+            self.cols = [array("d", c[::2]) for c in self.cols]
+            self.stride *= 2
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.cols[0])
 
     def arrays(self) -> dict[str, np.ndarray]:
-        if not self.rows:
-            return {n: np.zeros(0) for n in self.names}
-        cols = list(zip(*self.rows))
-        return {n: np.asarray(c, dtype=np.float64) for n, c in zip(self.names, cols)}
+        return {n: np.frombuffer(c, dtype=np.float64).copy() if c else np.zeros(0) for n, c in zip(self.names, self.cols)}
+
+
+class Thinned(list):
+    """A list that keeps at most ``max_items``, thinned evenly like Columns."""
+
+    def __init__(self, max_items: int) -> None:
+        super().__init__()
+        self.max_items = max_items
+        self.stride = 1
+        self.offered = 0
+
+    def wants(self) -> bool:
+        return self.offered % self.stride == 0
+
+    def skip(self) -> None:
+        self.offered += 1
+
+    def offer(self, item: Any) -> None:
+        keep = self.wants()
+        self.offered += 1
+        if keep:
+            self.append(item)
+            if len(self) > self.max_items:
+                self[:] = self[::2]
+                self.stride *= 2
 
 
 @dataclass
@@ -55,11 +105,11 @@ class SessionData:
     recording_problem: str | None = None
     by_topic: dict[str, int] = field(default_factory=dict)
     ticks: Columns = field(default_factory=lambda: Columns("frame", "t_ns", "sent_ns", "log_ns"))
-    status: list[tuple[int, p.Status]] = field(default_factory=list)
+    status: Thinned = field(default_factory=lambda: Thinned(MAX_ROWS))  # (log_ns, Status)
     client_events: list[p.ClientEvent] = field(default_factory=list)
     frames: dict[str, Columns] = field(default_factory=dict)
     vehicles: Columns = field(default_factory=lambda: Columns("t_ns", "sim_ns", "count"))
-    snapshots: list[Snapshot] = field(default_factory=list)
+    snapshots: Thinned = field(default_factory=lambda: Thinned(MAX_SNAPSHOTS))
     vehicle_ids: dict[int, tuple[str, str]] = field(default_factory=dict)
     poses: dict[str, Columns] = field(default_factory=dict)
     audio: Columns = field(default_factory=lambda: Columns("t_ns", "scheduled_ns", "actual_ns", "late"))
@@ -109,16 +159,30 @@ def _recording_path(folder: Path, summary: dict[str, Any]) -> Path | None:
 
 
 def _read_streams(d: SessionData) -> None:
+    """One pass over the recording; a record is decoded only if the stream it feeds keeps it."""
     assert d.recording is not None
+    bus, broadcast = p.bus_decoder(), p.broadcast_decoder()
     last_snapshot = -SNAPSHOT_EVERY_NS
-    for m in d.recording.messages():
-        topic = m.topic.decode(errors="replace")
+    pose_gate = Columns("kept")  # poses are thinned before decoding, whatever their device
+    for r in d.recording.records():
+        topic = r.topic.decode(errors="replace")
         d.by_topic[topic] = d.by_topic.get(topic, 0) + 1
+        gate = pose_gate if r.topic == p.TOPIC_POSE else d.ticks if r.topic == p.TOPIC_TICK else None
+        if gate is not None and not gate.wants():
+            gate.skip()
+            continue
+        if r.topic == p.TOPIC_POSE:
+            pose_gate.add(0.0)
+        try:
+            m = decode(r, broadcast if r.topic in container.BROADCAST_TOPICS else bus)
+        except ProtocolError:
+            d.recording.bad_records += 1
+            continue
         msg = m.msg
         if isinstance(msg, p.Tick):
             d.ticks.add(msg.frame, msg.t_ns, msg.sent_ns, m.log_ns)
         elif isinstance(msg, p.Status):
-            d.status.append((m.log_ns, msg))
+            d.status.offer((m.log_ns, msg))
         elif isinstance(msg, p.ClientEvent):
             d.client_events.append(msg)
         elif isinstance(msg, p.FrameReport):
@@ -132,8 +196,11 @@ def _read_streams(d: SessionData) -> None:
             d.vehicles.add(msg.t_ns, msg.sim_ns, 0 if pos is None else len(pos))
             if pos is not None and msg.t_ns - last_snapshot >= SNAPSHOT_EVERY_NS and pos.ndim == 2 and pos.shape[1] >= 2:
                 last_snapshot = msg.t_ns
-                handles = m.arrays.get("handle", np.arange(len(pos)))
-                d.snapshots.append(Snapshot(msg.t_ns, np.array(handles), np.array(pos, dtype=np.float64)))
+                if d.snapshots.wants():
+                    handles = m.arrays.get("handle", np.arange(len(pos)))
+                    d.snapshots.offer(Snapshot(msg.t_ns, np.array(handles), np.array(pos, dtype=np.float64)))
+                else:
+                    d.snapshots.skip()
         elif isinstance(msg, p.VehicleIds):
             try:
                 handles, ids, types = p.vehicle_id_table(msg, m.arrays)
@@ -147,5 +214,5 @@ def _read_streams(d: SessionData) -> None:
             d.audio.add(msg.t_ns, msg.scheduled_ns, msg.actual_ns, msg.late)
         elif isinstance(msg, p.Residuals):
             d.residuals.add(msg.t_ns, msg.frame, msg.base_frame, m.log_ns)
-        elif isinstance(msg, p.Event):
+        elif isinstance(msg, p.Event) and len(d.events) < MAX_EVENTS:
             d.events.append(msg)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import zmq
 from zmq.devices import ThreadProxy
+from zmq.utils.monitor import parse_monitor_message
 
 from cosim.config import Endpoints, SessionSettings
 from cosim import protocol as p
@@ -193,12 +194,14 @@ class SyncServer:
             self.gatekeeper = Gatekeeper(curve)
             self.gatekeeper.start(self.ctx)
         self.router = self.ctx.socket(zmq.ROUTER)
-        self._handshakes: zmq.Socket | None = None
         if curve is not None:
             curve.apply(self.router)
-            # a peer without CURVE (or with another server key) fails before ZAP: count it from here
-            self._handshakes = self.router.get_monitor_socket(
-                zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        # Connections zmq closes by itself are counted from its monitor: a frame over MAXMSGSIZE, a
+        # process that died; under CURVE also a peer without it (or with another server key).
+        self._handshakes: zmq.Socket = self.router.get_monitor_socket(
+            zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        self.disconnects = 0
+        self.byes = 0
         self.router.setsockopt(zmq.LINGER, 0)
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.router.setsockopt(zmq.MAXMSGSIZE, p.MAX_HEADER_BYTES + 1024)
@@ -371,9 +374,8 @@ class SyncServer:
 
     def close(self) -> None:
         self._count_failed_handshakes()
-        if self._handshakes is not None:
-            self.router.disable_monitor()
-            self._handshakes.close()
+        self.router.disable_monitor()
+        self._handshakes.close()
         self.router.close()
         self.pub.close()
         if self.gatekeeper is not None:
@@ -579,6 +581,7 @@ class SyncServer:
             client.drop_reason = reason
         else:
             client.left = True
+            self.byes += 1
         self.by_identity.pop(client.identity, None)
         self._publish(p.TOPIC_SESSION, p.ClientEvent(name=client.name, event=event, reason=reason,
                                                      direct=client.direct))
@@ -604,10 +607,16 @@ class SyncServer:
         self._publish_status(now)
 
     def _count_failed_handshakes(self) -> None:
-        while self._handshakes is not None and self._handshakes.poll(0) and self.gatekeeper is not None:
-            self._handshakes.recv_multipart()
-            self.gatekeeper.failed_handshakes += 1
-            log.warning("refused a control connection that failed the CURVE handshake (no CURVE, or another key)")
+        while self._handshakes.poll(0):
+            event = parse_monitor_message(self._handshakes.recv_multipart())["event"]
+            if event == zmq.EVENT_DISCONNECTED:
+                self.disconnects += 1
+                if self.disconnects > self.byes:
+                    log.warning("a control connection closed without BYE (a message over %d bytes, or a process "
+                                "that died)", p.MAX_HEADER_BYTES + 1024)
+            elif self.gatekeeper is not None:
+                self.gatekeeper.failed_handshakes += 1
+                log.warning("refused a control connection that failed the CURVE handshake (no CURVE, or another key)")
 
     def _probe_clients(self, now: int) -> None:
         """Start a probe burst to every client whose next one is due (from housekeeping, well before
@@ -673,6 +682,7 @@ class SyncServer:
         return self.last_sent_ns - self.first_sent_ns if self.first_sent_ns is not None else 0
 
     def sections(self) -> dict:
+        self._count_failed_handshakes()
         return {
             "session": {"id": self.session_id, "mode": self.s.mode, "rate_hz": self.s.rate_hz,
                         "pace": self.s.pace, "duration_s": round(self.frame / self.s.rate_hz, 6),
@@ -685,6 +695,7 @@ class SyncServer:
             "security": {"curve": self.gatekeeper is not None,
                          **(self.gatekeeper.section() if self.gatekeeper is not None else {})},
             "control": {"rejected": sum(self.errors.values()), "by_reason": dict(self.errors),
-                        "implausible_values": self.implausible, "clients_forgotten": self.forgotten},
+                        "implausible_values": self.implausible, "clients_forgotten": self.forgotten,
+                        "closed_without_bye": max(0, self.disconnects - self.byes)},
             "clients": {name: c.summary(self.frame) for name, c in self.clients.items()},
         }

@@ -121,6 +121,7 @@ def test_hostile_control_messages_are_rejected_while_ticks_continue(write_config
                         hostile.send_multipart(msg)
                     huge = raw_dealer(cfg)  # oversized: zmq drops the message and that connection (MAXMSGSIZE)
                     huge.send_multipart([b"ctl", b"\x80" * 200_000])
+                    time.sleep(0.3)  # raw_dealer's LINGER is 0: give it the time to send
                     huge.close()
             while hostile.poll(0):
                 replies.append(p.control_reply_decoder().decode(hostile.recv_multipart())[1])
@@ -136,6 +137,8 @@ def test_hostile_control_messages_are_rejected_while_ticks_continue(write_config
     assert any("not valid UTF-8" in r for r in reasons)
     s = sections(tmp_path)
     assert s["control"]["rejected"] == len(bad)
+    assert s["control"]["closed_without_bye"] >= 1  # the oversized message's connection, closed by zmq
+    assert "closed without BYE" in procs.log("syncserver")
     assert procs.log("syncserver").count("rejected control message") == len(bad)
 
 

@@ -297,3 +297,49 @@ def test_a_disk_that_fills_up_stops_the_session_cleanly(write_config, procs, tmp
         assert "No space left on device" in (out / "logs" / "recorder.log").read_text()
     finally:
         subprocess.run(["umount", "-l", str(small)], capture_output=True)
+
+
+FULL = {"client": {"module": "client", "required": True,
+                   "settings": {"residuals": {"base_motion": "assets/refine/skirt_sequence.safetensors"}}},
+        "sumo": {"module": "bridges.sumo", "required": True,
+                 "settings": {"scenario": "scenarios/demo/demo.sumocfg", "start_s": 40}},
+        "pose": {"module": "bridges.pose", "settings": {"rate_hz": 250}},
+        "audio": {"module": "audio", "settings": {"backend": "file"}},
+        "refine": {"module": "refine_runtime"},
+        "recorder": {"module": "recording", "settings": {"flush_interval_s": 0.2}}}
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("victim", ["client", "sumo", "pose", "audio", "refine", "recorder", "syncserver"])
+def test_kill_9_of_any_process_ends_the_session_with_a_readable_recording(write_config, procs, tmp_path, victim):
+    """Whatever dies, the session ends (on_crash: stop), no process is left, summary.json says what
+    happened, and the recording opens in the standard MCAP reader with session-time log times."""
+    import msgpack
+    from mcap.reader import make_reader
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 60, "ready_timeout_s": 90}, components=FULL)
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    if victim == "syncserver":
+        assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                        and "session starts" in (out / "logs" / "syncserver.log").read_text(), 90)
+        time.sleep(2.0)
+        next(p for p in psutil.Process(runner.pid).children() if "syncserver" in " ".join(p.cmdline())).kill()
+    else:
+        assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                        and "session starts" in (out / "logs" / "syncserver.log").read_text(), 90)
+        kill_when_started(runner, out, victim, after_s=2.0)
+    assert runner.wait(60) == 1, procs.log("runner")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "crashed", summary["status"]
+    assert summary["runner"]["components"][victim]["status"] == "crashed" or victim == "syncserver"
+    assert no_processes_left(summary)
+    frames = summary["session"]["frames"]
+    with open(out / "session.mcap", "rb") as f:
+        reader = make_reader(f)
+        assert reader.get_summary() is not None
+        log_times = [m.log_time for _, _, m in reader.iter_messages()]
+    assert len(log_times) > 100 and max(log_times) < (frames / 90 + 10) * 1e9  # session time, not the host's clock
+    assert (out / "report.html").is_file()
+    with open(out / "session.mcap", "rb") as f:
+        kinds = {msgpack.unpackb(m.data)[0]["type"] for _, c, m in make_reader(f).iter_messages() if c.topic == "tick"}
+    assert kinds == {"TICK"}

@@ -291,3 +291,32 @@ def test_the_syncserver_measures_a_clients_clock_error_itself(write_config, proc
     assert 4_500 < clients["liar"]["clock_offset_error_us"]["p50"] < 5_500
     assert clients["honest"]["clock_offset_error_us"]["p99"] < 500
     assert abs(clients["honest"]["clock_offset_measured_us"]) < 500  # one host: the truth is 0
+
+
+def test_implausible_values_and_endless_error_kinds_are_bounded(write_config, procs, tmp_path):
+    """An ACK claiming a receive time 9.2e15 ns away poisoned the summary (delivery -9.2e15 us), and
+    every distinct error text made a new key in control.by_reason."""
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 3}, components={"x": {"module": "client"}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    with Node("x", endpoints(cfg)) as node:
+        node.connect(10)
+        node.ready()
+        sent = False
+        for ev in node.events():
+            if isinstance(ev, TickEvent):
+                if ev.frame != 30:
+                    node.ack(ev)
+                elif not sent:
+                    sent = True
+                    node._send(p.Ack(frame=30, t_ns=ev.tick.t_ns, recv_ns=-(2**53), done_ns=0))
+                    node._send(p.Heartbeat(offset_ns=0, rtt_ns=-5, offset_error_ns=2**60))
+                    stranger = raw_dealer(cfg)
+                    for i in range(60):  # 60 different error texts
+                        stranger.send_multipart([b"ctl", p.msgspec.msgpack.encode({"type": f"T{i}", "v": 4})])
+                    time.sleep(0.3)
+                    stranger.close()
+    assert server.wait(30) == 0
+    s = sections(tmp_path)
+    assert s["control"]["implausible_values"] == 2
+    assert s["clients"]["x"]["delivery_us"]["max"] < 1e6
+    assert len(s["control"]["by_reason"]) <= 33 and s["control"]["by_reason"].get("other", 0) >= 20

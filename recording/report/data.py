@@ -26,30 +26,38 @@ MAX_ROWS = 20_000  # rows kept per stream for plots; a longer session is thinned
 MAX_SNAPSHOTS = 600
 
 
-class Columns:
-    """Rows of named scalars, one array per column, for plotting: at most MAX_ROWS kept. When full,
-    every other row is dropped and from then on only every ``stride``-th row offered is kept, so an
-    hour-long session costs what a few minutes do and the rows stay evenly spread over the session."""
+class _Thinning:
+    """Keeps every ``stride``-th item offered; the stride doubles (and the kept items are halved)
+    each time more than the maximum are kept, so what is kept stays evenly spread over the session."""
+
+    stride = 1
+    offered = 0
+
+    def wants(self) -> bool:
+        """Whether the next item offered will be kept (decode it only then)."""
+        return self.offered % self.stride == 0
+
+    def skip(self) -> None:
+        """An item offered but not wanted (it was not even decoded)."""
+        self.offered += 1
+
+    def _take(self) -> bool:
+        keep = self.wants()
+        self.offered += 1
+        return keep
+
+
+class Columns(_Thinning):
+    """Rows of named scalars, one array per column, for plotting: at most MAX_ROWS kept, so an
+    hour-long session costs what a few minutes do."""
 
     def __init__(self, *names: str, max_rows: int = MAX_ROWS) -> None:
         self.names = names
         self.max_rows = max_rows
         self.cols = [array("d") for _ in names]
-        self.stride = 1
-        self.offered = 0
-
-    def wants(self) -> bool:
-        """Whether the next row offered will be kept (decode it only then)."""
-        return self.offered % self.stride == 0
-
-    def skip(self) -> None:
-        """A row offered but not wanted (it was not even decoded)."""
-        self.offered += 1
 
     def add(self, *values: Any) -> None:
-        keep = self.wants()
-        self.offered += 1
-        if not keep:
+        if not self._take():
             return
         for col, v in zip(self.cols, values):
             col.append(float(v))
@@ -64,25 +72,15 @@ class Columns:
         return {n: np.frombuffer(c, dtype=np.float64).copy() if c else np.zeros(0) for n, c in zip(self.names, self.cols)}
 
 
-class Thinned(list):
-    """A list that keeps at most ``max_items``, thinned evenly like Columns."""
+class Thinned(_Thinning, list):
+    """A list that keeps at most ``max_items``, thinned like Columns."""
 
     def __init__(self, max_items: int) -> None:
         super().__init__()
         self.max_items = max_items
-        self.stride = 1
-        self.offered = 0
-
-    def wants(self) -> bool:
-        return self.offered % self.stride == 0
-
-    def skip(self) -> None:
-        self.offered += 1
 
     def offer(self, item: Any) -> None:
-        keep = self.wants()
-        self.offered += 1
-        if keep:
+        if self._take():
             self.append(item)
             if len(self) > self.max_items:
                 self[:] = self[::2]

@@ -24,10 +24,14 @@ def run_session(procs, cfg: Path, out: Path, *extra: str):
     return procs.start("run_session.py", "--config", str(cfg), "--out", str(out), *extra, log="runner.log")
 
 
+def wait_started(out: Path, timeout: float = 30) -> None:
+    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
+                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), timeout)
+
+
 def kill_when_started(runner: subprocess.Popen, out: Path, name: str, after_s: float = 0.0) -> None:
     """SIGKILL the runner's child ``name`` ``after_s`` after the session has started."""
-    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
-                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    wait_started(out)
     time.sleep(after_s)
     pid = next(p.pid for p in psutil.Process(runner.pid).children() if "--name" in p.cmdline()
                and p.cmdline()[p.cmdline().index("--name") + 1] == name)
@@ -49,8 +53,7 @@ def test_ctrl_c_ends_the_session_cleanly(write_config, procs, tmp_path, sig):
     cfg = write_config(session={"rate_hz": 90, "duration_s": 60}, components={"client": CLIENT})
     out = tmp_path / "session"
     runner = run_session(procs, cfg, out)
-    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
-                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    wait_started(out)
     time.sleep(1.0)
     runner.send_signal(sig)
     assert runner.wait(30) == 1, procs.log("runner")
@@ -160,8 +163,7 @@ def test_a_killed_syncserver_is_reported_at_once_and_the_summary_comes_from_the_
                        components={"client": CLIENT, "recorder": {"module": "recording"}})
     out = tmp_path / "session"
     runner = run_session(procs, cfg, out)
-    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
-                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    wait_started(out)
     time.sleep(3.0)
     server = next(p for p in psutil.Process(runner.pid).children() if "syncserver" in " ".join(p.cmdline()))
     server.kill()
@@ -227,8 +229,7 @@ def test_finish_rebuilds_summary_and_report_of_a_session_whose_runner_was_killed
                        components={"client": CLIENT, "recorder": {"module": "recording"}})
     out = tmp_path / "session"
     runner = run_session(procs, cfg, out)
-    assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
-                    and "session starts" in (out / "logs" / "syncserver.log").read_text(), 30)
+    wait_started(out)
     time.sleep(2.0)
     children = psutil.Process(runner.pid).children()
     runner.kill()
@@ -320,13 +321,11 @@ def test_kill_9_of_any_process_ends_the_session_with_a_readable_recording(write_
     out = tmp_path / "session"
     runner = run_session(procs, cfg, out)
     if victim == "syncserver":
-        assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
-                        and "session starts" in (out / "logs" / "syncserver.log").read_text(), 90)
+        wait_started(out, 90)
         time.sleep(2.0)
         next(p for p in psutil.Process(runner.pid).children() if "syncserver" in " ".join(p.cmdline())).kill()
     else:
-        assert wait_for(lambda: (out / "logs" / "syncserver.log").is_file()
-                        and "session starts" in (out / "logs" / "syncserver.log").read_text(), 90)
+        wait_started(out, 90)
         kill_when_started(runner, out, victim, after_s=2.0)
     assert runner.wait(60) == 1, procs.log("runner")
     summary = json.loads((out / "summary.json").read_text())

@@ -50,13 +50,10 @@ class Audio(Component):
             self.backend = FileBackend(self.ctx.output_path(s.file.path), mixer, subtype=s.file.subtype,
                                        render_lag_ns=round(s.file.render_lag_ms * 1e6))
         else:
-            self.backend = DeviceBackend(s.device, mixer, self._session_ns, jack=s.backend == "jack")
+            self.backend = DeviceBackend(s.device, mixer, self.ctx.session_ns, jack=s.backend == "jack")
         self.app = AudioComponent(s, self.backend, bank, publish=lambda msg: self.ctx.publish(p.TOPIC_AUDIO, msg),
                                   mixer=mixer)
         self.backend.start()  # before joining: starting jackd can take longer than a heartbeat timeout
-
-    def _session_ns(self) -> int:
-        return self.ctx.session_ns()
 
     def on_tick(self, ev: TickEvent) -> None:
         self.last_tick = ev

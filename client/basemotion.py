@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from cosim.errors import InputFileError
+from cosim.looped import blend_looped
 
 
 class BaseMotion:
@@ -45,10 +46,5 @@ class BaseMotion:
         return cls(path, base, fps, hashlib.sha256(path.read_bytes()).hexdigest())
 
     def at(self, t_ns: int, out: np.ndarray) -> np.ndarray:
-        """Positions at session time ``t_ns``: linear blend of the two frames around it, looped."""
-        pos = (t_ns * 1e-9 * self.fps) % len(self.base)
-        i = int(pos)
-        a = pos - i
-        np.multiply(self.base[i], 1 - a, out=out)
-        out += a * self.base[(i + 1) % len(self.base)]
-        return out
+        """Positions at session time ``t_ns``, looped (the refiner plays its base the same way)."""
+        return blend_looped(self.base, self.fps, t_ns, out)

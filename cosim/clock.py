@@ -178,9 +178,7 @@ class StreamingFit:
 
 def drift_ppm(samples: list[tuple[int, int]]) -> float | None:
     """Slope of offset (ns) against time (ns), in ppm; None with fewer than two distinct times."""
-    if len({x for x, _ in samples}) < 2:
-        return None
-    fit = LinearClockFit()
+    fit = StreamingFit()
     for x, offset in samples:
         fit.add(x, x + offset)
-    return fit.drift_ppm
+    return fit.drift_ppm()

@@ -59,8 +59,8 @@ def make_keys(folder: Path, clients: Sequence[str] = ("client",), server: bool =
     return written
 
 
-def _load(path: Path, what: str, secret: bool) -> tuple[bytes, bytes | None]:
-    hint = f"make keys with: python -m cosim.curve --secrets {path.parent.parent if path.parent.name == CLIENTS else path.parent}"
+def _load(folder: Path, path: Path, what: str, secret: bool) -> tuple[bytes, bytes | None]:
+    hint = f"make keys with: python -m cosim.curve --secrets {folder}"
     if not path.is_file():
         raise ConfigError(f"CURVE: {what} {str(path)!r} does not exist ({hint})")
     try:
@@ -82,8 +82,8 @@ class ClientKeys:
 
     @classmethod
     def load(cls, folder: Path, name: str = "client") -> ClientKeys:
-        server_public, _ = _load(folder / f"{SERVER}.key", "the syncserver's public key", secret=False)
-        public, secret = _load(folder / CLIENTS / f"{name}.key_secret", f"client key pair {name!r}", secret=True)
+        server_public, _ = _load(folder, folder / f"{SERVER}.key", "the syncserver's public key", secret=False)
+        public, secret = _load(folder, folder / CLIENTS / f"{name}.key_secret", f"client key pair {name!r}", secret=True)
         assert secret is not None
         return cls(server_public, public, secret)
 
@@ -102,7 +102,7 @@ class ServerKeys:
 
     @classmethod
     def load(cls, folder: Path) -> ServerKeys:
-        public, secret = _load(folder / f"{SERVER}.key_secret", "the syncserver's key pair", secret=True)
+        public, secret = _load(folder, folder / f"{SERVER}.key_secret", "the syncserver's key pair", secret=True)
         assert secret is not None
         if not any((folder / CLIENTS).glob("*.key")):
             raise ConfigError(f"CURVE: no client public keys in {str(folder / CLIENTS)!r}: nobody could join "

@@ -348,9 +348,10 @@ def encode(topic: bytes, msg: Message,
     return [topic, *encode_body(msg, arrays)]
 
 
-def encode_header(msg: Message) -> bytes:
-    """The header alone (a message without arrays, or one whose ``arrays`` are already set)."""
-    if not msg.v:
+def encode_header(msg: msgspec.Struct) -> bytes:
+    """The header alone (a message without arrays, or one whose ``arrays`` are already set); a
+    message without a version gets this side's."""
+    if isinstance(msg, Message) and not msg.v:
         msg.v = PROTOCOL_VERSION
     return _encoder.encode(msg)
 
@@ -359,8 +360,6 @@ def encode_body(msg: msgspec.Struct, arrays: Mapping[str, np.ndarray] | None = N
     """``[header, *payload]`` of a struct with an ``arrays`` field: the envelope without its topic
     (also what a process pipe carries, e.g. the SUMO bridge's stepping process)."""
     payload: list[memoryview] = []
-    if isinstance(msg, Message) and not msg.v:
-        msg.v = PROTOCOL_VERSION
     if arrays:
         if not hasattr(msg, "arrays"):
             raise ProtocolError(f"{type(msg).__name__} does not carry arrays")
@@ -372,7 +371,7 @@ def encode_body(msg: msgspec.Struct, arrays: Mapping[str, np.ndarray] | None = N
             specs.append(ArraySpec(name=name, dtype=array.dtype.str, shape=list(array.shape)))
             payload.append(memoryview(array).cast("B") if array.size else memoryview(b""))  # cast() rejects empty shapes
         msg.arrays = specs
-    return [_encoder.encode(msg), *payload]
+    return [encode_header(msg), *payload]
 
 
 class Decoder:

@@ -94,15 +94,6 @@ class Context:
             raise RuntimeError("the frame clock is known only after joining (on_join and later)")
         return self.node.frames
 
-    @property
-    def lockstep(self) -> bool:
-        return self.session.mode == "lockstep"
-
-    @property
-    def started(self) -> bool:
-        """START has arrived (the epoch is known)."""
-        return self.node is not None and self.node.epoch_ns is not None
-
     def session_ns(self) -> int:
         """Now in session time; before joining, this host's monotonic clock (offset and epoch 0)."""
         return self.node.session_ns() if self.node is not None else time.monotonic_ns()

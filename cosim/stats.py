@@ -46,10 +46,6 @@ class Samples:
             if j < self.cap:
                 self._buf[j] = value
 
-    def extend(self, values: Iterable[float]) -> None:
-        for v in values:
-            self.append(v)
-
     def __len__(self) -> int:
         return self.count
 
@@ -58,11 +54,6 @@ class Samples:
 
     def __bool__(self) -> bool:
         return self.count > 0
-
-    @property
-    def sampled(self) -> bool:
-        """More values came than are kept: percentiles are estimates from the reservoir."""
-        return self.count > self.cap
 
     def values(self) -> np.ndarray:
         """The kept values (all of them, or the reservoir)."""

@@ -27,7 +27,8 @@ def session_sections(source: str | Path, end_reason: str, late_threshold_us: flo
     n = len(frames)
     rate = start.rate_hz if start else None
     lateness = np.asarray(sent_ns, dtype=np.int64) - np.asarray(t_ns, dtype=np.int64)
-    paced = start is not None and bool(n) and not (start.mode == "lockstep" and np.array_equal(lateness, 0 * lateness))
+    # unpaced lockstep: TICK carries its emission time, so there is no lateness to report
+    paced = start is not None and bool(n) and (start.mode == "realtime" or bool(lateness.any()))
     session: dict[str, Any] = {
         "frames": (max(frames) + 1) if frames else 0, "recorded_ticks": n, "started": start is not None,
         "end_reason": end_reason, "rebuilt_from": str(rec.path.name),

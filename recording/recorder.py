@@ -47,14 +47,11 @@ class Recorder(Component):
         if s.lsl.enabled:
             pylsl = load_pylsl()
             if pylsl is not None:
-                self.lsl = LslOutlets(s.lsl, self._session_ns, pylsl)
+                self.lsl = LslOutlets(s.lsl, self.ctx.session_ns, pylsl)
         self.writer.metadata("recorder", {"host": socket.gethostname(), "pid": str(os.getpid()),
                                           "name": self.ctx.name, "protocol_version": str(p.PROTOCOL_VERSION)})
         self.writer.attach("config.yaml", "application/yaml", self.ctx.config_path.read_bytes())
         log.info("recording to %s", path)
-
-    def _session_ns(self) -> int:
-        return self.ctx.session_ns()
 
     @staticmethod
     def log_ns(ev: DataEvent | SessionEvent) -> int:

@@ -13,7 +13,7 @@ from typing import Sequence as Seq
 
 from cosim.process import REPO_ROOT
 from refine_runtime.config import load_train_config
-from refine_runtime.dataset import resolve
+from refine_runtime.config import resolve
 from refine_runtime.metrics import detail_analysis
 from refine_runtime.sequence import load_mesh_sequence, load_sequence
 from cosim.errors import CosimError

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from refine_runtime.config import Settings, TrainConfig, load_train_config
-from refine_runtime.dataset import resolve
+from refine_runtime.config import resolve
 from refine_runtime.sequence import Sequence, load_sequence
 from cosim.process import REPO_ROOT
 

@@ -107,6 +107,12 @@ class TrainConfig(Strict):
     nuvo: NuvoConfig = msgspec.field(default_factory=NuvoConfig)
 
 
+def resolve(path: str, root: Path) -> Path:
+    """A path from a config: absolute as it is, relative to ``root`` (the repository) otherwise."""
+    p = Path(path)
+    return p if p.is_absolute() else root / p
+
+
 def load_train_config(path: str | Path) -> TrainConfig:
     cfg = convert(load_yaml(path), TrainConfig, where=str(path) + ":")
     if (cfg.asset.garment is None) == (cfg.asset.meshes is None):
@@ -120,10 +126,7 @@ def check_files(settings: Settings) -> None:
     the runtime may build them (build_if_missing), its sequence and checkpoint."""
     from cosim.errors import InputFileError
     from cosim.process import REPO_ROOT
-
-    def where(p: str) -> Path:
-        return Path(p) if Path(p).is_absolute() else REPO_ROOT / p
-    train = where(settings.train_config)
+    train = resolve(settings.train_config, REPO_ROOT)
     if not train.is_file():
         raise InputFileError(f"train_config {str(train)!r} does not exist")
     if settings.build_if_missing:
@@ -131,5 +134,6 @@ def check_files(settings: Settings) -> None:
     cfg = load_train_config(train)
     for what, value in (("sequence", settings.sequence or cfg.output.sequence),
                         ("checkpoint", settings.checkpoint or cfg.output.checkpoint)):
-        if not where(value).is_file():
-            raise InputFileError(f"{what} {str(where(value))!r} does not exist (and build_if_missing is off)")
+        path = resolve(value, REPO_ROOT)
+        if not path.is_file():
+            raise InputFileError(f"{what} {str(path)!r} does not exist (and build_if_missing is off)")

@@ -9,17 +9,12 @@ import numpy as np
 from tqdm import tqdm
 
 from refine_runtime.body import SwaySitBody
-from refine_runtime.config import TrainConfig
+from refine_runtime.config import TrainConfig, resolve
 from refine_runtime.errors import AssetError
 from refine_runtime.lowpass import low_pass
 from refine_runtime.pattern import Garment, build_garment, load_pattern
 from refine_runtime.sequence import Sequence, load_mesh_sequence, validate
 from refine_runtime.sim import SimSettings, simulate
-
-
-def resolve(path: str, root: Path) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else root / p
 
 
 def garment_from_config(cfg: TrainConfig, root: Path, cols: int | None = None, rows: int | None = None) -> Garment:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cosim.looped import blend_looped
 from refine_runtime.errors import AssetError
 from refine_runtime.safetensors_io import read_safetensors
 
@@ -46,19 +47,9 @@ class Sequence:
             raise AssetError(f"sequence {self.name!r} carries no ground truth")
         return self.base + self.residual
 
-    def frame_at(self, t_ns: int) -> tuple[int, int, float]:
-        """The two recorded frames around session time ``t_ns`` (looping) and the blend weight."""
-        pos = (t_ns * 1e-9 * self.fps) % self.frames
-        i = int(pos)
-        return i, (i + 1) % self.frames, pos - i
-
     def base_at(self, t_ns: int, out: np.ndarray | None = None) -> np.ndarray:
         """Base positions at session time ``t_ns``: linear blend of the recorded frames, on the loop."""
-        i, j, a = self.frame_at(t_ns)
-        out = np.empty((self.n, 3), np.float32) if out is None else out
-        np.multiply(self.base[i], 1 - a, out=out)
-        out += a * self.base[j]
-        return out
+        return blend_looped(self.base, self.fps, t_ns, out)
 
     def static_only(self) -> Sequence:
         return replace(self, residual=None)

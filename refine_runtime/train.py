@@ -23,7 +23,8 @@ from tqdm import tqdm
 from cosim.process import REPO_ROOT
 from refine_runtime.checkpoint import Checkpoint, save_checkpoint
 from refine_runtime.config import TrainConfig, load_train_config
-from refine_runtime.dataset import Holdout, holdout_masks, make_sequence, resolve
+from refine_runtime.config import resolve
+from refine_runtime.dataset import Holdout, holdout_masks, make_sequence
 from refine_runtime.geometry import build_stencil, frame_and_features, to_local
 from refine_runtime.metrics import quality
 from refine_runtime.model import ResidualModel

@@ -207,11 +207,13 @@ class Supervisor:
             self.out.write("\n")
         return self.conclude(self._status(), self._component_report(), time.monotonic() - started)
 
-    def conclude(self, status: str, components: dict[str, Any], wall_s: float) -> Outcome:
+    def conclude(self, status: str, components: dict[str, Any], wall_s: float, finished_by: str | None = None) -> Outcome:
         """Everything after the processes: repair recordings, merge the summary (rebuilt from the
         recording when the syncserver wrote nothing), write it and the report, print the short form."""
         repairs = self._repair_recordings()
         summary = build_summary(self.dir, self.cfg, status, components, wall_s)
+        if finished_by:
+            summary["runner"]["finished_by"] = finished_by
         if repairs:
             summary.setdefault("recording", {})["repairs"] = repairs
         if self.master_died or not (self.dir / "sections" / f"{SERVER}.json").is_file():
@@ -407,7 +409,4 @@ def finish_session(folder: Path, *, quiet: bool = False, stream: IO[str] = sys.s
     components = {name: {"module": spec.module, "status": unknown if spec.launch else "external"}
                   for name, spec in cfg.enabled().items()}
     components[SERVER] = {"module": SERVER, "status": unknown}
-    outcome = sup.conclude(status, components, 0.0)
-    outcome.summary["runner"]["finished_by"] = "run_session.py --finish (the runner had died)"
-    sup._save(outcome.summary)
-    return outcome
+    return sup.conclude(status, components, 0.0, finished_by="run_session.py --finish (the runner had died)")

@@ -342,7 +342,7 @@ class SyncServer:
             frame=k, t_ns=t, src="syncserver", sent_ns=sent, dt_ns=self.dt_ns, epoch_ns=self.epoch_ns)))
         self.frame_t[k % _RING] = t
         self.frame_sent[k % _RING] = sent
-        self._awaited_since = self.now()
+        self._awaited_since = sent + self.epoch_ns
         if self.first_sent_ns is None:
             self.first_sent_ns = sent
         self.last_sent_ns = sent
@@ -373,7 +373,7 @@ class SyncServer:
                 c.end_frame = self.frame
 
     def close(self) -> None:
-        self._count_failed_handshakes()
+        self._read_monitor()
         self.router.disable_monitor()
         self._handshakes.close()
         self.router.close()
@@ -464,6 +464,7 @@ class SyncServer:
             if msg.offset_ns is not None and msg.offset_ns != client.last_offset_ns:
                 client.last_offset_ns = msg.offset_ns
                 client.offsets.add(t1, t1 + msg.offset_ns)
+                self._pair_offsets(client)
         elif isinstance(msg, p.Bye):
             self._disconnect(client, "left", msg.reason)
 
@@ -603,10 +604,10 @@ class SyncServer:
                 self._disconnect(c, "dropped", f"no heartbeat for {(now - c.last_seen_ns) / 1e9:.2f} s")
         self._check_ack_timeout(now)
         self._probe_clients(now)
-        self._count_failed_handshakes()
+        self._read_monitor()
         self._publish_status(now)
 
-    def _count_failed_handshakes(self) -> None:
+    def _read_monitor(self) -> None:
         while self._handshakes.poll(0):
             event = parse_monitor_message(self._handshakes.recv_multipart())["event"]
             if event == zmq.EVENT_DISCONNECTED:
@@ -633,11 +634,17 @@ class SyncServer:
             pass
 
     def _on_probe_reply(self, c: ClientState, msg: p.ProbeReply, t3: int) -> None:
-        done = c.probe.on_reply(msg, t3)
-        if done and c.last_offset_ns is not None and c.probe.offset_ns is not None:
-            c.offset_errors_ns.append(c.last_offset_ns - c.probe.offset_ns)
+        if c.probe.on_reply(msg, t3):
+            self._pair_offsets(c)
         if c.probe.bursting:
             self._send_probe(c, t3)
+
+    @staticmethod
+    def _pair_offsets(c: ClientState) -> None:
+        """A clock error sample whenever either side has news: the client's newest reported offset
+        against our newest measurement of it (whichever came first, a short session gets one)."""
+        if c.last_offset_ns is not None and c.probe.offset_ns is not None:
+            c.offset_errors_ns.append(c.last_offset_ns - c.probe.offset_ns)
 
     def _check_ack_timeout(self, now: int) -> None:
         """Lockstep: a required client that keeps heartbeating but stops ACKing would stall the
@@ -682,7 +689,7 @@ class SyncServer:
         return self.last_sent_ns - self.first_sent_ns if self.first_sent_ns is not None else 0
 
     def sections(self) -> dict:
-        self._count_failed_handshakes()
+        self._read_monitor()
         return {
             "session": {"id": self.session_id, "mode": self.s.mode, "rate_hz": self.s.rate_hz,
                         "pace": self.s.pace, "duration_s": round(self.frame / self.s.rate_hz, 6),

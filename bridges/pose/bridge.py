@@ -36,6 +36,7 @@ class PoseBridge(Component):
         self.source: PoseSource | None = None
         self.recorder: TraceWriter | None = None
         self.streaming = False
+        self._due: int | None = None  # what next_due_ns said last
         self.end_reason: str | None = None
         self.sample_to_bus = Samples()
         self.wake_late = Samples()
@@ -57,7 +58,8 @@ class PoseBridge(Component):
         if not self.streaming:
             return 0  # stamp nothing before the epoch (session time 0)
         assert self.source is not None
-        return self.source.next_due_ns()  # None: an exhausted trace stays in the session until it ends
+        self._due = self.source.next_due_ns()  # None: an exhausted trace stays in the session until it ends
+        return self._due
 
     def on_due(self, now_ns: int) -> None:
         assert self.source is not None
@@ -66,9 +68,8 @@ class PoseBridge(Component):
             self.streaming = True
             log.info("streaming %s poses", self.source.kind)
             return
-        due = self.source.next_due_ns()
-        if due is not None:
-            self.wake_late.append(now_ns - due)
+        if self._due is not None:
+            self.wake_late.append(now_ns - self._due)
         self.publish(self.source.read(now_ns))
         for event in self.source.events():
             self.ctx.publish(p.TOPIC_OPENVR, event)

@@ -156,6 +156,7 @@ class Node:
             if self.dealer.poll(min(100, int(remaining * 1000) + 1)):
                 self._on_control(self.dealer.recv_multipart())
         w = self.welcome
+        self._last_broadcast_ns = self.clock.now_ns()  # silence is counted from WELCOME on
         self.frames = FrameClock.from_welcome(w)
         self.sync.configure(w.probe_burst, w.probe_interval_s)
         self.epoch_ns = w.epoch_ns
@@ -375,8 +376,6 @@ class Node:
         lockstep included); silence for SILENT_MASTER_TIMEOUTS heartbeat timeouts means it is gone."""
         if self.welcome is None or self._ended:
             return False
-        if not self._last_broadcast_ns:
-            self._last_broadcast_ns = now
         limit = SILENT_MASTER_TIMEOUTS * int(self.welcome.heartbeat_timeout_s * 1e9)
         return now - self._last_broadcast_ns > limit
 

@@ -91,15 +91,12 @@ class Replay(Component):
     def setup(self) -> None:
         s: Settings = self.settings
         self.rec = Recording.open(s.source)
-        self.player = Player(self._publish_frames, self._session_ns, s, items(self.rec, s.topics, self.stats))
+        self.player = Player(self._publish_frames, self.ctx.session_ns, s, items(self.rec, s.topics, self.stats))
         log.info("replaying %s (%s) by %s", self.rec.path, ", ".join(s.topics), s.timing)
 
     def _publish_frames(self, frames: Sequence[bytes]) -> None:
         assert self.ctx.node is not None
         self.ctx.node.publish_frames(frames)
-
-    def _session_ns(self) -> int:
-        return self.ctx.session_ns()
 
     def on_tick(self, ev: TickEvent) -> None:
         assert self.player is not None

@@ -142,10 +142,17 @@ class Node:
         self.stop_reason = reason
 
     def connect(self, timeout_s: float = 30.0) -> p.Welcome:
-        """HELLO -> WELCOME, then a first clock-probe burst. Raises HandshakeError on REJECT/timeout."""
+        """HELLO -> WELCOME, then a first clock-probe burst. Raises HandshakeError on REJECT/timeout.
+
+        HELLO waits until the broadcast subscription is live (one broadcast has arrived: a TICK, or
+        a STATUS, sent at least every status interval), so that every CLIENT broadcast the
+        syncserver sends after WELCOME's snapshot of direct offers reaches us."""
+        deadline = time.monotonic() + timeout_s
+        while not self.ticks.poll(50):
+            if self.stop_reason or time.monotonic() > deadline:
+                break  # HELLO anyway: its own wait says what went wrong
         self._send(p.Hello(name=self.name, role=self.role, required=self.required,
                            host=self._hostname, pid=os.getpid(), direct=self.direct_offered))
-        deadline = time.monotonic() + timeout_s
         while self.welcome is None:
             if self.stop_reason:
                 raise HandshakeError(f"stopped ({self.stop_reason}) before the syncserver answered")

@@ -40,7 +40,7 @@ class SessionSettings(Strict):
     heartbeat_interval_s: Positive = 0.25
     heartbeat_timeout_s: Positive = 2.0
     probe_interval_s: Positive = 1.0
-    probe_burst: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
+    probe_burst: Annotated[int, msgspec.Meta(ge=1, le=64)] = 16
     late_threshold_us: Positive = 1000.0
     spin_us: NonNegative = 1500.0
     rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0  # the syncserver process SCHED_FIFO; 0 = off
@@ -49,6 +49,9 @@ class SessionSettings(Strict):
     # lockstep: a required client that has not ACKed the awaited tick this long is dropped and reported
     ack_timeout_s: Positive = 5.0
     max_clients: Annotated[int, msgspec.Meta(ge=1, le=256)] = 64  # connected at once; more are refused
+    # "kernel": emulated hosts on one kernel (tests/multihost): the true clock offset of each client is
+    # read from its time namespace (/proc/PID/timens_offsets), and the summary gives the error against it
+    clock_truth: Literal["none", "kernel"] = "none"
 
 
 class NetworkSettings(Strict):
@@ -190,6 +193,22 @@ def resolve_endpoints(net: NetworkSettings) -> Endpoints:
     """Fill the four endpoints from host/base_port (0 = free ports) and check them."""
     ports = free_ports(net.host, 4) if net.base_port == 0 else [net.base_port + i for i in range(4)]
     return Endpoints(**_endpoints(net, ports))
+
+
+def joined(net: NetworkSettings, where: str) -> NetworkSettings:
+    """``--join HOST[:PORT]``: the network settings of a component that joins a syncserver on another
+    host; PORT is the control port (the next three are ticks, bus in and bus out, as ``base_port``)."""
+    m = re.fullmatch(r"(\[[^\]]+\]|[^:\[\]]+)(?::(\d{1,5}))?", where)
+    if not m or (m.group(2) and not 0 < int(m.group(2)) <= 65531):
+        raise ConfigError(f"--join: expected HOST or HOST:PORT with PORT 1-65531 (got {where!r})")
+    port = int(m.group(2)) if m.group(2) else (net.base_port or 5550)
+    out = msgspec.structs.replace(net, host=m.group(1).strip("[]"), base_port=port,
+                                  control=None, ticks=None, bus_in=None, bus_out=None)
+    try:
+        check_network(out)
+    except ConfigError as exc:
+        raise ConfigError(f"--join {where}: {exc}") from None
+    return out
 
 
 def load_yaml(path: str | Path) -> Any:

@@ -61,8 +61,9 @@ def setup_logging(name: str, level: str = "INFO") -> None:
 
 
 def command_line(prog: str, description: str, default_name: str, argv: Sequence[str] | None = None,
-                 epilog: str | None = None) -> argparse.Namespace:
-    """``python -m <prog> --config FILE [--name NAME] [--out DIR] [--log-level LEVEL]``."""
+                 epilog: str | None = None, join: bool = False) -> argparse.Namespace:
+    """``python -m <prog> --config FILE [--name NAME] [--out DIR] [--log-level LEVEL]`` (and, with
+    ``join``, ``[--join HOST[:PORT]]``)."""
     ap = argparse.ArgumentParser(prog=f"python -m {prog}", description=description, epilog=epilog,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="session config (YAML)")
@@ -70,6 +71,11 @@ def command_line(prog: str, description: str, default_name: str, argv: Sequence[
                     help=f"this process's key under components: in the config (default: {default_name})")
     ap.add_argument("--out", default=None, help="session folder to write result sections into")
     ap.add_argument("--log-level", default="INFO", help="DEBUG, INFO (default), WARNING or ERROR")
+    if join:
+        ap.add_argument("--join", metavar="HOST[:PORT]", default=None,
+                        help="join the syncserver on another host (its address and control port; default "
+                             "port: network.base_port) instead of network.host of the config, e.g. "
+                             "--join 192.168.1.10:5550 (docs/multihost.md)")
     return ap.parse_args(argv)
 
 

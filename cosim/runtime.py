@@ -38,7 +38,7 @@ import msgspec
 import numpy as np
 
 from cosim import protocol as p
-from cosim.config import Endpoints, NetworkSettings, read_config, resolve_endpoints, settings_for
+from cosim.config import Endpoints, NetworkSettings, joined, read_config, resolve_endpoints, settings_for
 from cosim.curve import ClientKeys, secrets_folder
 from cosim.errors import CosimError
 from cosim.framegc import FrameGc
@@ -205,7 +205,7 @@ def _prog(cls: type[Component]) -> str:
 def run(cls: type[Component], argv: Sequence[str] | None = None) -> int:
     """Run ``cls`` as this process's component; returns the exit status (0 ok, 1 failed in the
     session, 2 could not start: bad config or setup)."""
-    args = command_line(_prog(cls), cls.description or (cls.__doc__ or "").strip(), cls.name, argv)
+    args = command_line(_prog(cls), cls.description or (cls.__doc__ or "").strip(), cls.name, argv, join=True)
     start_process(args.name, args.log_level)
     out = Path(args.out) if args.out else None
     try:
@@ -216,6 +216,8 @@ def run(cls: type[Component], argv: Sequence[str] | None = None) -> int:
         else:
             log.info("%s is not under components: in %s; running with default settings", args.name, args.config)
             settings = msgspec.convert({}, cls.Settings) if cls.Settings is not None else None
+        if args.join:
+            cfg = msgspec.structs.replace(cfg, network=joined(cfg.network, args.join))
         endpoints = resolve_endpoints(cfg.network)
     except CosimError as exc:
         log.error("%s", exc)

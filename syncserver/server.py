@@ -24,7 +24,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from cosim.config import Endpoints, SessionSettings
 from cosim import protocol as p
-from cosim.clock import StreamingFit
+from cosim.clock import OffsetEstimator, ProbeSample, StreamingFit, timens_monotonic_offset_ns
 from cosim.curve import Gatekeeper, ServerKeys
 from cosim.process import install_stop_handlers, mark_streaming
 from cosim.errors import ProtocolError
@@ -42,21 +42,19 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # what a client may ca
 MAX_ERROR_KINDS = 32  # distinct reasons counted in control.by_reason; the rest under "other"
 STATUS_GONE = 16  # clients that left or were dropped, still listed in STATUS (the newest)
 PLAUSIBLE_NS = 3_600 * 10**9  # an ACK's times within an hour of the tick's, a |clock error| below it
-PROBE_BURST = 4  # the syncserver's probes of each client's clock, per burst
 PROBE_TIMEOUT_NS = 100_000_000
 
 
 class ClientProbe:
-    """The syncserver's own clock probes of one client: a burst of PROBE_BURST, the reply with the
-    smallest round trip gives ``offset_ns`` (master minus the client's clock), as the client
-    measures ours; a reply later than PROBE_TIMEOUT_NS is lost."""
+    """The syncserver's own clock probes of one client: bursts of ``burst`` PROBEs, estimated as the
+    client estimates ours (``OffsetEstimator``), the sign turned so that ``offset_ns`` is master
+    minus the client's clock; a reply later than PROBE_TIMEOUT_NS is lost."""
 
-    def __init__(self) -> None:
+    def __init__(self, burst: int = 8) -> None:
         self.seq = 0
         self.pending: dict[int, int] = {}  # seq -> t0 (master)
         self.left = 0
-        self.best: tuple[int, int] | None = None  # (rtt, offset) of the running burst
-        self.offset_ns: int | None = None
+        self.estimator = OffsetEstimator(burst)
         self.sent_ns = 0
         self.next_ns = 0
 
@@ -64,13 +62,18 @@ class ClientProbe:
     def bursting(self) -> bool:
         return self.left > 0
 
+    @property
+    def offset_ns(self) -> int | None:
+        est = self.estimator.offset_ns
+        return None if est is None else -est
+
     def due(self, now: int, interval_s: float) -> bool:
         if self.left and now - self.sent_ns > PROBE_TIMEOUT_NS:  # lost: the burst goes on
             self.pending.clear()
             return True
         if not self.left and now >= self.next_ns:
             self.next_ns = now + int(interval_s * 1e9)
-            self.left, self.best = PROBE_BURST, None
+            self.left = self.estimator.burst
             self.pending.clear()
             return True
         return False
@@ -85,14 +88,12 @@ class ClientProbe:
         t0 = self.pending.pop(msg.seq, None)
         if t0 is None or t0 != msg.t0 or not self.left:
             return False
-        rtt = (t3 - t0) - (msg.t2 - msg.t1)
-        if rtt >= 0 and (self.best is None or rtt < self.best[0]):
-            self.best = (rtt, -(((msg.t1 - t0) + (msg.t2 - t3)) // 2))  # master minus the client's clock
-        self.left -= 1
-        if self.left or self.best is None:
+        # the client's clock probed from ours: its t1/t2 are the far side's stamps
+        sample = ProbeSample(t0=t0, t1=msg.t1, t2=msg.t2, t3=t3)
+        if sample.rtt_ns < 0:
             return False
-        self.offset_ns = self.best[1]
-        return True
+        self.left -= 1
+        return self.estimator.add(sample)
 
 
 @dataclass
@@ -119,8 +120,11 @@ class ClientState:
     offset_errors_ns: Samples = field(default_factory=Samples)  # the client's estimate minus ours
     reported_errors_ns: Samples = field(default_factory=Samples)  # what the client says of itself (HEARTBEAT)
     offsets: StreamingFit = field(default_factory=StreamingFit)  # reported offset against master time
-    probe: ClientProbe = field(default_factory=lambda: ClientProbe())
+    probe: ClientProbe = field(default_factory=ClientProbe)
     last_offset_ns: int | None = None
+    true_offset_ns: int | None = None  # master - client as the kernel says (session.clock_truth: kernel)
+    true_errors_ns: Samples = field(default_factory=Samples)  # the client's estimate minus the truth
+    measured_true_errors_ns: Samples = field(default_factory=Samples)  # our probes' measurement minus the truth
     direct: list[p.DirectStream] = field(default_factory=list)
 
     @property
@@ -140,6 +144,10 @@ class ClientState:
             "clock_offset_error_us": abs_block(self.offset_errors_ns, 1e-3),
             "clock_offset_error_self_reported_us": abs_block(self.reported_errors_ns, 1e-3),
             "clock_offset_measured_us": None if self.probe.offset_ns is None else round(self.probe.offset_ns / 1e3, 3),
+            **({} if self.true_offset_ns is None else {
+                "clock_offset_true_us": round(self.true_offset_ns / 1e3, 3),
+                "clock_offset_true_error_us": abs_block(self.true_errors_ns, 1e-3),
+                "clock_offset_measured_true_error_us": abs_block(self.measured_true_errors_ns, 1e-3)}),
             "clock_drift_ppm": None if (d := self.offsets.drift_ppm()) is None else round(d, 3),
             "frames_behind": percentile_block(self.behind),
             "present_latency_us": percentile_block(self.present_ns, 1e-3),
@@ -464,6 +472,8 @@ class SyncServer:
             if msg.offset_ns is not None and msg.offset_ns != client.last_offset_ns:
                 client.last_offset_ns = msg.offset_ns
                 client.offsets.add(t1, t1 + msg.offset_ns)
+                if client.true_offset_ns is not None:
+                    client.true_errors_ns.append(msg.offset_ns - client.true_offset_ns)
                 self._pair_offsets(client)
         elif isinstance(msg, p.Bye):
             self._disconnect(client, "left", msg.reason)
@@ -493,16 +503,19 @@ class SyncServer:
             return
         if old is not None and old.identity != identity:
             self.by_identity.pop(old.identity, None)
+        s = self.s
         client = ClientState(name=msg.name, identity=identity, role=msg.role, required=msg.required,
                              host=msg.host, joined_frame=self.frame, last_seen_ns=t1,
-                             direct=self._acceptable_offers(msg))
+                             direct=self._acceptable_offers(msg), probe=ClientProbe(s.probe_burst))
         if old is not None:  # a rejoin keeps the history
             client.acks, client.delivery_ns, client.behind = old.acks, old.delivery_ns, old.behind
             client.offset_errors_ns, client.offsets = old.offset_errors_ns, old.offsets
             client.reported_errors_ns = old.reported_errors_ns
+            client.true_errors_ns, client.measured_true_errors_ns = old.true_errors_ns, old.measured_true_errors_ns
+        if s.clock_truth == "kernel":
+            client.true_offset_ns = self._kernel_truth(msg)
         self.clients[msg.name] = client
         self.by_identity[identity] = client
-        s = self.s
         self._reply(identity, p.Welcome(
             frame=self.frame, t_ns=self.session_ns() if self.epoch_ns else 0, session_id=self.session_id,
             host=self.host, mode=s.mode, rate_hz=s.rate_hz, pace=s.pace, duration_s=s.duration_s,
@@ -636,8 +649,20 @@ class SyncServer:
     def _on_probe_reply(self, c: ClientState, msg: p.ProbeReply, t3: int) -> None:
         if c.probe.on_reply(msg, t3):
             self._pair_offsets(c)
+            if c.true_offset_ns is not None and c.probe.offset_ns is not None:
+                c.measured_true_errors_ns.append(c.probe.offset_ns - c.true_offset_ns)
         if c.probe.bursting:
             self._send_probe(c, t3)
+
+    def _kernel_truth(self, msg: p.Hello) -> int | None:
+        """session.clock_truth: kernel (emulated hosts on one kernel, tests/multihost): master - client
+        from the two processes' time-namespace offsets, as the kernel reports them."""
+        mine, theirs = timens_monotonic_offset_ns(), timens_monotonic_offset_ns(msg.pid) if msg.pid > 0 else None
+        if mine is None or theirs is None:
+            log.warning("clock_truth: kernel, but the time namespace of %s (pid %d) cannot be read: no truth for it",
+                        msg.name, msg.pid)
+            return None
+        return mine - theirs
 
     @staticmethod
     def _pair_offsets(c: ClientState) -> None:

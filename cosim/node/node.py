@@ -55,7 +55,7 @@ class Node:
         self.endpoints = endpoints
         self.role = role
         self.required = required
-        self.clock = clock or LocalClock()
+        self.clock = clock or LocalClock.from_env()
         self.stats = NodeStats()
         self.welcome: p.Welcome | None = None
         self.frames: FrameClock | None = None  # from WELCOME

@@ -12,20 +12,35 @@ def test_probe_sample_offset_and_rtt():
     assert s.offset_ns == 1000
 
 
-def test_burst_keeps_minimum_round_trip():
+def test_burst_averages_its_faster_half():
     est = OffsetEstimator(burst=4)
-    rng = random.Random(1)
     true = 5_000
+    delays = [(400, 30), (10, 10), (500, 500), (20, 40)]  # (up, down): rtt 430, 20, 1000, 60
     done = False
-    for i in range(4):
-        up, down = rng.randint(50, 500), rng.randint(50, 500)
-        if i == 2:
-            up = down = 10  # symmetric, fastest
+    for i, (up, down) in enumerate(delays):
         t0 = i * 10_000
         t1 = t0 + true + up
         done = est.add(ProbeSample(t0, t1, t1 + 5, t1 + 5 - true + down))
     assert done
-    assert est.rtt_ns == 20 and est.offset_ns == true
+    # the two fastest: offsets true + 0 and true - 10 ((up - down) / 2); the slow asymmetric ones are dropped
+    assert est.rtt_ns == 20 and est.offset_ns == true - 5
+
+
+def test_averaging_shrinks_symmetric_jitter():
+    """Gaussian jitter each way: the faster half's mean errs less than the single fastest probe."""
+    rng = random.Random(3)
+    errors = {"mean": [], "fastest": []}
+    for _ in range(400):
+        est, samples = OffsetEstimator(16), []
+        for k in range(16):
+            up, down = max(0, round(rng.gauss(500_000, 100_000))), max(0, round(rng.gauss(500_000, 100_000)))
+            s = ProbeSample(k, k + 7_000 + up, k + 7_000 + up, k + up + down)
+            samples.append(s)
+            est.add(s)
+        errors["mean"].append(abs(est.offset_ns - 7_000))
+        errors["fastest"].append(abs(min(samples, key=lambda s: s.rtt_ns).offset_ns - 7_000))
+    p99 = {k: sorted(v)[int(0.99 * len(v))] for k, v in errors.items()}
+    assert p99["mean"] < 0.6 * p99["fastest"], p99
 
 
 def test_negative_rtt_samples_are_ignored():

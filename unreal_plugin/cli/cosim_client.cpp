@@ -138,7 +138,7 @@ class Client {
            ", \"server_errors\": " + std::to_string(s.server_errors) +
            ", \"offset_ns\": " + (est.offset_ns() ? std::to_string(*est.offset_ns()) : "null") +
            ", \"rtt_ns\": " + (est.rtt_ns() ? std::to_string(*est.rtt_ns()) : "null") +
-           ", \"probe_bursts\": " + std::to_string(est.history().size()) +
+           ", \"probe_bursts\": " + std::to_string(est.bursts()) +
            ", \"clock_offset_error_us\": " + cosim::to_json(cosim::percentiles(abs_errors, 1e-3)) +
            ", \"missed_vsyncs\": " + std::to_string(display_.missed_vsyncs()) +
            ", \"replaced_frames\": " + std::to_string(display_.replaced()) + ", \"mtp\": " + mtp_.summary_json() + "}";

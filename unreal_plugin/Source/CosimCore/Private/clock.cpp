@@ -1,5 +1,6 @@
 #include "cosim/clock.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace cosim {
@@ -13,21 +14,20 @@ bool OffsetEstimator::add(const ProbeSample& sample) {
   if (sample.rtt_ns() < 0) return false;
   current_.push_back(sample);
   if (static_cast<int>(current_.size()) < burst_) return false;
-  const ProbeSample* best = &current_.front();
-  for (const auto& s : current_)
-    if (s.rtt_ns() < best->rtt_ns()) best = &s;  // first of equal minima, like Python's min()
-  best_ = *best;
+  std::stable_sort(current_.begin(), current_.end(),
+                   [](const ProbeSample& a, const ProbeSample& b) { return a.rtt_ns() < b.rtt_ns(); });
+  const int64_t fast = (burst_ + 1) / 2;
+  int64_t sum = 0;
+  for (int64_t i = 0; i < fast; ++i) sum += current_[i].offset_ns();
+  offset_ = floor_div(sum, fast);
+  rtt_ = current_.front().rtt_ns();
   current_.clear();
-  history_.push_back({best_->t3, best_->offset_ns(), best_->rtt_ns()});
+  ++bursts_;
   return true;
 }
 
-std::optional<int64_t> OffsetEstimator::offset_ns() const {
-  return best_ ? std::optional<int64_t>(best_->offset_ns()) : std::nullopt;
-}
+std::optional<int64_t> OffsetEstimator::offset_ns() const { return offset_; }
 
-std::optional<int64_t> OffsetEstimator::rtt_ns() const {
-  return best_ ? std::optional<int64_t>(best_->rtt_ns()) : std::nullopt;
-}
+std::optional<int64_t> OffsetEstimator::rtt_ns() const { return rtt_; }
 
 }  // namespace cosim

@@ -1,5 +1,6 @@
 // Clock-offset estimation: the algorithm of cosim/clock.py (OffsetEstimator), unchanged.
-// offset = master - local from four timestamps; of each burst keep the minimum-round-trip sample.
+// offset = master - local from four timestamps; each burst's estimate is the mean offset (floor) of
+// its faster half by round trip (ties: the earlier sample first, as Python's stable sort).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -19,12 +20,6 @@ struct ProbeSample {
   int64_t offset_ns() const { return floor_div((t1 - t0) + (t2 - t3), 2); }
 };
 
-struct OffsetPoint {
-  int64_t local_t3;
-  int64_t offset_ns;
-  int64_t rtt_ns;
-};
-
 class COSIMCORE_API OffsetEstimator {
  public:
   explicit OffsetEstimator(int burst = 8) : burst_(burst < 1 ? 1 : burst) {}
@@ -33,13 +28,14 @@ class COSIMCORE_API OffsetEstimator {
   bool add(const ProbeSample& sample);
   std::optional<int64_t> offset_ns() const;
   std::optional<int64_t> rtt_ns() const;
-  const std::vector<OffsetPoint>& history() const { return history_; }
+  int bursts() const { return bursts_; }  // completed bursts
 
  private:
   int burst_;
   std::vector<ProbeSample> current_;
-  std::optional<ProbeSample> best_;
-  std::vector<OffsetPoint> history_;
+  std::optional<int64_t> offset_;
+  std::optional<int64_t> rtt_;
+  int bursts_ = 0;
 };
 
 }  // namespace cosim

@@ -98,6 +98,8 @@ class OffsetEstimator:
         self._current: list[ProbeSample] = []
         self._offset: int | None = None
         self._rtt: int | None = None
+        self._bound: int | None = None
+        self.bursts = 0  # completed
 
     def add(self, sample: ProbeSample) -> bool:
         """Add one probe result; returns True when it completed a burst (estimate updated)."""
@@ -110,6 +112,8 @@ class OffsetEstimator:
         self._current = []
         self._offset = sum(s.offset_ns for s in fast) // len(fast)
         self._rtt = fast[0].rtt_ns
+        self._bound = fast[-1].rtt_ns // 2
+        self.bursts += 1
         return True
 
     @property
@@ -120,6 +124,13 @@ class OffsetEstimator:
     def rtt_ns(self) -> int | None:
         """The burst's smallest round trip."""
         return self._rtt
+
+    @property
+    def bound_ns(self) -> int | None:
+        """How far the estimate can be from the truth whatever the path's asymmetry: a sample's
+        true offset lies within half its round trip of its offset, so the mean of the faster half
+        within half the slowest round trip among them."""
+        return self._bound
 
 
 class LinearClockFit:

@@ -47,6 +47,13 @@ def component_settings(cfg: Config, name: str) -> Any:
     return settings_for(cfg, name, component_settings_type(spec.module) if spec else None)
 
 
+def _own_component(module: str) -> bool:
+    try:
+        return component_settings_type(module) is not None
+    except ConfigError:
+        return False
+
+
 def check_component_files(module: str, name: str, settings: Any) -> None:
     """``<module>.config.check_files(settings)``, where a component defines it: the files its
     settings name exist, before any process starts (an InputFileError, named by the component)."""
@@ -77,7 +84,9 @@ def load_config(path: str | Path | None = None, raw: Any = None, *, check_compon
                 settings = component_settings(cfg, name)
                 if check_files:
                     check_component_files(spec.module, name, settings)
-            elif spec.settings:
-                raise ConfigError(f"components.{name}.settings: {name} is started elsewhere (launch: false), "
-                                  f"so it takes no settings here (got {sorted(spec.settings)})")
+            elif spec.settings and not _own_component(spec.module):
+                raise ConfigError(f"components.{name}.settings: {name} is started elsewhere (launch: false) "
+                                  f"and is not one of ours, so it takes no settings here (got {sorted(spec.settings)})")
+            elif spec.settings:  # ours, on another host (--join): it reads them from its copy of this file
+                component_settings(cfg, name)
     return cfg

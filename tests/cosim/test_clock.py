@@ -1,8 +1,11 @@
 import random
+import subprocess
+import sys
+import time
 
 import pytest
 
-from cosim.clock import LinearClockFit, LocalClock, OffsetEstimator, ProbeSample, drift_ppm
+from cosim.clock import LinearClockFit, LocalClock, OffsetEstimator, ProbeSample, drift_ppm, timens_monotonic_offset_ns
 
 
 def test_probe_sample_offset_and_rtt():
@@ -79,3 +82,23 @@ def test_drift_ppm_helper():
     assert drift_ppm([]) is None
     assert drift_ppm([(0, 5), (0, 6)]) is None
     assert drift_ppm([(0, 0), (1_000_000_000, 20_000)]) == pytest.approx(20.0)
+
+
+def test_a_fake_drifting_clock_runs_fast_by_its_rate_and_claims_no_truth(monkeypatch):
+    now = [10**12]
+    monkeypatch.setattr(time, "monotonic_ns", lambda: now[0])
+    c = LocalClock(ppm=200.0)
+    a = c.now_ns()
+    now[0] += 10**9
+    assert c.now_ns() - a == 10**9 + 200_000  # 200 us gained per second
+    assert c.true_offset_ns(True) is None
+
+
+def test_the_kernel_says_how_far_a_time_namespace_is_set_ahead():
+    assert timens_monotonic_offset_ns() in (0, None)  # the test runs in the host's own time namespace
+    code = "from cosim.clock import timens_monotonic_offset_ns as f, LocalClock; print(f(), LocalClock().true_offset_ns(True))"
+    run = subprocess.run(["unshare", "--time", "--monotonic", "7200", "--fork", sys.executable, "-c", code],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        pytest.skip(f"no time namespace here: {run.stderr.strip()}")
+    assert run.stdout.split() == [str(7200 * 10**9), "None"]  # a process in it cannot know the master's offset

@@ -5,6 +5,7 @@ the syncserver reads /proc/PID/timens_offsets (session.clock_truth: kernel). Ski
 reason, where namespaces cannot be made (not root, no ip/unshare, no time namespaces)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -34,16 +35,19 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         rig_config(SECONDS, f"{SUBNET}.10", stranger / "secrets", 1.0)))
     intruder = [sys.executable, "-m", "bridges.pose", "--config", str(stranger / "config.yaml"), "--name", "intruder",
                 "--join", f"{SWITCH_IP}:{PORT}"]
-    sections = run_rig(folder / "session", SECONDS, delay_ms=0.5, jitter_ms=0.1, extra=[("vr", intruder)])
+    check = [sys.executable, "-m", "cosim.checksync", "--config", str(folder / "session" / "config.yaml"),
+             "--join", f"{SWITCH_IP}:{PORT}", "--seconds", "4", "--json"]
+    sections = run_rig(folder / "session", SECONDS, delay_ms=0.5, jitter_ms=0.1,
+                       extra=[("vr", intruder), ("rec", check)])
     return folder / "session", sections
 
 
 def test_every_host_joins_over_curve_and_the_session_completes(session):
     _, s = session
-    assert {k: v for k, v in s["exit"].items() if k != "extra0"} == {n: 0 for n in PLACES}
+    assert {k: v for k, v in s["exit"].items() if not k.startswith("extra")} == {n: 0 for n in PLACES}
     assert s["session"]["end_reason"] == "completed" and s["session"]["frames"] == int(SECONDS * 90)
     assert s["security"]["curve"] is True
-    assert set(s["clients"]) == set(PLACES) - {"syncserver"}  # the stranger never joined
+    assert set(s["clients"]) == set(PLACES) - {"syncserver"} | {"sync-check.rec"}  # the stranger never joined
     assert s["security"]["refused_handshake"] >= 1 and s["exit"]["extra0"] != 0
 
 
@@ -58,10 +62,23 @@ def test_clock_estimates_match_the_kernels_truth_hours_apart(session):
         assert h["measured_error_us"]["p99"] is not None and h["measured_error_us"]["p99"] < 2000, (name, h)
 
 
+def test_the_sync_check_bounds_the_truth(session):
+    """``python -m cosim.checksync`` on the rec host: its offset is within its own bound of the truth."""
+    folder, s = session
+    assert s["exit"]["extra1"] == 0, (folder / "logs" / "extra1.log").read_text()
+    result = json.loads((folder / "logs" / "extra1.log").read_text().strip().splitlines()[-1])
+    assert result["host"] == "rec" and result["server_host"] == "sim" and result["curve"] is True
+    assert result["bursts"] >= 3 and result["verdict"] == "ok"
+    truth_s = HOSTS["sim"] - HOSTS["rec"]
+    assert abs(result["offset_s"] - truth_s) * 1e6 <= result["bound_us"], result
+
+
 def test_everything_recorded_is_in_session_time(session):
     """Poses from the vr host, frame reports, audio onsets, ticks: a time that skipped the mapping
     into session time would be hours off."""
-    folder, _ = session
+    folder, s = session
+    # motion-to-photon joins poses stamped on the vr host with the client's frames: hours off if unmapped
+    assert 1.0 < s["mtp"]["total_ms"]["p50"] < 200.0, s["mtp"]["total_ms"]
     rec = Recording.open(folder)
     assert rec.complete
     lo, hi = -30 * 10**9, int((SECONDS + 30) * 1e9)

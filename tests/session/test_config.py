@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cosim.config import NetworkSettings, resolve_endpoints
+from cosim.config import NetworkSettings, joined, resolve_endpoints
 
 from session.config import load_config
 from cosim.errors import ConfigError
@@ -33,6 +33,8 @@ def test_bundled_configs_are_valid():
     ({"components": {"ue": {"module": "unreal", "launch": False, "settings": {"a": 1}}}},
      ["components.ue.settings", "launch: false", "['a']"]),
     ({"components": {"ue": {"module": "unreal", "launch": "no"}}}, ["components.ue.launch", "'no'"]),
+    ({"components": {"pose": {"module": "bridges.pose", "launch": False, "settings": {"rate_hz": -1}}}},
+     ["components.pose.settings.rate_hz", "-1"]),  # ours on another host: its settings are checked here too
     ({"components": {"c": {"module": "client", "rt_priority": -1}}}, ["components.c.rt_priority", "-1"]),
     ({"components": {"Bad-Name": {"module": "client"}}}, ["components", "Bad-Name"]),
     ({"session": {"heartbeat_timeout_s": 0.1, "heartbeat_interval_s": 0.5}}, ["heartbeat_timeout_s"]),
@@ -74,3 +76,17 @@ def test_loopback_by_default():
 def test_free_ports_are_distinct():
     eps = resolve_endpoints(NetworkSettings(base_port=0))
     assert len({eps.control, eps.ticks, eps.bus_in, eps.bus_out}) == 4
+
+
+def test_join_points_a_component_at_another_hosts_syncserver():
+    net = load({"network": {"host": "10.1.2.3", "allow_remote": True, "secrets": "/nowhere",
+                            "control": "tcp://10.1.2.3:7000"}}).network
+    eps = resolve_endpoints(joined(net, "10.9.8.7:6000"))
+    assert (eps.control, eps.ticks, eps.bus_in, eps.bus_out) == tuple(f"tcp://10.9.8.7:{p}" for p in range(6000, 6004))
+    assert resolve_endpoints(joined(net, "10.9.8.7")).control == "tcp://10.9.8.7:5550"  # base_port
+    assert resolve_endpoints(joined(net, "[fd00::7]:6000")).control == "tcp://[fd00::7]:6000"
+    for bad in ("10.9.8.7:0", "10.9.8.7:99999", "a:b:c", "", "host:"):
+        with pytest.raises(ConfigError, match="--join"):
+            joined(net, bad)
+    with pytest.raises(ConfigError, match="allow_remote"):  # beyond loopback only with CURVE
+        joined(NetworkSettings(), "10.9.8.7")

@@ -95,8 +95,3 @@ def topic_schema(topic: bytes) -> tuple[str, bytes]:
         "$defs": defs,
     }
     return "cosim." + topic.decode(errors="replace"), json.dumps(doc).encode()
-
-
-def json_schema(topic: bytes) -> tuple[str, bytes]:
-    """Schema of the optional JSON mirror channel (header fields only)."""
-    return "cosim.json." + topic.decode(errors="replace"), json.dumps(_header_schema(topic)).encode()

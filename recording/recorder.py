@@ -11,6 +11,7 @@ from cosim.node import DataEvent, EndEvent, SessionEvent, TickEvent
 from cosim.runtime import Component, Context
 from recording.config import Settings
 from recording.errors import RecordingError
+from recording.foxglove import FoxgloveView, LiveView
 from recording.lsl import LslOutlets, load_pylsl
 from recording.writer import SessionWriter
 
@@ -35,19 +36,29 @@ class Recorder(Component):
         self.payloads_omitted = 0
         self.end_reason: str | None = None
         self.lsl: LslOutlets | None = None
+        fox = self.settings.foxglove
+        self.view = FoxgloveView(fox.scene_hz, fox.head_hz) if fox.channels or fox.live else None
+        self.live: LiveView | None = None
 
     def setup(self) -> None:
         s: Settings = self.settings
         path = self.ctx.output_path(s.path)
         try:
             self.writer = SessionWriter(path, flush_interval_s=s.flush_interval_s, chunk_bytes=s.chunk_bytes,
-                                        compression=s.compression, foxglove_json=s.foxglove_json)
+                                        compression=s.compression)
         except OSError as exc:
             raise RecordingError(f"cannot create the recording {str(path)!r}: {exc}") from None
         if s.lsl.enabled:
             pylsl = load_pylsl()
             if pylsl is not None:
                 self.lsl = LslOutlets(s.lsl, self.ctx.session_ns, pylsl)
+        if s.foxglove.live:
+            try:
+                self.live = LiveView(s.foxglove.host, s.foxglove.port, f"cosim {self.ctx.name}")
+            except Exception as exc:  # the SDK's errors have no common base: a port in use, a bad address
+                raise RecordingError(f"cannot start the live Foxglove server on {s.foxglove.host}:{s.foxglove.port}: "
+                                     f"{exc}") from None
+            log.info("live Foxglove view: open ws://%s:%d in Foxglove", s.foxglove.host, self.live.port)
         self.writer.metadata("recorder", {"host": socket.gethostname(), "pid": str(os.getpid()),
                                           "name": self.ctx.name, "protocol_version": str(p.PROTOCOL_VERSION)})
         self.writer.attach("config.yaml", "application/yaml", self.ctx.config_path.read_bytes())
@@ -62,6 +73,7 @@ class Recorder(Component):
         assert self.writer is not None
         self.writer.write_message(p.TOPIC_TICK, ev.tick, log_ns=ev.recv_ns)
         self._lsl(ev.tick)
+        self._view(p.TOPIC_TICK, ev.tick, {}, ev.recv_ns)
 
     def on_message(self, ev: DataEvent) -> None:
         assert self.writer is not None
@@ -69,6 +81,7 @@ class Recorder(Component):
         self.payloads_omitted += bool(ev.arrays) and ev.topic in self.omit
         self.writer.write_message(ev.topic, ev.msg, payloads, log_ns=self.log_ns(ev))
         self._lsl(ev.msg)
+        self._view(ev.topic, ev.msg, ev.arrays, self.log_ns(ev))
 
     def on_session(self, ev: SessionEvent) -> None:
         assert self.writer is not None
@@ -76,6 +89,7 @@ class Recorder(Component):
             self.writer.metadata("session", {"session_id": ev.msg.session_id, "epoch_ns": str(ev.msg.epoch_ns),
                                              "mode": ev.msg.mode, "rate_hz": str(ev.msg.rate_hz)})
         self.writer.write_message(p.TOPIC_SESSION, ev.msg, log_ns=self.log_ns(ev))
+        self._view(p.TOPIC_SESSION, ev.msg, {}, self.log_ns(ev))
 
     def on_end(self, ev: EndEvent) -> None:
         assert self.writer is not None
@@ -89,11 +103,23 @@ class Recorder(Component):
         assert self.writer is not None
         self.writer.maybe_flush()
 
+    def _view(self, topic: bytes, msg: p.Message, arrays: dict, log_ns: int) -> None:
+        if self.view is None:
+            return
+        assert self.writer is not None
+        for name, out in self.view.convert(topic, msg, arrays):
+            if self.settings.foxglove.channels:
+                self.writer.write_view(name, out, log_ns=log_ns)
+            if self.live is not None:
+                self.live.log(name, out, log_ns)
+
     def _lsl(self, msg: p.Message) -> None:
         if self.lsl is not None:
             self.lsl.on_message(msg)
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
         if self.writer is not None:
             self.writer.close()
             w = self.writer
@@ -120,5 +146,7 @@ class Recorder(Component):
             "decode_errors": node.stats.decode_errors if node else 0,
             "end_reason": self.end_reason,
             "lsl_samples": None if self.lsl is None else self.lsl.pushed,
+            "foxglove_messages": w.views,
+            "foxglove_live": None if self.live is None else {"port": self.live.port, "sent": self.live.sent},
             **({"error": self.ctx.error} if self.ctx.error else {}),
         }}

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import IO, Sequence
 
-import msgspec
 from mcap.writer import CompressionType, Writer
 
 from recording import container
+from recording.foxglove import Out, data_of, schema_of
 from cosim import protocol as p
 
 PROFILE = "cosim"
@@ -22,47 +22,43 @@ _COMPRESSION = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4, "none"
 
 class SessionWriter:
     def __init__(self, path: Path, *, flush_interval_s: float = 0.5, chunk_bytes: int = 1 << 20,
-                 compression: str = "zstd", foxglove_json: bool = False) -> None:
+                 compression: str = "zstd") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] = open(self.path, "wb")
         self._mcap = Writer(self._file, chunk_size=chunk_bytes, compression=_COMPRESSION[compression])
         self._mcap.start(profile=PROFILE, library="cosim-recorder")
-        self._channels: dict[tuple[bytes, bool], int] = {}  # (topic, json mirror) -> channel id
+        self._channels: dict[bytes, int] = {}  # wire topic -> channel id
+        self._views: dict[str, int] = {}  # viewing topic -> channel id
         self._seq: dict[int, int] = {}
-        self._json = foxglove_json
         self.flush_interval_ns = int(flush_interval_s * 1e9)
         self._last_flush = time.monotonic_ns()
         self.flushes = 0
         self.max_flush_gap_ns = 0
         self.messages = 0
+        self.views = 0
         self.by_topic: dict[str, int] = {}
         self.closed = False
 
-    def _channel(self, topic: bytes, json_mirror: bool = False) -> int:
-        cid = self._channels.get((topic, json_mirror))
+    def _channel(self, topic: bytes) -> int:
+        cid = self._channels.get(topic)
         if cid is None:
-            name = ("json/" if json_mirror else "") + topic.decode(errors="replace")
-            schema_name, schema = (container.json_schema if json_mirror else container.topic_schema)(topic)
+            name = topic.decode(errors="replace")
+            schema_name, schema = container.topic_schema(topic)
             sid = self._mcap.register_schema(schema_name, container.SCHEMA_ENCODING, schema)
-            cid = self._mcap.register_channel(name, "json" if json_mirror else container.MESSAGE_ENCODING, sid,
-                                              metadata={"wire_topic": topic.decode(errors="replace")})
-            self._channels[(topic, json_mirror)] = cid
+            cid = self._mcap.register_channel(name, container.MESSAGE_ENCODING, sid, metadata={"wire_topic": name})
+            self._channels[topic] = cid
         return cid
+
+    def _add(self, cid: int, data: bytes, log_ns: int, publish_ns: int) -> None:
+        seq = self._seq.get(cid, 0)
+        self._seq[cid] = seq + 1
+        self._mcap.add_message(cid, log_time=max(0, log_ns), data=data, publish_time=max(0, publish_ns), sequence=seq)
 
     def write(self, topic: bytes, header: bytes, payloads: Sequence[bytes | memoryview], *,
               log_ns: int, publish_ns: int) -> None:
         """One message: ``header`` is the msgpack header, ``payloads`` its raw array frames."""
-        cid = self._channel(topic)
-        seq = self._seq.get(cid, 0)
-        self._seq[cid] = seq + 1
-        log_time, pub_time = max(0, log_ns), max(0, publish_ns)
-        self._mcap.add_message(cid, log_time=log_time, data=container.pack(header, payloads),
-                               publish_time=pub_time, sequence=seq)
-        if self._json:
-            jid = self._channel(topic, json_mirror=True)
-            self._mcap.add_message(jid, log_time=log_time, publish_time=pub_time, sequence=seq,
-                                   data=msgspec.json.encode(msgspec.msgpack.decode(header)))
+        self._add(self._channel(topic), container.pack(header, payloads), log_ns, publish_ns)
         self.messages += 1
         name = topic.decode(errors="replace")
         self.by_topic[name] = self.by_topic.get(name, 0) + 1
@@ -70,6 +66,17 @@ class SessionWriter:
     def write_message(self, topic: bytes, msg: p.Message, payloads: Sequence[bytes | memoryview] = (), *,
                       log_ns: int) -> None:
         self.write(topic, p.encode_header(msg), payloads, log_ns=log_ns, publish_ns=msg.t_ns)
+
+    def write_view(self, topic: str, message: Out, *, log_ns: int) -> None:
+        """One viewing message (recording.foxglove) on its own channel: protobuf with the Foxglove
+        schema, or JSON with an object-rooted JSON Schema."""
+        cid = self._views.get(topic)
+        if cid is None:
+            schema_name, schema_encoding, encoding, schema = schema_of(topic, message)
+            sid = self._mcap.register_schema(schema_name, schema_encoding, schema)
+            cid = self._views[topic] = self._mcap.register_channel(topic, encoding, sid)
+        self._add(cid, data_of(message), log_ns, log_ns)
+        self.views += 1
 
     def metadata(self, name: str, data: dict[str, str]) -> None:
         self._mcap.add_metadata(name, {k: str(v) for k, v in data.items()})

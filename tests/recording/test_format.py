@@ -67,17 +67,18 @@ def test_every_message_type_reads_back_byte_for_byte(tmp_path):
 
 
 def test_schemas_document_each_channel(tmp_path):
-    w = write_all(tmp_path / "s.mcap", wire_vectors(), foxglove_json=True)
+    w = write_all(tmp_path / "s.mcap", wire_vectors())
+    w.write_view("/timing/ticks", {"frame": 1, "lateness_us": 2.5}, log_ns=10)
     w.close()
     from mcap.reader import make_reader
     with open(tmp_path / "s.mcap", "rb") as f:
         summary = make_reader(f).get_summary()
     channels = {c.topic: c for c in summary.channels.values()}
     assert channels["sumo.vehicles"].message_encoding == "msgpack"
-    assert channels["json/sumo.vehicles"].message_encoding == "json"
+    assert channels["/timing/ticks"].message_encoding == "json"
     schema = summary.schemas[channels["sumo.vehicles"].schema_id]
     assert schema.encoding == "jsonschema" and b"sim_ns" in schema.data
-    # the JSON mirror is not returned as a wire record
+    # a viewing channel is not returned as a wire record
     assert len(list(Recording.open(tmp_path / "s.mcap").records())) == len(wire_vectors())
 
 

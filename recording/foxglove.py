@@ -1,0 +1,234 @@
+"""The session as Foxglove shows it: well-known messages (protobuf, from the official SDK's types)
+for the scene, the participant and the events, and object-rooted JSON for the timing figures.
+
+``FoxgloveView.convert(topic, msg, arrays)`` turns one wire message into the viewing messages it
+yields; the recorder writes them into session.mcap beside the wire channels, and ``LiveView``
+sends them to Foxglove over its WebSocket protocol during the run (docs/recording.md "Viewing in
+Foxglove").
+
+Frames: ``world`` is SUMO's net in metres (X east, Y north, Z up; the wire's Unreal centimetres
+with Y flipped); ``tracking`` is the headset's tracking space (OpenVR: +Y up, -Z forward), placed
+at the world origin facing north until a calibration says otherwise; ``hmd`` follows the head.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Union
+
+import msgspec
+import numpy as np
+from foxglove.messages import (Color, CubePrimitive, FrameTransform, Log, LogLevel, Pose, PoseInFrame, Quaternion,
+                               SceneEntity, SceneEntityDeletion, SceneEntityDeletionType, SceneUpdate, TextPrimitive,
+                               Timestamp, Vector3)
+
+from cosim import protocol as p
+from cosim.errors import ProtocolError
+
+WORLD, TRACKING, HMD = "world", "tracking", "hmd"
+TOPIC_VEHICLES = "/scene/vehicles"
+TOPIC_TF = "/tf"
+TOPIC_HEAD = "/participant/head"
+TOPIC_EVENTS = "/events"
+TOPIC_TICKS = "/timing/ticks"
+TOPIC_FRAMES = "/timing/frames"
+TOPIC_AUDIO = "/timing/audio"
+TOPIC_CLIENTS = "/timing/clients"
+WELL_KNOWN = (SceneUpdate, FrameTransform, PoseInFrame, Log)
+
+# (length, width, height) in metres and RGBA by SUMO vehicle class or type name; the wire carries
+# neither dimensions nor colour yet, so these are typical figures, labelled as such in the docs.
+SHAPES: dict[str, tuple[tuple[float, float, float], tuple[float, float, float, float]]] = {
+    "passenger": ((4.5, 1.8, 1.5), (0.25, 0.55, 0.95, 1.0)),
+    "bus": ((12.0, 2.5, 3.2), (0.95, 0.75, 0.15, 1.0)),
+    "truck": ((9.0, 2.5, 3.4), (0.55, 0.55, 0.6, 1.0)),
+    "delivery": ((6.5, 2.1, 2.6), (0.7, 0.5, 0.3, 1.0)),
+    "motorcycle": ((2.2, 0.8, 1.5), (0.9, 0.3, 0.3, 1.0)),
+    "bicycle": ((1.8, 0.6, 1.7), (0.3, 0.8, 0.4, 1.0)),
+}
+DEFAULT_SHAPE = SHAPES["passenger"]
+
+
+@dataclass(frozen=True)
+class JsonChannel:
+    """A JSON channel: an object-rooted JSON Schema of flat numbers and strings."""
+
+    title: str
+    fields: Mapping[str, str]  # name -> JSON type ("number", "integer", "string", "boolean")
+
+    def schema(self) -> dict[str, Any]:
+        return {"title": self.title, "type": "object",
+                "properties": {k: {"type": t} for k, t in self.fields.items()}}
+
+
+JSON_CHANNELS = {
+    TOPIC_TICKS: JsonChannel("cosim.TickTiming", {"frame": "integer", "lateness_us": "number"}),
+    TOPIC_FRAMES: JsonChannel("cosim.FrameTiming", {
+        "frame": "integer", "client": "string", "tick_to_receive_ms": "number", "tick_to_present_ms": "number",
+        "tick_to_photon_ms": "number", "motion_to_photon_ms": "number"}),
+    TOPIC_AUDIO: JsonChannel("cosim.AudioOnset", {"kind": "string", "onset_error_us": "number", "late": "boolean"}),
+    TOPIC_CLIENTS: JsonChannel("cosim.ClientStatus", {
+        "client": "string", "frames_behind": "integer", "offset_us": "number", "acks": "integer",
+        "connected": "boolean"}),
+}
+
+Out = Union[SceneUpdate, FrameTransform, PoseInFrame, Log, dict]
+
+
+def stamp(ns: int) -> Timestamp:
+    ns = max(0, int(ns))
+    return Timestamp(sec=ns // 1_000_000_000, nsec=ns % 1_000_000_000)
+
+
+def yaw_quaternion(yaw_rad: float) -> Quaternion:
+    return Quaternion(x=0.0, y=0.0, z=math.sin(yaw_rad / 2), w=math.cos(yaw_rad / 2))
+
+
+def shape_of(vtype: str) -> tuple[tuple[float, float, float], tuple[float, float, float, float]]:
+    t = vtype.lower()
+    return next((v for k, v in SHAPES.items() if k in t), DEFAULT_SHAPE)
+
+
+class FoxgloveView:
+    """Wire messages in, viewing messages out (``(topic, message)`` pairs). The scene and the head
+    are thinned to ``scene_hz`` and ``head_hz`` of session time (0: every message): a viewer needs
+    no 90 Hz of boxes, and 150 vehicles cost ~2 ms to convert."""
+
+    def __init__(self, scene_hz: float = 10.0, head_hz: float = 30.0) -> None:
+        self.names: dict[int, dict[int, tuple[str, str]]] = {}  # ids_version -> handle -> (SUMO id, type)
+        self.tracking_sent = False
+        self._every = {TOPIC_VEHICLES: int(1e9 / scene_hz) if scene_hz else 0,
+                       TOPIC_HEAD: int(1e9 / head_hz) if head_hz else 0}
+        self._next = {TOPIC_VEHICLES: 0, TOPIC_HEAD: 0}
+
+    def _due(self, topic: str, t_ns: int) -> bool:
+        if t_ns < self._next[topic]:
+            return False
+        self._next[topic] = t_ns + self._every[topic]
+        return True
+
+    def convert(self, topic: bytes, msg: p.Message, arrays: Mapping[str, np.ndarray]) -> Iterator[tuple[str, Out]]:
+        if isinstance(msg, p.VehicleIds):
+            try:
+                handles, ids, types = p.vehicle_id_table(msg, arrays)
+            except ProtocolError:
+                return
+            self.names[msg.ids_version] = dict(zip(handles, zip(ids, types)))
+            while len(self.names) > 4:  # the current version and a few before it
+                del self.names[min(self.names)]
+        elif isinstance(msg, p.Vehicles):
+            if self._due(TOPIC_VEHICLES, msg.t_ns):
+                yield TOPIC_VEHICLES, self.vehicles(msg, arrays)
+        elif isinstance(msg, p.Pose):
+            yield from self.pose(msg)
+        elif isinstance(msg, p.Event):
+            yield TOPIC_EVENTS, self.event(msg)
+        elif isinstance(msg, p.Tick):
+            yield TOPIC_TICKS, {"frame": msg.frame, "lateness_us": (msg.sent_ns - msg.t_ns) / 1e3}
+        elif isinstance(msg, p.FrameReport):
+            yield TOPIC_FRAMES, self.frame(msg)
+        elif isinstance(msg, p.AudioOnset):
+            yield TOPIC_AUDIO, {"kind": msg.event_kind, "onset_error_us": (msg.actual_ns - msg.scheduled_ns) / 1e3,
+                                "late": msg.late}
+        elif isinstance(msg, p.Status):
+            for c in msg.clients:
+                yield TOPIC_CLIENTS, {"client": c.name, "frames_behind": c.frames_behind, "acks": c.acks,
+                                      "offset_us": c.offset_us, "connected": c.connected}
+
+    def vehicles(self, msg: p.Vehicles, arrays: Mapping[str, np.ndarray]) -> SceneUpdate:
+        names = self.names.get(msg.ids_version, {})
+        handles = arrays.get("handle", np.zeros(0, "<u4"))
+        pos = arrays.get("position_cm", np.zeros((0, 3), "<f4"))
+        yaw = arrays.get("yaw_deg", np.zeros(0, "<f4"))
+        entities = []
+        for h, (x, y, z), yaw_deg in zip(handles.tolist(), pos.tolist(), yaw.tolist()):
+            vid, vtype = names.get(h, (f"#{h}", ""))
+            (length, width, height), rgba = shape_of(vtype)
+            heading = -math.radians(yaw_deg)  # the wire's yaw turns towards +Y south; the world's Y is north
+            # the wire's point is SUMO's front bumper: the box's centre is half a length behind it
+            cx = x / 100 - math.cos(heading) * length / 2
+            cy = -y / 100 - math.sin(heading) * length / 2
+            centre = Pose(position=Vector3(x=cx, y=cy, z=z / 100 + height / 2), orientation=yaw_quaternion(heading))
+            label = Pose(position=Vector3(x=cx, y=cy, z=z / 100 + height + 0.5), orientation=yaw_quaternion(0.0))
+            entities.append(SceneEntity(
+                timestamp=stamp(msg.t_ns), frame_id=WORLD, id=vid, frame_locked=False,
+                cubes=[CubePrimitive(pose=centre, size=Vector3(x=length, y=width, z=height),
+                                     color=Color(r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3]))],
+                texts=[TextPrimitive(pose=label, billboard=True, font_size=12.0, scale_invariant=True,
+                                     color=Color(r=1.0, g=1.0, b=1.0, a=1.0), text=vid)]))
+        return SceneUpdate(deletions=[SceneEntityDeletion(timestamp=stamp(msg.t_ns), type=SceneEntityDeletionType.All)],
+                           entities=entities)
+
+    def pose(self, msg: p.Pose) -> Iterator[tuple[str, Out]]:
+        if (msg.device != "hmd" and msg.device_class != "hmd") or not self._due(TOPIC_HEAD, msg.sample_ns):
+            return
+        t = stamp(msg.sample_ns)
+        if not self.tracking_sent:  # tracking space in the world: +Y up turned to +Z up (90 deg about X)
+            self.tracking_sent = True
+            half = math.sqrt(0.5)
+            yield TOPIC_TF, FrameTransform(timestamp=stamp(0), parent_frame_id=WORLD, child_frame_id=TRACKING,
+                                           translation=Vector3(x=0.0, y=0.0, z=0.0),
+                                           rotation=Quaternion(x=half, y=0.0, z=0.0, w=half))
+        w, x, y, z = msg.orientation
+        position, rotation = Vector3(x=msg.position[0], y=msg.position[1], z=msg.position[2]), Quaternion(x=x, y=y, z=z, w=w)
+        yield TOPIC_TF, FrameTransform(timestamp=t, parent_frame_id=TRACKING, child_frame_id=HMD,
+                                       translation=position, rotation=rotation)
+        yield TOPIC_HEAD, PoseInFrame(timestamp=t, frame_id=TRACKING, pose=Pose(position=position, orientation=rotation))
+
+    @staticmethod
+    def event(msg: p.Event) -> Log:
+        level = LogLevel.Warning if msg.kind in ("collision", "emergency_braking", "teleport") else LogLevel.Info
+        data = " ".join(f"{k}={v}" for k, v in msg.data.items())
+        text = " ".join(part for part in (msg.kind, msg.subject, data) if part)
+        return Log(timestamp=stamp(msg.at_ns if msg.at_ns is not None else msg.t_ns), level=level, message=text,
+                   name=msg.src or "cosim", file="", line=0)
+
+    @staticmethod
+    def frame(msg: p.FrameReport) -> dict:
+        out = {"frame": msg.frame, "client": msg.src, "tick_to_receive_ms": (msg.recv_ns - msg.t_ns) / 1e6,
+               "tick_to_present_ms": (msg.present_ns - msg.t_ns) / 1e6,
+               "tick_to_photon_ms": (msg.photon_ns - msg.t_ns) / 1e6}
+        if msg.pose_sample_ns is not None:
+            out["motion_to_photon_ms"] = (msg.photon_ns - msg.pose_sample_ns) / 1e6
+        return out
+
+
+def schema_of(topic: str, message: Out) -> tuple[str, str, str, bytes]:
+    """``(schema name, schema encoding, message encoding, schema data)`` of a viewing channel."""
+    if isinstance(message, dict):
+        channel = JSON_CHANNELS[topic]
+        return channel.title, "jsonschema", "json", msgspec.json.encode(channel.schema())
+    schema = type(message).get_schema()
+    return schema.name, schema.encoding, "protobuf", bytes(schema.data)
+
+
+def data_of(message: Out) -> bytes:
+    if isinstance(message, dict):
+        return msgspec.json.encode({k: v for k, v in message.items() if v is not None})
+    return bytes(message.encode())
+
+
+class LiveView:
+    """The viewing messages, live, on Foxglove's WebSocket protocol (the official SDK's server),
+    bound to a loopback address: open ``ws://HOST:PORT`` in Foxglove during the run."""
+
+    def __init__(self, host: str, port: int, name: str) -> None:
+        import foxglove
+        self._foxglove = foxglove
+        self.server = foxglove.start_server(name=name, host=host, port=port)
+        self.port = self.server.port
+        self._channels: dict[str, Any] = {}
+        self.sent = 0
+
+    def log(self, topic: str, message: Out, log_ns: int) -> None:
+        channel = self._channels.get(topic)
+        if channel is None:
+            name, schema_encoding, encoding, schema = schema_of(topic, message)
+            channel = self._channels[topic] = self._foxglove.Channel(
+                topic, message_encoding=encoding, schema=self._foxglove.Schema(name=name, encoding=schema_encoding,
+                                                                              data=schema))
+        channel.log(data_of(message), log_time=max(0, log_ns))
+        self.sent += 1
+
+    def close(self) -> None:
+        self.server.stop()

@@ -24,7 +24,12 @@ def load_pylsl() -> Any | None:
 
 
 class LslOutlets:
-    def __init__(self, settings: LslSettings, session_now_ns: Callable[[], int], pylsl: Any) -> None:
+    """``tick_rate_hz``: the session's rate (WELCOME), the ticks' nominal rate; ``pose_rate_hz``: the
+    pose source's, or 0 (irregular) where it has none (a trace replays at its own times). Numbers go
+    out as numeric streams, events as the string ``Markers`` stream LabRecorder expects."""
+
+    def __init__(self, settings: LslSettings, session_now_ns: Callable[[], int], pylsl: Any,
+                 tick_rate_hz: float = 0.0, pose_rate_hz: float = 0.0) -> None:
         self.lsl = pylsl
         self.session_now_ns = session_now_ns
         self.pushed = 0
@@ -37,9 +42,10 @@ class LslOutlets:
                 chans.append_child("channel").append_child_value("label", label)
             return pylsl.StreamOutlet(info)
 
-        self.ticks = outlet("cosim_ticks", "Markers", ["frame", "t_s"], pylsl.cf_double64, 0) if settings.ticks else None
+        self.ticks = outlet("cosim_ticks", "FrameTiming", ["frame", "t_s"], pylsl.cf_double64,
+                            tick_rate_hz) if settings.ticks else None
         self.poses = outlet("cosim_poses", "Mocap", ["x", "y", "z", "qw", "qx", "qy", "qz"],
-                            pylsl.cf_float32, 0) if settings.poses else None
+                            pylsl.cf_float32, pose_rate_hz) if settings.poses else None
         self.events = outlet("cosim_events", "Markers", ["event"], pylsl.cf_string, 0) if settings.events else None
 
     def lsl_time(self, t_ns: int) -> float:

@@ -7,6 +7,8 @@ import socket
 from typing import Any
 
 from cosim import protocol as p
+from cosim.config import read_config
+from cosim.errors import CosimError
 from cosim.node import DataEvent, EndEvent, SessionEvent, TickEvent
 from cosim.runtime import Component, Context
 from recording.config import Settings
@@ -48,10 +50,6 @@ class Recorder(Component):
                                         compression=s.compression)
         except OSError as exc:
             raise RecordingError(f"cannot create the recording {str(path)!r}: {exc}") from None
-        if s.lsl.enabled:
-            pylsl = load_pylsl()
-            if pylsl is not None:
-                self.lsl = LslOutlets(s.lsl, self.ctx.session_ns, pylsl)
         if s.foxglove.live:
             try:
                 self.live = LiveView(s.foxglove.host, s.foxglove.port, f"cosim {self.ctx.name}")
@@ -63,6 +61,25 @@ class Recorder(Component):
                                           "name": self.ctx.name, "protocol_version": str(p.PROTOCOL_VERSION)})
         self.writer.attach("config.yaml", "application/yaml", self.ctx.config_path.read_bytes())
         log.info("recording to %s", path)
+
+    def on_join(self, session: p.Welcome) -> None:
+        s: Settings = self.settings
+        if s.lsl.enabled:  # after WELCOME: the ticks' nominal rate is the session's
+            pylsl = load_pylsl()
+            if pylsl is not None:
+                self.lsl = LslOutlets(s.lsl, self.ctx.session_ns, pylsl, session.rate_hz, self._pose_rate_hz())
+
+    def _pose_rate_hz(self) -> float:
+        """The pose source's sampling rate from the session config (0: irregular, e.g. a trace)."""
+        try:
+            cfg = read_config(self.ctx.config_path)
+            for name, spec in cfg.enabled().items():
+                if spec.module == "bridges.pose":
+                    settings = spec.settings
+                    return 0.0 if settings.get("source", "synthetic") == "trace" else float(settings.get("rate_hz", 1000.0))
+        except (CosimError, OSError, ValueError, TypeError):
+            pass
+        return 0.0
 
     @staticmethod
     def log_ns(ev: DataEvent | SessionEvent) -> int:

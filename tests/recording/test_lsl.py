@@ -31,3 +31,22 @@ def test_event_sample_carries_session_time_mapped_into_lsl_clock():
     assert 0.15 < now - stamp < 5.0  # stamped about 200 ms in the past, in LSL's clock
     assert outlets.pushed == 1
     inlet.close_stream()
+
+
+@pytest.mark.skipif(pylsl is None, reason="pylsl/liblsl not usable on this machine")
+def test_streams_declare_their_true_rates_and_formats():
+    """What LabRecorder and XDF readers go by: numeric streams at their nominal rates, events as string markers."""
+    sid = f"rates{time.monotonic_ns()}"
+    outlets = LslOutlets(LslSettings(enabled=True, source_id=sid), time.monotonic_ns, pylsl,
+                         tick_rate_hz=90.0, pose_rate_hz=500.0)
+    want = {"cosim_ticks": ("FrameTiming", 90.0, pylsl.cf_double64, 2),
+            "cosim_poses": ("Mocap", 500.0, pylsl.cf_float32, 7),
+            "cosim_events": ("Markers", pylsl.IRREGULAR_RATE, pylsl.cf_string, 1)}
+    for name, (kind, rate, fmt, channels) in want.items():
+        found = pylsl.resolve_byprop("source_id", f"{sid}.{name}", timeout=5)
+        if not found:
+            pytest.skip("LSL stream discovery does not work on this host's network")
+        info = found[0]
+        assert (info.type(), info.nominal_srate(), info.channel_format(), info.channel_count()) == \
+            (kind, rate, fmt, channels), name
+    del outlets

@@ -1,7 +1,8 @@
 """The viewing channels, held against Foxglove's own libraries: a session with SUMO, poses, a
 client and audio, recorded with the live Foxglove server on; a WebSocket client subscribes as the
 Foxglove app would (ws-protocol spec: advertise, subscribe, binary message data), and every viewing channel of the file decodes with the
-decoder its encoding names (protobuf: mcap-protobuf-support; JSON: an object-rooted JSON Schema)."""
+decoder its encoding names (protobuf: mcap-protobuf-support; JSON: an object-rooted JSON Schema).
+The same recording exported to Parquet and CSV reads back with pyarrow, a row per message."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +11,8 @@ import json
 import math
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from mcap_protobuf.decoder import DecoderFactory
 
 from cosim import protocol as p
 from recording.foxglove import TOPIC_HEAD, TOPIC_TF, TOPIC_VEHICLES, FoxgloveView
-from tests.conftest import free_endpoints
+from tests.conftest import REPO, free_endpoints
 from tests.recording.test_replay_report import run_session
 
 VIEW_ENCODINGS = {"protobuf", "json"}
@@ -198,3 +201,41 @@ def test_a_vehicle_box_is_centred_behind_the_front_bumper_in_world_metres():
     assert (round(cube.pose.position.x, 6), round(cube.pose.position.y, 6)) == (100.0, -44.0)
     yaw = 2 * math.atan2(cube.pose.orientation.z, cube.pose.orientation.w)
     assert math.isclose(yaw, -math.pi / 2, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_export_tables_read_back_with_pyarrow_one_row_per_message(session, tmp_path, fmt):
+    """Counted against the standard MCAP reader and a msgpack library of their own, not our reader."""
+    import msgpack
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+    folder, _ = session
+    r = subprocess.run([sys.executable, "-m", "recording.export", str(folder), "--format", fmt, "--out", str(tmp_path)],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    per_topic: dict[str, int] = {}
+    vehicle_rows = 0
+    with open(folder / "session.mcap", "rb") as f:
+        for _, channel, message in make_reader(f).iter_messages():
+            if channel.message_encoding != "msgpack":
+                continue
+            per_topic[channel.topic] = per_topic.get(channel.topic, 0) + 1
+            if channel.topic == "sumo.vehicles":
+                header = msgpack.unpackb(message.data)[0]  # [header map, *payload bins]
+                vehicle_rows += next(a["shape"][0] for a in header["arrays"] if a["name"] == "handle")
+    read = (lambda t: pq.read_table(tmp_path / f"{t}.parquet")) if fmt == "parquet" else \
+        (lambda t: pacsv.read_csv(tmp_path / f"{t}.csv"))
+    want = {"ticks": "tick", "poses": "pose", "events": "events", "frames": "client.frames", "audio": "audio.onsets",
+            "session": "session"}
+    for table, topic in want.items():
+        assert read(table).num_rows == per_topic[topic] > 0, table
+    vehicles = read("vehicles")
+    assert vehicles.num_rows == vehicle_rows > 0
+    manifest = json.loads((tmp_path / "export.json").read_text())
+    assert manifest["tables"]["vehicles"]["messages"] == per_topic["sumo.vehicles"]
+    names = set(vehicles.column_names)
+    assert {"session_time_ns", "sim_time_ns", "x_cm", "speed_cm_s", "vehicle_id", "vehicle_type"} <= names
+    assert vehicles.column("vehicle_id").null_count == 0  # ids joined from the id table
+    poses = read("poses")
+    assert poses.column("sim_time_ns").null_count < poses.num_rows  # sim time joined by frame
+    assert {"x_m", "qw", "vx_m_s"} <= set(poses.column_names)

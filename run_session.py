@@ -13,25 +13,60 @@ from typing import Sequence
 
 import msgspec
 
+from cosim.config import Config, StudySettings
+from cosim.errors import ConfigError
 from session.config import load_config
 from session.supervisor import REPO_ROOT, Supervisor, default_session_dir, finish_session, prepare_session_dir
 from cosim.errors import CosimError
 
 
+EXAMPLES = """examples:
+  python run_session.py                                      the demo (configs/demo.yaml, 10 s)
+  python run_session.py --config configs/rig.yaml --duration 600 --participant P07 --condition A --trial 3
+  python run_session.py --config my.yaml --check             validate a config and its files, start nothing
+  python run_session.py --replay sessions/<id>               re-run a recorded session
+  python run_session.py --compare sessions/<a> sessions/<b>  every figure of two sessions side by side
+  python run_session.py --finish sessions/<id>               summary and report of a session whose runner died
+during a run: m marks a moment (an event in the recording), Ctrl-C ends the session cleanly;
+python -m session.mark SESSION "text" marks one from another terminal"""
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description="Run one VR co-simulation session and report on it.")
-    ap.add_argument("--config", default=str(REPO_ROOT / "configs" / "demo.yaml"), help="session config (YAML)")
+    ap = argparse.ArgumentParser(description="Run one VR co-simulation session and report on it.", epilog=EXAMPLES,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(REPO_ROOT / "configs" / "demo.yaml"),
+                    help="session config (YAML; default: configs/demo.yaml)")
     ap.add_argument("--duration", type=float, default=None, help="override session.duration_s (seconds)")
-    ap.add_argument("--out", default=None, help="session folder to create (default: sessions/<time>-<name>)")
+    ap.add_argument("--out", default=None,
+                    help="session folder to create (default: sessions/<time>-<name>[-<participant>-<condition>-t<trial>])")
     ap.add_argument("--quiet", action="store_true", help="no live status or summary on the terminal")
+    ap.add_argument("--verbose", action="store_true", help="the full summary at the end (default: the short one)")
+    ap.add_argument("--check", action="store_true", help="validate the config and the files it names; start nothing")
+    study = ap.add_argument_group("study (override the config's study: block)")
+    study.add_argument("--participant", default=None, help="participant id, e.g. P07")
+    study.add_argument("--condition", default=None, help="condition, e.g. A")
+    study.add_argument("--trial", type=int, default=None, help="trial number")
+    study.add_argument("--notes", default=None, help="free notes, kept in the summary and the recording")
     ap.add_argument("--replay", metavar="SESSION", default=None,
                     help="re-run a recorded session (folder or .mcap), re-publishing its poses and vehicles")
-    ap.add_argument("--replay-mode", choices=("lockstep", "realtime"), default="lockstep")
+    ap.add_argument("--replay-mode", choices=("lockstep", "realtime"), default="lockstep",
+                    help="default: lockstep")
     ap.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None,
                     help="compare two session folders: print a table, write compare.html (in --out or here)")
     ap.add_argument("--finish", metavar="SESSION", default=None,
                     help="write summary.json and report.html of a session whose runner died (kill -9, a crash)")
     return ap.parse_args(argv)
+
+
+def with_study(cfg: Config, args: argparse.Namespace) -> Config:
+    given = {k: getattr(args, k) for k in ("participant", "condition", "trial", "notes") if getattr(args, k) is not None}
+    if not given:
+        return cfg
+    try:
+        study = msgspec.convert({**msgspec.to_builtins(cfg.study), **given}, StudySettings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"study: {exc} (ids are letters, digits, _ . -)") from None
+    return msgspec.structs.replace(cfg, study=study)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,11 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.duration <= 0:
                 raise CosimError(f"--duration must be > 0 seconds (got {args.duration})")
             cfg = msgspec.structs.replace(cfg, session=msgspec.structs.replace(cfg.session, duration_s=args.duration))
+        cfg = with_study(cfg, args)
+        if args.check:
+            launched = ", ".join(cfg.launched()) or "none"
+            external = ", ".join(sorted(set(cfg.enabled()) - set(cfg.launched())))
+            print(f"config ok: {cfg.session.name}, {cfg.session.mode} at {cfg.session.rate_hz:g} Hz for "
+                  f"{cfg.session.duration_s:g} s; starts {launched}" + (f"; waits for {external}" if external else "")
+                  + "; every file it names exists")
+            return 0
         session_dir = prepare_session_dir(Path(args.out) if args.out else default_session_dir(cfg))
     except CosimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    outcome = Supervisor(cfg, session_dir, quiet=args.quiet).run()
+    outcome = Supervisor(cfg, session_dir, quiet=args.quiet, verbose=args.verbose, keys=sys.stdin).run()
     if not args.quiet:
         print(f"session folder: {outcome.session_dir}")
     return 0 if outcome.ok else 1

@@ -8,6 +8,7 @@ module name) lives in ``session.config``; see docs/architecture.md for the layer
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import socket
 from pathlib import Path
@@ -85,8 +86,49 @@ class ComponentSpec(Strict):
     settings: dict[str, Any] = {}
 
 
+StudyText = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")]
+
+
+class StudySettings(Strict):
+    """Who and what a session was, for the study: in the folder name, the summary and the recording."""
+
+    participant: StudyText = ""
+    condition: StudyText = ""
+    trial: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=4096)] = ""
+
+    def tag(self) -> str:
+        """``P07-A-t3`` from what is set ("" when nothing is)."""
+        parts = [self.participant, self.condition, "" if self.trial is None else f"t{self.trial}"]
+        return "-".join(x for x in parts if x)
+
+
+class ParticipantSettings(Strict):
+    """Where the participant is in the traffic: the rig's calibration from tracking space (OpenVR:
+    +X right, +Y up, -Z forward, metres) onto the SUMO net (X east, Y north, metres), and the
+    thresholds of the safety measures (docs/safety.md)."""
+
+    device: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] = "hmd"  # the pose that is the participant
+    origin_m: tuple[float, float] = (0.0, 0.0)  # the net point under the tracking origin
+    yaw_deg: float = 0.0  # the compass direction tracking-forward (-Z) points to, clockwise from north
+    scale: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    near_miss_ttc_s: Annotated[float, msgspec.Meta(gt=0)] = 1.5
+    near_miss_distance_m: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    body_radius_m: Annotated[float, msgspec.Meta(ge=0)] = 0.3
+
+    def to_net(self, x: Any, z: Any) -> tuple[Any, Any]:
+        """Tracking-space ground coordinates (x right, z back) to net metres (east, north)."""
+        right, forward = x, -z
+        yaw = math.radians(self.yaw_deg)
+        east = self.origin_m[0] + self.scale * (right * math.cos(yaw) + forward * math.sin(yaw))
+        north = self.origin_m[1] + self.scale * (-right * math.sin(yaw) + forward * math.cos(yaw))
+        return east, north
+
+
 class Config(Strict):
     session: SessionSettings = msgspec.field(default_factory=SessionSettings)
+    study: StudySettings = msgspec.field(default_factory=StudySettings)
+    participant: ParticipantSettings | None = None  # absent: nobody placed in the traffic, no safety measures
     network: NetworkSettings = msgspec.field(default_factory=NetworkSettings)
     components: dict[ComponentName, ComponentSpec] = {}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from array import array
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import numpy.ma  # noqa: F401  np.percentile imports it on first use: 17 ms, which landed mid-session (a late tick)
@@ -83,3 +83,23 @@ def _block(arr: np.ndarray, top: float | None, scale: float, digits: int) -> Blo
     p50, p95, p99 = np.percentile(arr * scale, [50, 95, 99])
     return {"p50": round(float(p50), digits), "p95": round(float(p95), digits),
             "p99": round(float(p99), digits), "max": round(float(top) * scale, digits)}
+
+
+def plain(value: Any, unit: str = "") -> str:
+    """A figure for people: plain notation (never 3.039e+04), thousands separated, about three
+    significant digits below 100; "n/a" for None."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        text = str(value)
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    elif value != value or value in (float("inf"), float("-inf")):
+        text = str(value)
+    elif abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 0.01 or value == 0:
+        text = f"{value:.3g}" if abs(value) >= 1 else f"{value:.3f}".rstrip("0").rstrip(".")
+    else:
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return f"{text} {unit}".rstrip()

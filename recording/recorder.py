@@ -6,6 +6,8 @@ import os
 import socket
 from typing import Any
 
+import msgspec
+
 from cosim import protocol as p
 from cosim.config import read_config
 from cosim.errors import CosimError
@@ -59,6 +61,9 @@ class Recorder(Component):
             log.info("live Foxglove view: open ws://%s:%d in Foxglove", s.foxglove.host, self.live.port)
         self.writer.metadata("recorder", {"host": socket.gethostname(), "pid": str(os.getpid()),
                                           "name": self.ctx.name, "protocol_version": str(p.PROTOCOL_VERSION)})
+        study = read_config(self.ctx.config_path).study
+        if study.tag() or study.notes:
+            self.writer.metadata("study", {k: "" if v is None else str(v) for k, v in msgspec.structs.asdict(study).items()})
         self.writer.attach("config.yaml", "application/yaml", self.ctx.config_path.read_bytes())
         log.info("recording to %s", path)
 

@@ -7,6 +7,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from cosim.config import Config
 from cosim.process import write_json
 
@@ -50,6 +52,8 @@ def build_summary(session_dir: Path, cfg: Config, status: str, components: dict[
         "ticks": {"lateness_us": dict.fromkeys(BLOCK_KEYS), "late": 0},
         "clients": {},
     }
+    if cfg.study.tag() or cfg.study.notes:
+        summary["study"] = {k: v for k, v in msgspec.to_builtins(cfg.study).items() if v not in ("", None)}
     deep_merge(summary, sections)
     summary["warnings"] = warnings(summary)
     if status == "ok" and summary["warnings"]:

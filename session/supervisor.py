@@ -24,6 +24,7 @@ import zmq
 from cosim.config import Config, dump_yaml, read_config, resolve_endpoints
 from cosim.curve import ClientKeys, secrets_folder
 from session.summary import build_summary, deep_merge, format_summary, write_summary
+from session.terminal import KeyReader, LiveFigures, short_summary
 from cosim import protocol as p
 from cosim.errors import OutputError
 from cosim.process import PARENT_ENV, REPO_ROOT, describe_os_error
@@ -69,7 +70,9 @@ class Outcome:
 
 
 def default_session_dir(cfg: Config) -> Path:
-    return REPO_ROOT / "sessions" / f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.session.name}"
+    """``sessions/<time>-<name>[-<participant>-<condition>-t<trial>]``."""
+    tag = cfg.study.tag()
+    return REPO_ROOT / "sessions" / f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.session.name}{'-' + tag if tag else ''}"
 
 
 MIN_FREE_BYTES = 64 * 1024 * 1024  # less free space than this at the start: refused
@@ -96,7 +99,7 @@ def prepare_session_dir(path: Path) -> Path:
 
 class Supervisor:
     def __init__(self, cfg: Config, session_dir: Path, *, quiet: bool = False, stream: IO[str] = sys.stdout,
-                 grace_s: float = 10.0) -> None:
+                 grace_s: float = 10.0, verbose: bool = False, keys: IO[str] | None = None) -> None:
         eps = resolve_endpoints(cfg.network)  # fixes free ports once, for every child
         self.cfg = msgspec.structs.replace(cfg, network=msgspec.structs.replace(
             cfg.network, control=eps.control, ticks=eps.ticks, bus_in=eps.bus_in, bus_out=eps.bus_out))
@@ -113,6 +116,11 @@ class Supervisor:
         self.last_status: p.Status | None = None
         self._tty = stream.isatty()
         self._next_line = 0.0
+        self.verbose = verbose
+        self.keys = keys if keys is not None and keys.isatty() else None  # the experimenter's keyboard
+        self.live = LiveFigures()
+        self.epoch_ns: int | None = None
+        self.markers = 0
 
     # --- process management ---------------------------------------------------------------
 
@@ -184,6 +192,18 @@ class Supervisor:
         monitor.setsockopt(zmq.LINGER, 0)
         monitor.setsockopt(zmq.SUBSCRIBE, p.TOPIC_SESSION)
         monitor.connect(self.endpoints.ticks)
+        bus = ctx.socket(zmq.SUB)
+        marks = ctx.socket(zmq.PUB)
+        for sock in (bus, marks):
+            if self.cfg.network.uses_curve:
+                ClientKeys.load(secrets_folder(self.cfg.network.secrets), self.cfg.network.curve_client).apply(sock)
+            sock.setsockopt(zmq.LINGER, 0)
+        for topic in LiveFigures.TOPICS:
+            bus.setsockopt(zmq.SUBSCRIBE, topic)
+        bus.setsockopt(zmq.RCVHWM, 100)  # the line needs the newest figures, not every frame
+        bus.connect(self.endpoints.bus_out)
+        marks.connect(self.endpoints.bus_in)
+        keyboard = KeyReader(self.keys) if self.keys is not None and not self.quiet else None
         try:
             self._spawn(SERVER, SERVER, config_path)
             for name, spec in self.cfg.launched().items():
@@ -194,10 +214,15 @@ class Supervisor:
                         f"{', '.join(self.cfg.launched()) or 'none'}; folder {self.dir}")
             if external:
                 self._print(f"waiting for {', '.join(external)} (launch: false) to join at {self.endpoints.control}")
-            self._supervise(monitor)
+            if keyboard is not None:
+                self._print("press m to mark a moment (recorded as an event), Ctrl-C to end the session")
+            self._supervise(monitor, bus, marks, keyboard)
             self._stop_everything()
         finally:
-            monitor.close()
+            if keyboard is not None:
+                keyboard.close()
+            for sock in (monitor, bus, marks):
+                sock.close()
             ctx.term()
             for s, h in previous.items():
                 signal.signal(s, h)
@@ -218,13 +243,14 @@ class Supervisor:
             summary.setdefault("recording", {})["repairs"] = repairs
         if self.master_died or not (self.dir / "sections" / f"{SERVER}.json").is_file():
             self._rebuild_session(summary)
+        self._safety(summary)
         status = summary["status"]
         if self._save(summary):
             self._report(summary)
         else:
             status = "output_failed"
         if not self.quiet:
-            self.out.write(format_summary(summary) + "\n")
+            self.out.write((format_summary(summary) if self.verbose else short_summary(summary, self.dir)) + "\n")
             self.out.flush()
         return Outcome(self.dir, status, summary)
 
@@ -270,6 +296,18 @@ class Supervisor:
             summary["session"]["end_reason"] = reason
             self._print(f"could not rebuild the session figures from {mcap}: {type(exc).__name__}: {exc}")
 
+    def _safety(self, summary: dict[str, Any]) -> None:
+        """The participant's safety measures from the recording (config ``participant:``; docs/safety.md)."""
+        mcap = self.dir / "session.mcap"
+        if self.cfg.participant is None or not mcap.is_file():
+            return
+        try:
+            from recording.safety import analyse, section
+            summary["safety"] = section(analyse(mcap, self.cfg.participant), self.cfg.participant)
+        except Exception as exc:  # noqa: BLE001  the summary is written whatever the recording holds
+            summary["safety"] = {"error": f"{type(exc).__name__}: {exc}"}
+            self._print(f"safety measures not computed: {type(exc).__name__}: {exc}")
+
     def _report(self, summary: dict[str, Any]) -> None:
         """report.html next to summary.json (recording.report); a failure is noted, summary.json kept."""
         try:
@@ -280,17 +318,30 @@ class Supervisor:
             self._print(f"report.html not written: {type(exc).__name__}: {exc}")
         self._save(summary)
 
-    def _supervise(self, monitor: zmq.Socket) -> None:
-        decoder = p.broadcast_decoder()
+    def _supervise(self, monitor: zmq.Socket, bus: zmq.Socket, marks: zmq.Socket, keyboard: KeyReader | None) -> None:
+        decoder, bus_decoder = p.broadcast_decoder(), p.bus_decoder()
+        poller = zmq.Poller()
+        for sock in (monitor, bus):
+            poller.register(sock, zmq.POLLIN)
+        if keyboard is not None:
+            poller.register(keyboard.fd, zmq.POLLIN)
         stopping = False
         while True:
-            if monitor.poll(100):
-                while monitor.poll(0):
-                    try:
-                        _, msg, _ = decoder.decode(monitor.recv_multipart())
-                    except ProtocolError:
-                        continue
-                    self._on_session_msg(msg)
+            ready = dict(poller.poll(100))
+            while monitor in ready and monitor.poll(0):
+                try:
+                    _, msg, _ = decoder.decode(monitor.recv_multipart())
+                except ProtocolError:
+                    continue
+                self._on_session_msg(msg)
+            while bus in ready and bus.poll(0):
+                try:
+                    _, msg, _ = bus_decoder.decode(bus.recv_multipart())
+                except ProtocolError:
+                    continue
+                self.live.on_message(msg)
+            if keyboard is not None and keyboard.fd in ready and "m" in keyboard.read():
+                self._mark(marks)
             server = self.children[SERVER]
             if server.poll() is not None:
                 if server.exit_code not in (0, 3) and self.end_reason is None:
@@ -317,7 +368,23 @@ class Supervisor:
                 return
             self._status_line()
 
+    def _mark(self, marks: zmq.Socket) -> None:
+        """An experimenter's marker, on the bus as every component's events are (the recorder keeps it)."""
+        if self.epoch_ns is None:
+            self._print("marker ignored: the session has not started")
+            return
+        self.markers += 1
+        now = time.monotonic_ns() - self.epoch_ns  # the runner shares the syncserver's host and clock
+        frame = self.last_status.frames if self.last_status else 0
+        marks.send_multipart(p.encode(p.TOPIC_EVENTS, p.Event(
+            kind="marker", subject=f"key {self.markers}", at_ns=now, t_ns=now, frame=frame, src="runner",
+            data={"source": "key"})))
+        self._print(f"marker {self.markers} at {now / 1e9:.2f} s")
+
     def _on_session_msg(self, msg: p.Message) -> None:
+        self.live.on_message(msg)
+        if isinstance(msg, p.Start):
+            self.epoch_ns = msg.epoch_ns
         if isinstance(msg, p.Status):
             self.last_status = msg
         elif isinstance(msg, p.End):
@@ -363,29 +430,18 @@ class Supervisor:
         self.out.flush()
 
     def _status_line(self) -> None:
-        st = self.last_status
-        if self.quiet or st is None:
+        if self.quiet or self.last_status is None:
             return
         now = time.monotonic()
-        if not self._tty and now < self._next_line:
+        if now < self._next_line:
             return
-        self._next_line = now + 2.0
-        if not st.started:
-            waiting = sorted(set(self.cfg.enabled()) - {c.name for c in st.clients if c.ready})
-            line = f"waiting for READY: {', '.join(waiting) or '-'}"
-        else:
-            total = round(self.cfg.session.duration_s * self.cfg.session.rate_hz)
-            p99 = "-" if st.lateness_p99_us is None else f"{st.lateness_p99_us:.0f} µs"
-            clients = "  ".join(
-                f"{c.name}{'' if c.connected else ' (gone)'} behind {c.frames_behind}"
-                + ("" if c.offset_us is None else f" offset {c.offset_us:+.0f} µs")
-                for c in st.clients)
-            line = (f"frame {st.frames}/{total}  {st.fps:6.1f} fps  late {st.late}  "
-                    f"lateness p99 {p99}  |  {clients}")
+        self._next_line = now + (0.25 if self._tty else 2.0)
+        total = round(self.cfg.session.duration_s * self.cfg.session.rate_hz)
+        expected = [n for n, spec in self.cfg.enabled().items() if spec.wait_ready]
         if self._tty:
-            self.out.write("\r\033[K" + line[:200])
+            self.out.write("\r\033[K" + self.live.line(total, self.cfg.session.rate_hz, expected))
         else:
-            self.out.write(line + "\n")
+            self.out.write(self.live.line(total, self.cfg.session.rate_hz, expected, width=200) + "\n")
         self.out.flush()
 
 

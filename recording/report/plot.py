@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from cosim.stats import plain  # noqa: E402
+
 BLOCK_KEYS = ("p50", "p95", "p99", "max")
 plt.rcParams.update({"figure.dpi": 90, "font.size": 9, "axes.grid": True, "grid.alpha": 0.3})
 
@@ -51,9 +53,7 @@ def is_block(value: Any) -> bool:
 def fmt(value: Any) -> str:
     if value is None:
         return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return html.escape(str(value))
+    return html.escape(plain(value))
 
 
 def table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:

@@ -12,6 +12,7 @@ from recording.report.data import SessionData
 from recording.report.plot import (block_rows, figure, fit_ppm, hist, is_block, png, scalar_rows, seconds,
                                    table)
 from recording.report.scene import render_splats, top_down
+from recording.safety import analyse, participant_settings, section as section_of
 from cosim.stats import percentile_block
 
 ABSENT = "not in this session"
@@ -408,8 +409,60 @@ def other_figures(d: SessionData) -> Section:
     return sec
 
 
+def participant(d: SessionData) -> Section:
+    """The participant's side first: path, encounters, distance and time-to-collision over time."""
+    sec = Section("participant", "Participant and traffic")
+    cfg = participant_settings(d.config_text)
+    if cfg is None:
+        sec.absent = f"{ABSENT}: the config has no participant: block (docs/safety.md)"
+        return sec
+    if d.recording is None:
+        sec.absent = f"{ABSENT}: no recording"
+        return sec
+    a = analyse(d.recording.path, cfg)
+    if len(a.path) < 2:
+        sec.absent = f"{ABSENT}: no poses of device {cfg.device!r} were recorded"
+        return sec
+    summary = section_of(a, cfg)
+    sec.tables.append(table(["", "value"], [
+        ("closest approach (m)", summary["closest_approach_m"]), ("vehicle", summary["closest_vehicle"]),
+        ("at (s)", summary["closest_at_s"]), ("time-to-collision min (s)", summary["ttc_min_s"]),
+        ("post-encroachment time min (s)", summary["pet_min_s"]), ("near misses", summary["near_misses"]),
+        ("vehicles met (within 60 m)", summary["vehicles_met"]), ("path walked (m)", summary["path_m"])]))
+    fig, ax = figure(width=5.0, height=4.2)
+    ax.plot(a.path[:, 1], a.path[:, 2], color="k", lw=1.5, label="participant")
+    for e in sorted(a.encounters.values(), key=lambda e: e.closest_m)[:10]:
+        x, y = (np.interp(e.closest_at_ns, a.path[:, 0], a.path[:, i]) for i in (1, 2))
+        ax.scatter([x], [y], s=18)
+        ax.annotate(f"{e.vehicle} {e.closest_m:.1f} m", (x, y), fontsize=7)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("east (m)")
+    ax.set_ylabel("north (m)")
+    sec.figures.append(("the participant's path on the net; dots: where each of the ten closest vehicles came closest", png(fig)))
+    if a.t_ns:
+        t = seconds(np.array(a.t_ns))
+        fig, (ax1, ax2) = figure(2, 1, width=7.5, height=4.2, sharex=True)
+        ax1.plot(t, a.nearest_m, lw=1)
+        ax1.axhline(cfg.near_miss_distance_m, color="r", ls="--", lw=0.8)
+        ax1.set_ylabel("nearest vehicle (m)")
+        ax2.plot(t, a.ttc_s, ".", ms=3)
+        ax2.axhline(cfg.near_miss_ttc_s, color="r", ls="--", lw=0.8)
+        ax2.set_ylabel("TTC (s)")
+        ax2.set_xlabel("session time (s)")
+        for ev in d.events:
+            if ev.kind == "marker":
+                for ax in (ax1, ax2):
+                    ax.axvline((ev.at_ns if ev.at_ns is not None else ev.t_ns) / 1e9, color="g", lw=0.8)
+        sec.figures.append(("encounters over time: distance to the nearest vehicle and the smallest time-to-collision "
+                            "(red: near-miss thresholds; green: experimenter markers)", png(fig)))
+    rows = [(e["vehicle"], e["type"], e["closest_m"], e["closest_at_s"], e["ttc_min_s"], e["pet_s"])
+            for e in summary["encounters"][:15]]
+    sec.tables.append(table(["vehicle", "type", "closest (m)", "at (s)", "TTC min (s)", "PET (s)"], rows))
+    return sec
+
+
 BUILDERS: list[Callable[[SessionData], Section]] = [
-    overview, tick_timing, delivery, mtp, drift, sumo, audio, refine, late_dropped, scene, splat_frame,
+    overview, participant, tick_timing, delivery, mtp, drift, sumo, audio, refine, late_dropped, scene, splat_frame,
     machine_config, other_figures,
 ]
 

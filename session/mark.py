@@ -1,0 +1,55 @@
+"""``python -m session.mark SESSION [TEXT]``: mark a moment of a running session from another
+terminal (or a script: a button box, a questionnaire). The marker goes on the bus as an EVENT
+``{kind: marker, subject: TEXT}`` at the session time it was sent, so the recorder keeps it with
+everything else and the report and the exports list it.
+
+Examples:
+  python -m session.mark sessions/20261205-101500-demo "participant hesitated"
+  python -m session.mark sessions/20261205-101500-demo
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from cosim import protocol as p
+from cosim.config import read_config, resolve_endpoints
+from cosim.curve import ClientKeys, secrets_folder
+from cosim.errors import CosimError
+from cosim.node import Node
+from cosim.process import setup_logging
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m session.mark", description=__doc__.splitlines()[0],
+                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("session", help="the running session's folder (its config.yaml holds the endpoints)")
+    ap.add_argument("text", nargs="?", default="", help="what happened (its first 128 characters are the subject)")
+    args = ap.parse_args(argv)
+    setup_logging("mark", "WARNING")
+    try:
+        cfg = read_config(Path(args.session) / "config.yaml")
+        net = cfg.network
+        curve = ClientKeys.load(secrets_folder(net.secrets), net.curve_client) if net.uses_curve else None
+        with Node(f"marker.{os.getpid()}", resolve_endpoints(net), role="marker", publish=True, curve=curve) as node:
+            node.connect(10)
+            node.ready(5)
+            if node.epoch_ns is None:
+                print("error: the session has not started yet", file=sys.stderr)
+                return 1
+            now = node.session_ns()
+            node.publish(p.TOPIC_EVENTS, p.Event(kind="marker", subject=args.text[:p.NAME_LIMIT], at_ns=now,
+                                                 t_ns=now, frame=node.last_frame or 0,
+                                                 data={"source": "session.mark", "text": args.text[:1000]}))
+    except CosimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"marked at {now / 1e9:.3f} s of session time")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import msgspec
+import yaml
 
-from cosim.config import Config, StudySettings
+from cosim.config import Config, StudySettings, load_yaml
 from cosim.errors import ConfigError
 from session.config import load_config
 from session.supervisor import REPO_ROOT, Supervisor, default_session_dir, finish_session, prepare_session_dir
@@ -42,6 +43,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--quiet", action="store_true", help="no live status or summary on the terminal")
     ap.add_argument("--verbose", action="store_true", help="the full summary at the end (default: the short one)")
     ap.add_argument("--check", action="store_true", help="validate the config and the files it names; start nothing")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one config value (dotted path, YAML value), e.g. "
+                         "--set components.sumo.settings.participant.enabled=false (repeatable)")
     study = ap.add_argument_group("study (override the config's study: block)")
     study.add_argument("--participant", default=None, help="participant id, e.g. P07")
     study.add_argument("--condition", default=None, help="condition, e.g. A")
@@ -56,6 +60,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--finish", metavar="SESSION", default=None,
                     help="write summary.json and report.html of a session whose runner died (kill -9, a crash)")
     return ap.parse_args(argv)
+
+
+def with_overrides(raw: Any, overrides: Sequence[str]) -> Any:
+    """``--set a.b.c=VALUE``: VALUE read as YAML, put at that path (made where missing)."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted KEY, e.g. session.duration_s=30")
+        if not isinstance(raw, dict):
+            raise ConfigError("--set: the config is not a mapping")
+        node = raw
+        *path, last = key.split(".")
+        for part in path:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} holds a value, not a mapping")
+            node = child
+        try:
+            node[last] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: the value is not YAML: {exc}") from None
+    return raw
 
 
 def with_study(cfg: Config, args: argparse.Namespace) -> Config:
@@ -86,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from recording.replay.session import replay_config
             cfg = load_config(raw=replay_config(args.replay, args.replay_mode), check_files=True)
         else:
-            cfg = load_config(args.config, check_files=True)
+            cfg = load_config(raw=with_overrides(load_yaml(args.config), args.set), check_files=True)
         if args.duration is not None:
             if args.duration <= 0:
                 raise CosimError(f"--duration must be > 0 seconds (got {args.duration})")

@@ -303,7 +303,15 @@ class Supervisor:
             return
         try:
             from recording.safety import analyse, section
-            summary["safety"] = section(analyse(mcap, self.cfg.participant), self.cfg.participant)
+            summary["safety"] = safety = section(analyse(mcap, self.cfg.participant), self.cfg.participant)
+            sumo = next((v for v in summary.values() if isinstance(v, dict) and "participant_followed" in v), {})
+            events = sumo.get("events") or {}
+            summary["participant"] = {
+                "in_sumo": bool(sumo.get("participant_in_sumo")),
+                "reactions_watched": bool(sumo.get("participant_followed")),
+                "closest_approach_m": safety["closest_approach_m"], "ttc_min_s": safety["ttc_min_s"],
+                "near_misses": safety["near_misses"],
+                "vehicles_yielded": events.get("yielded", 0), "vehicles_braked": events.get("braked_for_participant", 0)}
         except Exception as exc:  # noqa: BLE001  the summary is written whatever the recording holds
             summary["safety"] = {"error": f"{type(exc).__name__}: {exc}"}
             self._print(f"safety measures not computed: {type(exc).__name__}: {exc}")

@@ -12,12 +12,15 @@ Ms = Annotated[float, msgspec.Meta(ge=0, le=1000)]
 
 
 class SyntheticSettings(Strict):
-    motion: Literal["still", "sine_yaw", "head"] = "head"
+    motion: Literal["still", "sine_yaw", "head", "walk"] = "head"  # walk: head motion, walking forward
     amplitude_deg: Annotated[float, msgspec.Meta(ge=0, le=180)] = 30.0  # sine_yaw
     frequency_hz: Annotated[float, msgspec.Meta(ge=0, le=20)] = 0.5  # sine_yaw
     seed: Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)] = 1  # head: which random motion
     controllers: Annotated[int, msgspec.Meta(ge=0, le=8)] = 0  # extra synthetic controllers
     height_m: Annotated[float, msgspec.Meta(ge=0, le=3)] = 1.7
+    walk_start_s: Annotated[float, msgspec.Meta(ge=0)] = 5.0  # walk: session time the walk starts
+    walk_speed_ms: Annotated[float, msgspec.Meta(gt=0, le=10)] = 1.3  # walk: straight ahead (-Z)
+    walk_distance_m: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 14.0  # walk: then the participant stands
 
 
 class TraceSettings(Strict):

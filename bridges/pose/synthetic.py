@@ -39,6 +39,7 @@ class Motion:
     pitch: list[Wave] = field(default_factory=list)
     roll: list[Wave] = field(default_factory=list)
     pos: tuple[list[Wave], list[Wave], list[Wave]] = field(default_factory=lambda: ([], [], []))
+    walk: tuple[float, float, float] | None = None  # (start s, speed m/s, distance m) straight ahead (-Z)
 
     def orientation(self, t: float) -> quat.Quat:
         q = quat.mul(quat.axis_angle(_Y, _value(self.yaw, t)), quat.axis_angle(_X, _value(self.pitch, t)))
@@ -46,15 +47,21 @@ class Motion:
 
     def sample(self, t: float) -> tuple[quat.Vec3, quat.Quat, quat.Vec3, quat.Vec3]:
         """Position, orientation, velocity and angular velocity (tracking-space axes) at ``t`` s."""
-        position = tuple(b + _value(w, t) for b, w in zip(self.base, self.pos))
-        velocity = tuple(_rate(w, t) for w in self.pos)
+        position = [b + _value(w, t) for b, w in zip(self.base, self.pos)]
+        velocity = [_rate(w, t) for w in self.pos]
+        if self.walk is not None:
+            start, speed, distance = self.walk
+            walked = min(max(0.0, t - start) * speed, distance)
+            position[2] -= walked
+            if 0.0 < walked < distance:
+                velocity[2] -= speed
         q = self.orientation(t)
         if self.yaw or self.pitch or self.roll:
             d = quat.to_rotvec(quat.mul(self.orientation(t + _H), quat.conj(self.orientation(t - _H))))
             omega = (d[0] / (2 * _H), d[1] / (2 * _H), d[2] / (2 * _H))
         else:
             omega = (0.0, 0.0, 0.0)
-        return position, q, velocity, omega  # type: ignore[return-value]
+        return tuple(position), q, tuple(velocity), omega  # type: ignore[return-value]
 
 
 def _random_waves(rng: random.Random, n: int, amp: tuple[float, float], freq_hz: tuple[float, float],
@@ -87,7 +94,10 @@ def make_motion(settings: SyntheticSettings, index: int) -> Motion:
     if settings.motion == "sine_yaw":
         w = 2 * math.pi * settings.frequency_hz
         return Motion(base=base, yaw=[(math.radians(settings.amplitude_deg), w, 0.0)])
-    return head_motion(settings.seed + 7919 * index, base)
+    motion = head_motion(settings.seed + 7919 * index, base)
+    if settings.motion == "walk":
+        motion.walk = (settings.walk_start_s, settings.walk_speed_ms, settings.walk_distance_m)
+    return motion
 
 
 class SyntheticSource:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from bridges.sumo.config import Settings
+from bridges.sumo.participant import Participant
 from bridges.sumo.scenario import check_sumocfg, resolve
 from bridges.sumo.snapshot import RawEvent, Snapshot
 from cosim.errors import InputFileError
@@ -44,6 +45,7 @@ class SumoSource:
         self._tls: dict[str, int] = {}
         self.step_ns = 0
         self.info: dict[str, Any] = {}
+        self.participant = Participant(self.api, settings.participant) if settings.participant.enabled else None
 
     def _command(self) -> list[str]:
         s = self.settings
@@ -116,6 +118,8 @@ class SumoSource:
         api = self.api
         if api.simulation.getMinExpectedNumber() <= 0 and not self.settings.traci.port:
             return None
+        if self.participant is not None:
+            self.participant.before_step()
         api.simulationStep()
         sim = api.simulation.getSubscriptionResults()
         departed, arrived = sim.get(DEPARTED, ()), sim.get(ARRIVED, ())
@@ -132,7 +136,10 @@ class SumoSource:
         events += self._read_tls()
         for vid in arrived:
             self._types.pop(vid, None)
-        return self._snapshot(events)
+        snap = self._snapshot(events)
+        if self.participant is not None:
+            snap.events += self.participant.after_step(snap, self.step_ns / 1e9)
+        return snap
 
     def seek(self, sim_ns: int) -> Snapshot:
         """Live SUMO only runs forward: step until ``sim_ns`` is reached."""

@@ -3,6 +3,7 @@ the bridge joins; the bridge publishes each frame's vehicle table, id table and 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import msgspec
@@ -11,11 +12,27 @@ from bridges.sumo.bridge import SumoBridge
 from bridges.sumo.config import Settings
 from bridges.sumo.stepper import Stepper
 from cosim import protocol as p
+from cosim.config import ParticipantSettings, read_config
+from cosim.errors import ConfigError
 from cosim.node import DataEvent, EndEvent, TickEvent
 from cosim.runtime import Component, Context
 from cosim.timing import realtime_priority
 
 log = logging.getLogger("sumo")
+
+
+def net_position(pose: p.Pose, cal: ParticipantSettings, origin_m: tuple[float, float, float]) \
+        -> tuple[float, float, float] | None:
+    """A tracking-space pose as SUMO net metres and a heading (degrees clockwise from north); None for
+    another device. The calibration maps onto the wire's frame, which is the net minus ``origin_m``."""
+    if pose.device != cal.device and pose.device_class != cal.device:
+        return None
+    east, north = cal.to_net(pose.position[0], pose.position[2])
+    w, x, y, z = pose.orientation
+    fx, fz = -2 * (x * z + w * y), -(1 - 2 * (x * x + y * y))  # the head's forward (-Z) in tracking space
+    ahead_e, ahead_n = cal.to_net(pose.position[0] + fx, pose.position[2] + fz)
+    heading = math.degrees(math.atan2(ahead_e - east, ahead_n - north)) % 360.0
+    return east + origin_m[0], north + origin_m[1], heading
 
 
 class SumoComponent(Component):
@@ -37,6 +54,19 @@ class SumoComponent(Component):
         self.stepper: Stepper | None = None
         self.bridge: SumoBridge | None = None
         self.frame = 0
+        self.calibration: ParticipantSettings | None = None
+        self.placed: tuple[float, float, float] | None = None  # the newest participant position, not yet sent
+        if s.participant.enabled:
+            self.calibration = read_config(ctx.config_path).participant
+            if self.calibration is None:
+                raise ConfigError("sumo: participant.enabled needs the config's participant: block (the rig's "
+                                  "calibration onto the net; docs/safety.md)")
+            if s.backend == "fcd":
+                raise ConfigError("sumo: participant.enabled needs live SUMO (libsumo or traci): an FCD replay "
+                                  "cannot react to the participant")
+            self.subscribe = (p.TOPIC_REQUEST, p.TOPIC_POSE)
+        self.section["participant_in_sumo"] = s.participant.enabled and s.participant.visible
+        self.section["participant_followed"] = s.participant.enabled
 
     def setup(self) -> None:
         self.stepper = Stepper(self.settings, log_level=logging.getLevelName(logging.getLogger().level))
@@ -52,13 +82,18 @@ class SumoComponent(Component):
         self.section["rt_priority"] = self.settings.rt_priority if realtime else 0
 
     def on_tick(self, ev: TickEvent) -> None:
-        assert self.bridge is not None
+        assert self.bridge is not None and self.stepper is not None
         self.frame = ev.frame
+        if self.placed is not None:  # at most once a frame: SUMO steps no faster
+            self.stepper.place(*self.placed)
+            self.placed = None
         self.bridge.on_tick(ev.tick)
 
     def on_message(self, ev: DataEvent) -> None:
         if isinstance(ev.msg, p.Request) and self.bridge is not None:
             self.bridge.on_request(ev.msg, self.frame)
+        elif isinstance(ev.msg, p.Pose) and self.calibration is not None:
+            self.placed = net_position(ev.msg, self.calibration, self.settings.origin_m)
 
     def on_end(self, ev: EndEvent) -> None:
         if self.bridge is not None:

@@ -8,8 +8,10 @@ import msgspec
 from cosim.config import Strict
 
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
-EVENT_KINDS = ("depart", "arrive", "teleport", "collision", "emergency_braking", "tls_phase")
-EventKind = Literal["depart", "arrive", "teleport", "collision", "emergency_braking", "tls_phase"]
+EVENT_KINDS = ("depart", "arrive", "teleport", "collision", "emergency_braking", "tls_phase", "yielded",
+               "braked_for_participant")
+EventKind = Literal["depart", "arrive", "teleport", "collision", "emergency_braking", "tls_phase", "yielded",
+                    "braked_for_participant"]
 
 
 class TraciSettings(Strict):
@@ -17,6 +19,17 @@ class TraciSettings(Strict):
     host: str = "127.0.0.1"
     order: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1  # setOrder when several clients attach
     gui: bool = False  # launch sumo-gui instead of sumo (port 0 only)
+
+
+class ParticipantInSumo(Strict):
+    """The session's participant (the config's ``participant:`` calibration) followed in SUMO: placed
+    as a pedestrian every step, so that the traffic reacts to them, and the vehicles' reactions
+    reported (live SUMO only; docs/sumo.md)."""
+
+    enabled: bool = False
+    visible: bool = True  # false: SUMO does not see the person (the open-loop baseline); reactions are still watched
+    react_distance_m: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # vehicles this near count as reacting
+    braking_ms2: Annotated[float, msgspec.Meta(gt=0)] = 2.0  # a deceleration this strong near them: braked
 
 
 class Settings(Strict):
@@ -38,6 +51,7 @@ class Settings(Strict):
     events: list[EventKind] = msgspec.field(default_factory=lambda: list(EVENT_KINDS))
     emergency_decel_ms2: Annotated[float, msgspec.Meta(gt=0)] = 7.0
     traci: TraciSettings = msgspec.field(default_factory=TraciSettings)
+    participant: ParticipantInSumo = msgspec.field(default_factory=ParticipantInSumo)
     # run the bridge's main thread (the per-frame work) SCHED_FIFO at this priority (0 = no); on a
     # loaded machine a woken frame otherwise waits for a CPU behind other processes' time slices
     rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0

@@ -59,8 +59,16 @@ class Stop(_Msg, tag="stop"):
     pass
 
 
+class Place(_Msg, tag="place"):
+    """Where the participant is now: net metres and heading (degrees clockwise from north)."""
+
+    x: float
+    y: float
+    heading_deg: float
+
+
 ToBridge = Union[Hello, Failed, SegmentHeader]
-ToWorker = Union[Horizon, Seek, Stop]
+ToWorker = Union[Horizon, Seek, Stop, Place]
 _to_bridge = msgspec.msgpack.Decoder(ToBridge)
 _to_worker = msgspec.msgpack.Decoder(ToWorker)
 _enc = msgspec.msgpack.Encoder()

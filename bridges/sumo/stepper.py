@@ -84,7 +84,11 @@ class Stepper:
         self._horizon = None
         self._send(pipe.Seek(sim_ns=sim_ns, epoch=self.epoch))
 
-    def _send(self, msg: pipe.Horizon | pipe.Seek | pipe.Stop) -> None:
+    def place(self, x: float, y: float, heading_deg: float) -> None:
+        """The participant's position for the stepping process's next SUMO step."""
+        self._send(pipe.Place(x=x, y=y, heading_deg=heading_deg))
+
+    def _send(self, msg: pipe.Horizon | pipe.Seek | pipe.Stop | pipe.Place) -> None:
         """Never blocks: a PAIR socket whose peer is gone would block forever."""
         try:
             self.sock.send_multipart(pipe.encode(msg), flags=zmq.NOBLOCK)

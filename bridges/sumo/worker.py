@@ -53,6 +53,7 @@ class Worker:
         self.last: Snapshot | None = None
         self.ended = False
         self.stop = False
+        self.open_loop_said = False
 
     def _record(self, snap: Snapshot) -> None:
         if self.recorder is not None:
@@ -97,6 +98,13 @@ class Worker:
             self._begin(snap)
         elif isinstance(cmd, pipe.Stop):
             self.stop = True
+        elif isinstance(cmd, pipe.Place):
+            participant = getattr(self.source, "participant", None)
+            if participant is not None:
+                participant.place(cmd.x, cmd.y, cmd.heading_deg)
+            elif not self.open_loop_said:
+                self.open_loop_said = True
+                log.warning("an FCD replay cannot react to the participant: it stays open-loop")
 
     def run(self) -> None:
         while not self.stop:

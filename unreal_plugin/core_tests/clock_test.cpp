@@ -19,7 +19,7 @@ TEST(Clock, FourTimestampFormulaWithPythonFloorDivision) {
   EXPECT_EQ(cosim::floor_div(-8, 2), -4);
 }
 
-TEST(Clock, AveragesTheFasterHalfOfEachBurst) {
+TEST(Clock, TakesTheInterquartileMeanOfTheFasterHalfOfEachBurst) {
   cosim::OffsetEstimator est(3);
   EXPECT_FALSE(est.offset_ns());
   EXPECT_FALSE(est.add({0, 1000, 1000, 500}));   // rtt 500, offset 750

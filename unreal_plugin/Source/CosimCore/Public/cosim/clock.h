@@ -1,6 +1,7 @@
 // Clock-offset estimation: the algorithm of cosim/clock.py (OffsetEstimator), unchanged.
-// offset = master - local from four timestamps; each burst's estimate is the mean offset (floor) of
-// its faster half by round trip (ties: the earlier sample first, as Python's stable sort).
+// offset = master - local from four timestamps; each burst's estimate is the interquartile mean
+// (floor) of the offsets of its faster half by round trip: without the quarter of them at either end
+// (ties: the earlier sample first, as Python's stable sort).
 #pragma once
 #include <cstdint>
 #include <optional>

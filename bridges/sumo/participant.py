@@ -1,0 +1,103 @@
+"""The participant in the loop: the person in the headset placed in SUMO as a pedestrian every
+step (``person.moveToXY``), so SUMO's drivers see them (they yield at a crossing the participant
+steps onto, and brake for them), and what the vehicles near them did about it.
+
+Runs in the stepping process, against libsumo or TraCI (the same API). The bridge sends where the
+participant is (net coordinates, from the rig's calibration); each step places them there first.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from bridges.sumo.config import ParticipantInSumo
+from bridges.sumo.snapshot import RawEvent, Snapshot
+
+log = logging.getLogger("sumo.participant")
+PERSON = "participant"
+STOPPED_MS = 0.3  # a vehicle slower than this near the participant, after moving, has stopped for them
+MOVING_MS = 2.0
+CORRIDOR_M = 2.5  # half a lane and a body either side of a vehicle's line: the participant is in its path
+
+
+class Participant:
+    def __init__(self, api: Any, settings: ParticipantInSumo) -> None:
+        self.api = api
+        self.s = settings
+        self.target: tuple[float, float, float] | None = None  # net x, y (m), heading (deg clockwise from north)
+        self.added = False
+        self.failed = False
+        self.moving: set[str] = set()  # vehicles seen moving near the participant
+        self.yielded: set[str] = set()
+        self.braked: set[str] = set()
+        self._speed: dict[str, float] = {}
+
+    def place(self, x: float, y: float, heading_deg: float) -> None:
+        self.target = (x, y, heading_deg)
+
+    def before_step(self) -> None:
+        if self.target is None or self.failed or not self.s.visible:
+            return
+        x, y, heading = self.target
+        try:
+            if not self.added:
+                edge, pos, _ = self.api.simulation.convertRoad(x, y, False, "pedestrian")
+                self.api.person.add(PERSON, edge, pos)
+                self.api.person.appendWaitingStage(PERSON, 1e7, "participant (placed by the cosim bridge)")
+                self.added = True
+                log.info("participant placed in SUMO on %s at (%.1f, %.1f)", edge, x, y)
+            self.api.person.moveToXY(PERSON, "", x, y, heading, 2)  # keepRoute 2: anywhere a pedestrian may be
+        except Exception as exc:  # SUMO refuses a place with no pedestrian lane near: the session goes on, open-loop
+            self.failed = True
+            log.error("cannot place the participant in SUMO at (%.1f, %.1f): %s; the traffic will not react to them",
+                      x, y, exc)
+
+    def after_step(self, snap: Snapshot, step_s: float) -> list[RawEvent]:
+        """Vehicles near the participant that stopped (yielded) or braked hard, once each."""
+        if self.target is None or not len(snap):
+            return []
+        px, py = self.target[0], self.target[1]
+        dist = np.hypot(snap.x - px, snap.y - py)
+        events = []
+        speeds = {}
+        for i in np.flatnonzero(dist <= self.s.react_distance_m):
+            vid, v = snap.ids[i], float(snap.speed[i])
+            speeds[vid] = v
+            before = self._speed.get(vid)
+            decel = (before - v) / step_s if before is not None and step_s > 0 else 0.0
+            if v > MOVING_MS:
+                self.moving.add(vid)
+            data = {"distance_m": round(float(dist[i]), 2), "speed_ms": round(v, 2)}
+            braking = decel >= self.s.braking_ms2 and vid not in self.braked
+            stopped = v < STOPPED_MS and vid in self.moving and vid not in self.yielded
+            if not (braking or stopped) or not self._towards(snap, i, px, py) or self._follows(vid, float(dist[i])):
+                continue
+            if braking:
+                self.braked.add(vid)
+                events.append(RawEvent("braked_for_participant", vid, {**data, "decel_ms2": round(decel, 2)}))
+            if stopped:
+                self.yielded.add(vid)
+                events.append(RawEvent("yielded", vid, data))
+        self._speed = speeds
+        return events
+
+    def _follows(self, vid: str, distance: float) -> bool:
+        """A vehicle ahead of it, nearer than the participant: it slows for that one (car following)."""
+        try:
+            leader = self.api.vehicle.getLeader(vid, distance)
+        except Exception:  # the vehicle left in this step
+            return False
+        return bool(leader) and bool(leader[0]) and 0 <= leader[1] < distance
+
+    @staticmethod
+    def _towards(snap: Snapshot, i: int, px: float, py: float) -> bool:
+        """The participant is in the vehicle's path: ahead of its front, within CORRIDOR_M of the
+        line it drives along (a car slowing for a junction with the participant on the sidewalk
+        beside it has not braked for them)."""
+        heading = math.radians(float(snap.angle[i]))  # clockwise from north
+        fx, fy = math.sin(heading), math.cos(heading)
+        dx, dy = px - float(snap.x[i]), py - float(snap.y[i])
+        return fx * dx + fy * dy > -1.0 and abs(fx * dy - fy * dx) <= CORRIDOR_M

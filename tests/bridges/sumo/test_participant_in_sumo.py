@@ -1,0 +1,60 @@
+"""The participant in the loop, with real SUMO: configs/crossing.yaml as shipped, shortened, run
+twice at once: the walker visible to SUMO, and invisible (the open-loop baseline). Drivers yield
+only to a person they can see."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recording.reader import Recording
+from tests.conftest import REPO
+
+SHORT = ["--set", "session.duration_s=22", "--set", "components.pose.settings.synthetic.walk_start_s=4",
+         "--set", "session.rt_priority=0", "--set", "components.client.rt_priority=0",
+         "--set", "components.pose.rt_priority=0", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[bool, Path]:
+    base = tmp_path_factory.mktemp("crossing")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    procs = {}
+    for visible in (True, False):
+        out = base / ("visible" if visible else "invisible")
+        procs[visible] = (out, subprocess.Popen(
+            [sys.executable, "run_session.py", "--config", "configs/crossing.yaml", "--out", str(out), *SHORT,
+             "--set", f"components.sumo.settings.participant.visible={str(visible).lower()}"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for visible, (out, proc) in procs.items():
+        text, _ = proc.communicate(timeout=240)
+        assert proc.returncode == 0, text
+    return {visible: out for visible, (out, _) in procs.items()}
+
+
+def summary(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text())
+
+
+def test_drivers_yield_to_the_participant_only_when_sumo_sees_them(runs):
+    seen, unseen = summary(runs[True])["participant"], summary(runs[False])["participant"]
+    assert seen["in_sumo"] and not unseen["in_sumo"] and seen["reactions_watched"] and unseen["reactions_watched"]
+    assert seen["vehicles_yielded"] > 0 and unseen["vehicles_yielded"] == 0, (seen, unseen)
+    # unseen, a car drives through the person on the crossing; seen, they stop short of them
+    assert unseen["closest_approach_m"] < 0.5 < seen["closest_approach_m"], (seen, unseen)
+
+
+def test_a_yield_is_an_event_of_a_vehicle_stopped_in_front_of_the_participant(runs):
+    events = [d.msg for d in Recording.open(runs[True]).messages(["events"]) if d.msg.kind == "yielded"]
+    assert events and all(e.data["speed_ms"] < 0.3 and e.data["distance_m"] < 30 for e in events)
+    assert all(e.subject.startswith(("east.", "west.")) for e in events)  # vehicles of the scenario's flows
+
+
+def test_the_pedestrian_walked_in_sumo_where_the_headset_walked(runs):
+    log = (runs[True] / "logs" / "sumo.log").read_text()
+    assert "participant placed in SUMO" in log
+    assert "participant placed in SUMO" not in (runs[False] / "logs" / "sumo.log").read_text()

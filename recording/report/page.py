@@ -20,6 +20,7 @@ td:not(:first-child){font-variant-numeric:tabular-nums}
 .note{color:#5a6375;font-size:12px;margin:4px 0} pre{font-size:11px;background:#fff;border:1px solid #e3e7ee;padding:8px;
  overflow-x:auto;max-height:420px} nav a{margin-right:12px;font-size:13px}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:12px} .cols>div{min-width:0}
+tr.changed td{background:#fff3cd;font-weight:600} details summary{cursor:pointer;margin:6px 0}
 """
 
 

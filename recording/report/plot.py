@@ -56,9 +56,11 @@ def fmt(value: Any) -> str:
     return html.escape(plain(value))
 
 
-def table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+def table(header: Iterable[str], rows: Iterable[Iterable[Any]], highlight: Any = None) -> str:
+    """``highlight(row[1], row[2])`` true: the row is marked (compare: a figure that changed)."""
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join(("<tr class=\"changed\">" if highlight and highlight(row[1], row[2]) else "<tr>")
+                   + "".join(f"<td>{fmt(c)}</td>" for c in row) + "</tr>" for row in (list(r) for r in rows))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

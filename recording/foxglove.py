@@ -23,7 +23,10 @@ from foxglove.messages import (Color, CubePrimitive, FrameTransform, Log, LogLev
                                Timestamp, Vector3)
 
 from cosim import protocol as p
+from cosim.config import ParticipantSettings
 from cosim.errors import ProtocolError
+from recording.safety import footprint_distance, time_to_collision
+from recording.shapes import shape_of
 
 WORLD, TRACKING, HMD = "world", "tracking", "hmd"
 TOPIC_VEHICLES = "/scene/vehicles"
@@ -34,20 +37,8 @@ TOPIC_TICKS = "/timing/ticks"
 TOPIC_FRAMES = "/timing/frames"
 TOPIC_AUDIO = "/timing/audio"
 TOPIC_CLIENTS = "/timing/clients"
+TOPIC_SAFETY = "/participant/safety"
 WELL_KNOWN = (SceneUpdate, FrameTransform, PoseInFrame, Log)
-
-# (length, width, height) in metres and RGBA by SUMO vehicle class or type name; the wire carries
-# neither dimensions nor colour yet, so these are typical figures, labelled as such in the docs.
-SHAPES: dict[str, tuple[tuple[float, float, float], tuple[float, float, float, float]]] = {
-    "passenger": ((4.5, 1.8, 1.5), (0.25, 0.55, 0.95, 1.0)),
-    "bus": ((12.0, 2.5, 3.2), (0.95, 0.75, 0.15, 1.0)),
-    "truck": ((9.0, 2.5, 3.4), (0.55, 0.55, 0.6, 1.0)),
-    "delivery": ((6.5, 2.1, 2.6), (0.7, 0.5, 0.3, 1.0)),
-    "motorcycle": ((2.2, 0.8, 1.5), (0.9, 0.3, 0.3, 1.0)),
-    "bicycle": ((1.8, 0.6, 1.7), (0.3, 0.8, 0.4, 1.0)),
-}
-DEFAULT_SHAPE = SHAPES["passenger"]
-
 
 @dataclass(frozen=True)
 class JsonChannel:
@@ -67,6 +58,9 @@ JSON_CHANNELS = {
         "frame": "integer", "client": "string", "tick_to_receive_ms": "number", "tick_to_present_ms": "number",
         "tick_to_photon_ms": "number", "motion_to_photon_ms": "number"}),
     TOPIC_AUDIO: JsonChannel("cosim.AudioOnset", {"kind": "string", "onset_error_us": "number", "late": "boolean"}),
+    TOPIC_SAFETY: JsonChannel("cosim.ParticipantSafety", {
+        "east_m": "number", "north_m": "number", "nearest_m": "number", "nearest_vehicle": "string",
+        "ttc_s": "number", "ttc_vehicle": "string", "vehicles_near": "integer"}),
     TOPIC_CLIENTS: JsonChannel("cosim.ClientStatus", {
         "client": "string", "frames_behind": "integer", "offset_us": "number", "acks": "integer",
         "connected": "boolean"}),
@@ -84,17 +78,15 @@ def yaw_quaternion(yaw_rad: float) -> Quaternion:
     return Quaternion(x=0.0, y=0.0, z=math.sin(yaw_rad / 2), w=math.cos(yaw_rad / 2))
 
 
-def shape_of(vtype: str) -> tuple[tuple[float, float, float], tuple[float, float, float, float]]:
-    t = vtype.lower()
-    return next((v for k, v in SHAPES.items() if k in t), DEFAULT_SHAPE)
-
-
 class FoxgloveView:
     """Wire messages in, viewing messages out (``(topic, message)`` pairs). The scene and the head
     are thinned to ``scene_hz`` and ``head_hz`` of session time (0: every message): a viewer needs
     no 90 Hz of boxes, and 150 vehicles cost ~2 ms to convert."""
 
-    def __init__(self, scene_hz: float = 10.0, head_hz: float = 30.0) -> None:
+    def __init__(self, scene_hz: float = 10.0, head_hz: float = 30.0,
+                 participant: ParticipantSettings | None = None) -> None:
+        self.participant = participant
+        self.where: tuple[float, float, float, float] | None = None  # participant east, north, velocity (world)
         self.names: dict[int, dict[int, tuple[str, str]]] = {}  # ids_version -> handle -> (SUMO id, type)
         self.tracking_sent = False
         self._every = {TOPIC_VEHICLES: int(1e9 / scene_hz) if scene_hz else 0,
@@ -119,6 +111,8 @@ class FoxgloveView:
         elif isinstance(msg, p.Vehicles):
             if self._due(TOPIC_VEHICLES, msg.t_ns):
                 yield TOPIC_VEHICLES, self.vehicles(msg, arrays)
+                if self.where is not None:
+                    yield TOPIC_SAFETY, self.safety(msg, arrays)
         elif isinstance(msg, p.Pose):
             yield from self.pose(msg)
         elif isinstance(msg, p.Event):
@@ -160,20 +154,63 @@ class FoxgloveView:
                            entities=entities)
 
     def pose(self, msg: p.Pose) -> Iterator[tuple[str, Out]]:
-        if (msg.device != "hmd" and msg.device_class != "hmd") or not self._due(TOPIC_HEAD, msg.sample_ns):
+        cal = self.participant
+        device = cal.device if cal is not None else "hmd"
+        if msg.device != device and msg.device_class != device:
+            return
+        if cal is not None:
+            east, north = cal.to_net(msg.position[0], msg.position[2])
+            ahead_e, ahead_n = cal.to_net(msg.position[0] + msg.velocity[0], msg.position[2] + msg.velocity[2])
+            self.where = (east, north, ahead_e - east, ahead_n - north)
+        if not self._due(TOPIC_HEAD, msg.sample_ns):
             return
         t = stamp(msg.sample_ns)
-        if not self.tracking_sent:  # tracking space in the world: +Y up turned to +Z up (90 deg about X)
+        if not self.tracking_sent:
             self.tracking_sent = True
-            half = math.sqrt(0.5)
-            yield TOPIC_TF, FrameTransform(timestamp=stamp(0), parent_frame_id=WORLD, child_frame_id=TRACKING,
-                                           translation=Vector3(x=0.0, y=0.0, z=0.0),
-                                           rotation=Quaternion(x=half, y=0.0, z=0.0, w=half))
+            yield TOPIC_TF, self.tracking_in_world()
         w, x, y, z = msg.orientation
         position, rotation = Vector3(x=msg.position[0], y=msg.position[1], z=msg.position[2]), Quaternion(x=x, y=y, z=z, w=w)
         yield TOPIC_TF, FrameTransform(timestamp=t, parent_frame_id=TRACKING, child_frame_id=HMD,
                                        translation=position, rotation=rotation)
         yield TOPIC_HEAD, PoseInFrame(timestamp=t, frame_id=TRACKING, pose=Pose(position=position, orientation=rotation))
+
+    def tracking_in_world(self) -> FrameTransform:
+        """Tracking space (+Y up, -Z forward) in the world (+Z up, +Y north): 90 degrees about X, then
+        the calibration's heading about Z, at its origin (without a calibration: the world origin,
+        facing north)."""
+        cal = self.participant
+        origin = cal.origin_m if cal is not None else (0.0, 0.0)
+        yaw = -math.radians(cal.yaw_deg) if cal is not None else 0.0  # clockwise from north: negative about +Z
+        half = math.sqrt(0.5)
+        cz, sz = math.cos(yaw / 2), math.sin(yaw / 2)
+        rotation = Quaternion(x=half * cz, y=half * sz, z=half * sz, w=half * cz)  # Rz(yaw) * Rx(90)
+        return FrameTransform(timestamp=stamp(0), parent_frame_id=WORLD, child_frame_id=TRACKING,
+                              translation=Vector3(x=origin[0], y=origin[1], z=0.0), rotation=rotation)
+
+    def safety(self, msg: p.Vehicles, arrays: Mapping[str, np.ndarray]) -> dict:
+        """Distance to the nearest vehicle's footprint and the smallest time-to-collision, now
+        (recording.safety's measures, live at the scene rate)."""
+        assert self.where is not None and self.participant is not None
+        px, py, vx, vy = self.where
+        out: dict[str, Any] = {"east_m": px, "north_m": py, "vehicles_near": 0}
+        handles = arrays.get("handle")
+        if handles is None or not len(handles):
+            return out
+        names = self.names.get(msg.ids_version, {})
+        idtypes = [names.get(h, (f"#{h}", "")) for h in handles.tolist()]
+        dims = np.array([shape_of(t)[0] for _, t in idtypes])
+        bx, by = arrays["position_cm"][:, 0] / 100.0, -arrays["position_cm"][:, 1] / 100.0
+        heading = -np.radians(arrays["yaw_deg"].astype(np.float64))
+        speed = arrays["speed_cms"].astype(np.float64) / 100.0 if "speed_cms" in arrays else np.zeros(len(handles))
+        dist = footprint_distance(px, py, bx, by, heading, dims[:, 0], dims[:, 1])
+        ttc = time_to_collision(px - bx, py - by, vx - speed * np.cos(heading), vy - speed * np.sin(heading),
+                                dims[:, 1] / 2 + self.participant.body_radius_m)
+        i = int(np.argmin(dist))
+        out.update(nearest_m=float(dist[i]), nearest_vehicle=idtypes[i][0], vehicles_near=int((dist < 60.0).sum()))
+        if np.isfinite(ttc).any():
+            j = int(np.nanargmin(ttc))
+            out.update(ttc_s=float(ttc[j]), ttc_vehicle=idtypes[j][0])
+        return out
 
     @staticmethod
     def event(msg: p.Event) -> Log:

@@ -41,7 +41,8 @@ class Recorder(Component):
         self.end_reason: str | None = None
         self.lsl: LslOutlets | None = None
         fox = self.settings.foxglove
-        self.view = FoxgloveView(fox.scene_hz, fox.head_hz) if fox.channels or fox.live else None
+        self.view = FoxgloveView(fox.scene_hz, fox.head_hz, read_config(ctx.config_path).participant) \
+            if fox.channels or fox.live else None
         self.live: LiveView | None = None
 
     def setup(self) -> None:

@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 from cosim import protocol as p
 from cosim.config import ParticipantSettings, read_config
 from cosim.errors import CosimError, ProtocolError
-from recording.foxglove import shape_of
+from recording.shapes import shape_of
 from recording.reader import Recording
 
 ANALYSIS_HZ = 10.0

@@ -206,7 +206,14 @@ def drift(d: SessionData) -> Section:
         ax.set(xlabel="session time (s)", ylabel="ms", title=f"{name} ({'n/a' if ppm is None else f'{ppm:+.1f} ppm'})")
         sec.figures.append((name, png(fig)))
         rows.append((name.split(":")[0], name.split(": ")[1], None if ppm is None else round(ppm, 3), None))
-    sec.tables.append(table(["component", "measure", "fitted drift (ppm)", "summary drift (ppm)"], rows))
+    sec.tables.append(table(["component", "measure", "drift from the recording (ppm)", "drift in the summary (ppm)"],
+                            rows))
+    sec.note("A client's two drift figures are the same quantity, the trend of its clock-offset estimate "
+             "(master − local; positive: its clock runs slow against the master's), fitted to different "
+             "samples: the STATUS broadcasts in the recording, and every HEARTBEAT the syncserver received. "
+             "On one host the true drift is 0, so both are noise of a fraction of a ppm and their signs may "
+             "differ; across hosts they agree (docs/multihost.md). SUMO and audio: the foreign clock minus "
+             "session time; positive: it runs ahead.")
     return sec
 
 

@@ -128,6 +128,7 @@ def session(tmp_path_factory) -> tuple[Path, LiveClient]:
     cfg.write_text(yaml.safe_dump({
         "session": {"name": "fox", "mode": "realtime", "rate_hz": 90, "duration_s": 6, "ready_timeout_s": 60},
         "network": {"host": "127.0.0.1", "base_port": 0, **free_endpoints()},
+        "participant": {"origin_m": [85.0, 235.0], "yaw_deg": 90.0},  # beside a junction of the demo net
         "components": {
             "client": {"module": "client", "settings": {"residuals": {"enabled": False}}},
             "sumo": {"module": "bridges.sumo", "settings": {"scenario": "scenarios/demo/demo.sumocfg", "start_s": 60}},
@@ -152,7 +153,7 @@ def test_every_viewing_channel_decodes_with_foxglove_libraries(session):
         views = {c.id: c for c in summary.channels.values() if c.message_encoding in VIEW_ENCODINGS}
         assert {c.topic for c in views.values()} >= {TOPIC_VEHICLES, TOPIC_TF, TOPIC_HEAD, "/events",
                                                     "/timing/ticks", "/timing/frames", "/timing/audio",
-                                                    "/timing/clients"}
+                                                    "/timing/clients", "/participant/safety"}
         names = {c.topic: summary.schemas[c.schema_id].name for c in views.values()}
         assert names[TOPIC_VEHICLES] == "foxglove.SceneUpdate" and names[TOPIC_TF] == "foxglove.FrameTransform"
         assert names["/events"] == "foxglove.Log" and names[TOPIC_HEAD] == "foxglove.PoseInFrame"
@@ -170,7 +171,9 @@ def test_every_viewing_channel_decodes_with_foxglove_libraries(session):
             doc = json.loads(message.data)
             assert set(doc) <= set(schema["properties"])
             counts[channel.topic] = counts.get(channel.topic, 0) + 1
-    for topic in (TOPIC_VEHICLES, TOPIC_TF, "/events", "/timing/ticks", "/timing/audio"):
+            if channel.topic == "/participant/safety":
+                assert abs(doc["east_m"] - 85.0) < 1.0 and abs(doc["north_m"] - 235.0) < 1.0 and doc["nearest_m"] >= 0
+    for topic in (TOPIC_VEHICLES, TOPIC_TF, "/events", "/timing/ticks", "/timing/audio", "/participant/safety"):
         assert counts.get(topic, 0) > 0, (topic, counts)
     assert 40 <= counts[TOPIC_VEHICLES] <= 80  # 10 Hz of a 6 s session (scene_hz)
 
@@ -239,3 +242,17 @@ def test_export_tables_read_back_with_pyarrow_one_row_per_message(session, tmp_p
     poses = read("poses")
     assert poses.column("sim_time_ns").null_count < poses.num_rows  # sim time joined by frame
     assert {"x_m", "qw", "vx_m_s"} <= set(poses.column_names)
+
+
+def test_tracking_space_is_placed_in_the_world_by_the_calibration():
+    from cosim.config import ParticipantSettings
+    tf = decode_pb(FoxgloveView(participant=ParticipantSettings(origin_m=(10.0, 20.0), yaw_deg=90.0)).tracking_in_world())
+    q = tf.rotation
+    rot = np.array([[1 - 2 * (q.y ** 2 + q.z ** 2), 2 * (q.x * q.y - q.w * q.z), 2 * (q.x * q.z + q.w * q.y)],
+                    [2 * (q.x * q.y + q.w * q.z), 1 - 2 * (q.x ** 2 + q.z ** 2), 2 * (q.y * q.z - q.w * q.x)],
+                    [2 * (q.x * q.z - q.w * q.y), 2 * (q.y * q.z + q.w * q.x), 1 - 2 * (q.x ** 2 + q.y ** 2)]])
+    # facing east: tracking forward (-Z) is world +X, up (+Y) is +Z, right (+X) is south (-Y)
+    np.testing.assert_allclose(rot @ [0, 0, -1], [1, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(rot @ [0, 1, 0], [0, 0, 1], atol=1e-9)
+    np.testing.assert_allclose(rot @ [1, 0, 0], [0, -1, 0], atol=1e-9)
+    assert (tf.translation.x, tf.translation.y) == (10.0, 20.0)

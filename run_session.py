@@ -28,8 +28,9 @@ EXAMPLES = """examples:
   python run_session.py --replay sessions/<id>               re-run a recorded session
   python run_session.py --compare sessions/<a> sessions/<b>  every figure of two sessions side by side
   python run_session.py --finish sessions/<id>               summary and report of a session whose runner died
-during a run: m marks a moment (an event in the recording), Ctrl-C ends the session cleanly;
-python -m session.mark SESSION "text" marks one from another terminal"""
+during a run: m marks a moment, p pauses/resumes the traffic (both recorded as events), Ctrl-C ends
+the session cleanly; from another terminal: python -m session.mark SESSION "text" and
+python -m session.mark SESSION --traffic pause|resume|seek:SECONDS"""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -3,9 +3,14 @@ terminal (or a script: a button box, a questionnaire). The marker goes on the bu
 ``{kind: marker, subject: TEXT}`` at the session time it was sent, so the recorder keeps it with
 everything else and the report and the exports list it.
 
+``python -m session.mark SESSION --traffic pause|resume|seek:SECONDS`` controls the traffic instead:
+a REQUEST to the SUMO bridge (docs/sumo.md, Requests), and an EVENT ``{kind: control}`` that
+records who asked for it and when.
+
 Examples:
   python -m session.mark sessions/20261205-101500-demo "participant hesitated"
-  python -m session.mark sessions/20261205-101500-demo
+  python -m session.mark sessions/20261205-101500-demo --traffic pause
+  python -m session.mark sessions/20261205-101500-demo --traffic seek:120
 """
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("session", help="the running session's folder (its config.yaml holds the endpoints)")
     ap.add_argument("text", nargs="?", default="", help="what happened (its first 128 characters are the subject)")
+    ap.add_argument("--traffic", metavar="ACTION", default=None,
+                    help="pause, resume or seek:SECONDS (SUMO's time) instead of a marker")
     args = ap.parse_args(argv)
     setup_logging("mark", "WARNING")
     try:
@@ -41,14 +48,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("error: the session has not started yet", file=sys.stderr)
                 return 1
             now = node.session_ns()
-            node.publish(p.TOPIC_EVENTS, p.Event(kind="marker", subject=args.text[:p.NAME_LIMIT], at_ns=now,
-                                                 t_ns=now, frame=node.last_frame or 0,
-                                                 data={"source": "session.mark", "text": args.text[:1000]}))
+            for topic, msg in messages(args.text, args.traffic, now, node.last_frame or 0, "session.mark"):
+                node.publish(topic, msg)
     except CosimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"marked at {now / 1e9:.3f} s of session time")
+    print(f"{'traffic ' + args.traffic if args.traffic else 'marked'} at {now / 1e9:.3f} s of session time")
     return 0
+
+
+TRAFFIC = ("pause", "resume")
+
+
+def messages(text: str, traffic: str | None, now: int, frame: int, source: str) -> list[tuple[bytes, p.Message]]:
+    """What a marker or a traffic control puts on the bus (the runner's keys send the same)."""
+    if traffic is None:
+        return [(p.TOPIC_EVENTS, p.Event(kind="marker", subject=text[:p.NAME_LIMIT], at_ns=now, t_ns=now, frame=frame,
+                                         data={"source": source, "text": text[:1000]}))]
+    if traffic not in TRAFFIC and not traffic.startswith("seek:"):
+        raise CosimError(f"--traffic {traffic!r}: expected pause, resume or seek:SECONDS")
+    if traffic.startswith("seek:"):
+        try:
+            float(traffic[5:])
+        except ValueError:
+            raise CosimError(f"--traffic {traffic!r}: seek needs seconds, e.g. seek:120") from None
+    return [(p.TOPIC_REQUEST, p.Request(what=f"sumo.{traffic}", t_ns=now, frame=frame)),
+            (p.TOPIC_EVENTS, p.Event(kind="control", subject=f"traffic {traffic}", at_ns=now, t_ns=now, frame=frame,
+                                     data={"source": source}))]
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import zmq
 from cosim.config import Config, dump_yaml, read_config, resolve_endpoints
 from cosim.curve import ClientKeys, secrets_folder
 from session.summary import build_summary, deep_merge, format_summary, write_summary
+from session.mark import messages
 from session.terminal import KeyReader, LiveFigures, short_summary
 from cosim import protocol as p
 from cosim.errors import OutputError
@@ -121,6 +122,7 @@ class Supervisor:
         self.live = LiveFigures()
         self.epoch_ns: int | None = None
         self.markers = 0
+        self.paused = False
 
     # --- process management ---------------------------------------------------------------
 
@@ -215,7 +217,7 @@ class Supervisor:
             if external:
                 self._print(f"waiting for {', '.join(external)} (launch: false) to join at {self.endpoints.control}")
             if keyboard is not None:
-                self._print("press m to mark a moment (recorded as an event), Ctrl-C to end the session")
+                self._print("keys: m marks a moment, p pauses/resumes the traffic (both recorded), Ctrl-C ends the session")
             self._supervise(monitor, bus, marks, keyboard)
             self._stop_everything()
         finally:
@@ -348,8 +350,13 @@ class Supervisor:
                 except ProtocolError:
                     continue
                 self.live.on_message(msg)
-            if keyboard is not None and keyboard.fd in ready and "m" in keyboard.read():
-                self._mark(marks)
+            if keyboard is not None and keyboard.fd in ready:
+                keys = keyboard.read()
+                if "m" in keys:
+                    self._mark(marks, None)
+                if "p" in keys:
+                    self.paused = not self.paused
+                    self._mark(marks, "pause" if self.paused else "resume")
             server = self.children[SERVER]
             if server.poll() is not None:
                 if server.exit_code not in (0, 3) and self.end_reason is None:
@@ -376,18 +383,19 @@ class Supervisor:
                 return
             self._status_line()
 
-    def _mark(self, marks: zmq.Socket) -> None:
-        """An experimenter's marker, on the bus as every component's events are (the recorder keeps it)."""
+    def _mark(self, marks: zmq.Socket, traffic: str | None) -> None:
+        """An experimenter's marker or traffic control, on the bus like every component's (recorded)."""
         if self.epoch_ns is None:
-            self._print("marker ignored: the session has not started")
+            self._print("ignored: the session has not started")
             return
-        self.markers += 1
         now = time.monotonic_ns() - self.epoch_ns  # the runner shares the syncserver's host and clock
         frame = self.last_status.frames if self.last_status else 0
-        marks.send_multipart(p.encode(p.TOPIC_EVENTS, p.Event(
-            kind="marker", subject=f"key {self.markers}", at_ns=now, t_ns=now, frame=frame, src="runner",
-            data={"source": "key"})))
-        self._print(f"marker {self.markers} at {now / 1e9:.2f} s")
+        if traffic is None:
+            self.markers += 1
+        for topic, msg in messages(f"key {self.markers}", traffic, now, frame, "key"):
+            msg.src = "runner"
+            marks.send_multipart(p.encode(topic, msg))
+        self._print(f"{'traffic ' + traffic if traffic else f'marker {self.markers}'} at {now / 1e9:.2f} s")
 
     def _on_session_msg(self, msg: p.Message) -> None:
         self.live.on_message(msg)

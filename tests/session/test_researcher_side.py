@@ -54,6 +54,8 @@ def in_tmux(base: Path, cfg: Path, out: Path, who: tuple[str, str, int]) -> list
                                   capture_output=True, text=True).stdout
             if marked is None and " | " in pane:  # the status line shows: the session runs
                 marked = run("-m", "session.mark", str(out), "hesitated")
+                paused = run("-m", "session.mark", str(out), "--traffic", "pause")
+                assert paused.returncode == 0, paused.stderr
             if "RUNNER-EXITED" in pane:
                 break
             time.sleep(0.2)
@@ -90,11 +92,16 @@ def test_the_status_line_stays_on_one_line_of_an_80_column_terminal(study):
 
 
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
-def test_a_marker_from_another_terminal_is_in_the_recording(study):
+def test_a_marker_and_a_traffic_pause_from_another_terminal_are_in_the_recording(study):
+    import json
     base, _ = study
-    markers = [d.msg for d in Recording.open(base / "sessions" / "0").messages(["events"]) if d.msg.kind == "marker"]
+    events = [d.msg for d in Recording.open(base / "sessions" / "0").messages(["events"])]
+    markers = [m for m in events if m.kind == "marker"]
     assert [m.subject for m in markers] == ["hesitated"]
     assert 0 < markers[0].at_ns < 10 * 10**9  # session time
+    assert [m.subject for m in events if m.kind == "control"] == ["traffic pause"]
+    sumo = json.loads((base / "sessions" / "0" / "summary.json").read_text())["sumo"]
+    assert sumo["requests"].get("sumo.pause") == 1  # the SUMO bridge took it
 
 
 def test_each_session_knows_its_study_and_its_participants_safety(study):

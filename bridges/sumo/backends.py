@@ -12,7 +12,7 @@ import numpy as np
 
 from bridges.sumo.config import Settings
 from bridges.sumo.participant import Participant
-from bridges.sumo.scenario import check_sumocfg, resolve
+from bridges.sumo.scenario import check_sumocfg, resolve, scenario_seed
 from bridges.sumo.snapshot import RawEvent, Snapshot
 from cosim.errors import InputFileError
 
@@ -49,8 +49,10 @@ class SumoSource:
 
     def _command(self) -> list[str]:
         s = self.settings
-        cmd = [sumo_binary(s.traci.gui), "-c", str(self.path), "--seed", str(s.seed),
-               "--no-step-log", "true", "--duration-log.disable", "true"]
+        cmd = [sumo_binary(s.traci.gui), "-c", str(self.path), "--no-step-log", "true",
+               "--duration-log.disable", "true"]
+        if s.seed is not None:  # else the scenario's own <seed>, as SUMO itself would run it
+            cmd += ["--seed", str(s.seed)]
         if s.step_length_s is not None:
             cmd += ["--step-length", repr(s.step_length_s)]
         return cmd + list(s.sumo_args)
@@ -76,7 +78,9 @@ class SumoSource:
             self._subscribe(vid)
         (x0, y0), (x1, y1) = api.simulation.getNetBoundary()
         self.info = {"backend": self.backend, "scenario": str(self.path), "step_length_ms": self.step_ns / 1e6,
-                     "seed": s.seed, "net_boundary_m": [x0, y0, x1, y1],
+                     "seed": s.seed if s.seed is not None else scenario_seed(self.path),
+                     "seed_from": "config" if s.seed is not None else "scenario",
+                     "net_boundary_m": [x0, y0, x1, y1],
                      "traffic_lights": len(api.trafficlight.getIDList()),
                      "sumo_version": str(api.getVersion()[1]) if hasattr(api, "getVersion") else ""}
         self._read_tls(initial=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from typing import Any
 
 import msgspec
 
 from bridges.sumo.bridge import SumoBridge
 from bridges.sumo.config import Settings
+from bridges.sumo.scenario import resolve
 from bridges.sumo.stepper import Stepper
 from cosim import protocol as p
 from cosim.config import ParticipantSettings, read_config
@@ -50,6 +52,15 @@ class SumoComponent(Component):
         s: Settings = self.settings
         if s.record_fcd:  # relative: into the session folder, like every other recording
             self.settings = s = msgspec.structs.replace(s, record_fcd=str(ctx.output_path(s.record_fcd)))
+        if ctx.out is not None and s.backend != "fcd" and not s.traci.port and "--output-prefix" not in s.sumo_args:
+            # the scenario's own outputs (tripinfo, detectors, ...) into the session folder, not the scenario's
+            # SUMO puts the prefix before each output's relative path and reads the result relative to
+            # the .sumocfg's folder, so the prefix leads from there to the session's (an absolute one
+            # would be appended to that folder)
+            outputs = ctx.output_path("sumo")
+            outputs.mkdir(parents=True, exist_ok=True)
+            prefix = os.path.relpath(outputs, resolve(s.scenario).parent) + os.sep
+            self.settings = s = msgspec.structs.replace(s, sumo_args=[*s.sumo_args, "--output-prefix", prefix])
         self.section: dict[str, Any] = {"backend": s.backend, "scenario": s.scenario}
         self.stepper: Stepper | None = None
         self.bridge: SumoBridge | None = None

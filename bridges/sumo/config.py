@@ -37,7 +37,7 @@ class Settings(Strict):
     # .sumocfg for libsumo/traci (relative paths are taken from the repository root), FCD
     # (.xml or .xml.gz) for fcd.
     scenario: str = "scenarios/demo/demo.sumocfg"
-    seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 42
+    seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None  # None: the scenario's own
     step_length_s: Annotated[float, msgspec.Meta(gt=0, le=10)] | None = None  # None: the scenario's
     sumo_args: list[str] = []  # extra command-line options for sumo
     time_scale: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 1.0  # sim seconds per session second

@@ -50,6 +50,18 @@ def check_file(path: Path, what: str) -> Path:
     return path
 
 
+SUMO_DEFAULT_SEED = 23423  # sumo --save-template: <seed value="23423" .../>
+
+
+def scenario_seed(path: Path) -> int:
+    """The seed a .sumocfg sets (``<random_number><seed value>``), else SUMO's default."""
+    try:
+        el = ET.parse(path).getroot().find("random_number/seed")
+        return int(el.get("value", "")) if el is not None else SUMO_DEFAULT_SEED
+    except (ET.ParseError, OSError, ValueError):
+        return SUMO_DEFAULT_SEED
+
+
 def check_sumocfg(path: Path) -> dict[str, list[Path]]:
     """Parse a .sumocfg; every input file it names must exist. Returns {option: [paths]}."""
     check_file(path, "SUMO scenario")

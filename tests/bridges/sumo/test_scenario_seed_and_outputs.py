@@ -1,0 +1,67 @@
+"""The scenario as SUMO itself would run it: its own seed unless the config sets one, its own outputs
+written into the session folder (real SUMO, one process per run: libsumo holds one simulation per process)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+RUN = """
+import json, sys, msgspec
+from bridges.sumo.backends import SumoSource
+from bridges.sumo.config import Settings
+s = msgspec.convert(json.loads(sys.argv[1]), Settings)
+src = SumoSource(s)
+src.start()
+snap = None
+for _ in range(300):
+    snap = src.step()
+print(json.dumps({"seed": src.info["seed"], "from": src.info["seed_from"],
+                  "speeds": [round(float(v), 6) for v in snap.speed]}))
+src.close()
+"""
+
+
+def run(**settings) -> dict:
+    cfg = {"scenario": "scenarios/demo/demo.sumocfg", "backend": "libsumo", **settings}
+    r = subprocess.run([sys.executable, "-c", RUN, json.dumps(cfg)], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_the_scenarios_seed_is_used_unless_the_config_sets_one():
+    own = run()  # demo.sumocfg says <seed value="42"/>
+    assert (own["seed"], own["from"]) == (42, "scenario")
+    same = run(seed=42)
+    other = run(seed=43)
+    assert (same["seed"], same["from"]) == (42, "config")
+    assert own["speeds"] == same["speeds"]  # what SUMO did with the scenario's seed is what --seed 42 does
+    assert own["speeds"] != other["speeds"]  # and the seed matters in this scenario
+
+
+def test_the_scenarios_own_outputs_land_in_the_session_folder(tmp_path):
+    """A scenario that writes tripinfo next to itself: in a session, it is written into SESSION/sumo/."""
+    import shutil
+
+    import yaml
+    scen = tmp_path / "scenario"
+    shutil.copytree(REPO / "scenarios" / "crossing", scen)
+    cfg_text = (scen / "crossing.sumocfg").read_text()
+    (scen / "crossing.sumocfg").write_text(cfg_text.replace(
+        "    </processing>", "    </processing>\n    <output>\n        <tripinfo-output value=\"tripinfo.xml\"/>\n"
+                             "    </output>"))
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "session": {"name": "outputs", "duration_s": 3, "ready_timeout_s": 60},
+        "network": {"base_port": 0},
+        "components": {"sumo": {"module": "bridges.sumo", "settings": {"scenario": str(scen / "crossing.sumocfg"),
+                                                                       "start_s": 30}}}}))
+    out = tmp_path / "session"
+    r = subprocess.run([sys.executable, "run_session.py", "--config", str(cfg), "--out", str(out), "--quiet"],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (out / "sumo" / "tripinfo.xml").is_file()
+    assert not (scen / "tripinfo.xml").exists()

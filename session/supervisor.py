@@ -428,6 +428,8 @@ class Supervisor:
             if c.status == "running":
                 c.status = "stopped" if c.signaled and c.exit_code in (0, -15, -2) else \
                     "exited" if c.exit_code == 0 else ("crashed" if c.exit_code not in (None, -15, -2) else "stopped")
+            if c.name == SERVER and c.exit_code == 3:  # its own verdict, not a crash: nobody READY in time
+                c.status = "ready timeout"
             report[c.name] = {"module": c.module, "pid": c.proc.pid, "exit_code": c.exit_code, "status": c.status,
                               "log": f"logs/{c.name}.log"}
         for name, spec in self.cfg.enabled().items():

@@ -105,7 +105,10 @@ def short_summary(summary: dict[str, Any], folder: Path) -> str:
     lines += [f"  {name}: {value}" for name, value in figures]
     lines += [f"! {w}" for w in summary.get("warnings", [])]
     for name, comp in summary.get("runner", {}).get("components", {}).items():
-        if comp.get("status") not in ("external", None) and comp.get("exit_code") != 0:
+        if comp.get("status") == "ready timeout":
+            lines.append(f"! {s.get('end_reason') or 'ready timeout'} (session.ready_timeout_s; logs/ of those "
+                         f"components say why)")
+        elif comp.get("status") not in ("external", None) and comp.get("exit_code") != 0:
             lines.append(f"! {name}: {comp.get('status')} (exit {comp.get('exit_code')}), log {comp.get('log')}")
     files = [f for f in ("summary.json", "report.html", "session.mcap") if (folder / f).exists()]
     lines.append(f"files: {folder}/{{{', '.join(files)}}}  (--verbose: every figure)")

@@ -117,6 +117,19 @@ def test_an_external_component_is_waited_for_not_launched(write_config, tmp_path
     assert not (out / "logs" / "unreal.log").exists()
 
 
+def test_a_ready_timeout_names_who_never_got_ready_and_is_not_a_crash(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 5, "ready_timeout_s": 1.5},
+                       components={"a": CLIENT, "unreal": {"module": "unreal_plugin", "launch": False}})
+    out = tmp_path / "session"
+    runner = run_session(procs, cfg, out)
+    assert runner.wait(60) == 1
+    text = procs.log("runner")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ready_timeout"
+    assert summary["runner"]["components"]["syncserver"]["status"] == "ready timeout"
+    assert "no READY from unreal" in text and "crashed" not in text, text
+
+
 def test_a_crash_with_on_crash_continue_is_reported_while_the_session_runs_to_its_end(write_config, procs, tmp_path):
     cfg = write_config(session={"rate_hz": 90, "duration_s": 4, "on_crash": "continue", "heartbeat_timeout_s": 1.0},
                        components={"a": CLIENT, "b": {"module": "client"}})

@@ -3,11 +3,17 @@ Vehicle data come from subscriptions: one subscription per vehicle at departure,
 results per step (no per-vehicle getter loops)."""
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.metadata
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from bridges.sumo.config import Settings
@@ -28,6 +34,19 @@ TL_CURRENT_PHASE = 0x28
 VEHICLE_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE)
 
 
+def without_output_prefix(args: list[str]) -> list[str]:
+    """``args`` without ``--output-prefix VALUE`` (the session's, which must not key the state cache)."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--output-prefix":
+            skip = True
+        elif not a.startswith("--output-prefix="):
+            out.append(a)
+    return out
+
+
 def sumo_binary(gui: bool = False) -> str:
     import sumo
     return str(Path(sumo.SUMO_HOME) / "bin" / ("sumo-gui" if gui else "sumo"))
@@ -45,9 +64,10 @@ class SumoSource:
         self._tls: dict[str, int] = {}
         self.step_ns = 0
         self.info: dict[str, Any] = {}
+        self.info_state: dict[str, Any] = {}
         self.participant = Participant(self.api, settings.participant) if settings.participant.enabled else None
 
-    def _command(self) -> list[str]:
+    def _command(self, sumo_args: list[str] | None = None) -> list[str]:
         s = self.settings
         cmd = [sumo_binary(s.traci.gui), "-c", str(self.path), "--no-step-log", "true",
                "--duration-log.disable", "true"]
@@ -55,7 +75,7 @@ class SumoSource:
             cmd += ["--seed", str(s.seed)]
         if s.step_length_s is not None:
             cmd += ["--step-length", repr(s.step_length_s)]
-        return cmd + list(s.sumo_args)
+        return cmd + list(s.sumo_args if sumo_args is None else sumo_args)
 
     def start(self) -> Snapshot:
         s = self.settings
@@ -64,11 +84,9 @@ class SumoSource:
             api.init(port=s.traci.port, host=s.traci.host)
             api.setOrder(s.traci.order)
         else:
-            check_sumocfg(self.path)
-            try:
-                api.start(self._command()) if self.backend == "libsumo" else api.start(self._command(), port=None)
-            except Exception as exc:  # SUMO's own errors: FatalTraCIError, TraCIException, ...
-                raise InputFileError(f"SUMO scenario {str(self.path)!r}: SUMO refused to start it: {exc}") from None
+            inputs = check_sumocfg(self.path)
+            state = self._state(inputs)
+            self._launch(self._command() + (["--load-state", str(state)] if state else []))
         self.step_ns = int(round(api.simulation.getDeltaT() * 1e9))
         api.simulation.subscribe([VAR_TIME, DEPARTED, ARRIVED, TELEPORTING, COLLIDING])
         if "tls_phase" in s.events:
@@ -82,13 +100,65 @@ class SumoSource:
                      "seed_from": "config" if s.seed is not None else "scenario",
                      "net_boundary_m": [x0, y0, x1, y1],
                      "traffic_lights": len(api.trafficlight.getIDList()),
-                     "sumo_version": str(api.getVersion()[1]) if hasattr(api, "getVersion") else ""}
+                     "sumo_version": str(api.getVersion()[1]) if hasattr(api, "getVersion") else "",
+                     **self.info_state}
         self._read_tls(initial=True)
         first = self.step()  # executes the begin step, so the first state is labelled ``begin``
         if first is None:
             raise InputFileError(f"SUMO scenario {str(self.path)!r} has nothing to simulate")
         first.events = []
         return first
+
+    def _launch(self, cmd: list[str]) -> None:
+        try:
+            self.api.start(cmd) if self.backend == "libsumo" else self.api.start(cmd, port=None)
+        except Exception as exc:  # SUMO's own errors: FatalTraCIError, TraCIException, ...
+            raise InputFileError(f"SUMO scenario {str(self.path)!r}: SUMO refused to start it: {exc}") from None
+
+    def _state(self, inputs: dict[str, list[Path]]) -> Path | None:
+        """The saved state at ``start_s`` (made now by a fast-forward when not cached): every run then
+        starts from the same state, in well under a second. None without ``start_s`` or a cache."""
+        s = self.settings
+        if not s.start_s or s.state_cache_dir is None:
+            return None
+        digest = hashlib.sha256()
+        for f in [self.path, *(f for files in inputs.values() for f in files)]:
+            digest.update(f.read_bytes())
+        args = without_output_prefix(s.sumo_args)
+        digest.update(msgspec.json.encode([s.seed, s.step_length_s, s.start_s, args, self.api.__name__,
+                                           importlib.metadata.version("eclipse-sumo")]))
+        folder = Path(s.state_cache_dir).expanduser()
+        path = folder / f"{self.path.stem}-{digest.hexdigest()[:20]}-{s.start_s:g}s.xml.gz"
+        if path.is_file():
+            self.info_state = {"state": str(path), "state_made": False}
+            log.info("starting at %g s from the saved state %s", s.start_s, path)
+            return path
+        folder.mkdir(parents=True, exist_ok=True)
+        log.info("fast-forwarding to %g s once, to save the state there (%s)", s.start_s, path)
+        # SUMO writes every output, the state included, to dirname(name) + prefix + basename(name), the
+        # scenario's outputs named relative to the .sumocfg's folder: with a prefix from there to a
+        # scratch folder, the fast-forward's own outputs and the state all land in it
+        scratch = Path(tempfile.mkdtemp(prefix="cosim-sumo-ff-"))
+        prefix = os.path.relpath(scratch, self.path.parent) + os.sep
+        cmd = [*self._command(without_output_prefix(s.sumo_args)), "--output-prefix", prefix,
+               "--save-state.rng", "true", "--save-state.precision", "6"]
+        self._launch(cmd)
+        api, step, next_report = self.api, max(s.start_s / 10, 1.0), 0.0
+        while api.simulation.getTime() < s.start_s - 1e-9:
+            if api.simulation.getMinExpectedNumber() <= 0:
+                break
+            api.simulationStep()
+            if api.simulation.getTime() >= next_report:
+                log.info("fast-forward: %.0f of %g s", api.simulation.getTime(), s.start_s)
+                next_report += step
+        api.simulation.saveState(str(self.path.parent / "state.xml.gz"))
+        api.close()
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp.xml.gz")
+        shutil.move(scratch / "state.xml.gz", tmp)  # to the cache's file system, then in place at once
+        os.replace(tmp, path)
+        shutil.rmtree(scratch, ignore_errors=True)
+        self.info_state = {"state": str(path), "state_made": True}
+        return path
 
     def _subscribe(self, vid: str) -> None:
         self.api.vehicle.subscribe(vid, VEHICLE_VARS)

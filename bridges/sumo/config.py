@@ -42,6 +42,9 @@ class Settings(Strict):
     sumo_args: list[str] = []  # extra command-line options for sumo
     time_scale: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 1.0  # sim seconds per session second
     start_s: Seconds | None = None  # sim time of frame 0 (None: scenario begin / first FCD step)
+    # live SUMO starts at start_s from a saved state kept here (made by one fast-forward, then loaded
+    # in well under a second, the same for every run); None: fast-forward every time
+    state_cache_dir: str | None = "~/.cache/cosim/sumo-state"
     lookahead_s: Annotated[float, msgspec.Meta(gt=0, le=10)] = 0.25  # session seconds SUMO runs ahead
     origin_m: tuple[float, float, float] = (0.0, 0.0, 0.0)  # SUMO net point that becomes Unreal 0
     # parsed FCD traces are kept here (bridges.sumo.fcdcache); None: parse the trace on every start

@@ -111,7 +111,8 @@ def test_ctrl_c_during_the_fast_forward_leaves_no_stepping_process(tmp_path):
     cfg = {"session": {"name": "sumo-ff", "rate_hz": 90, "duration_s": 10, "ready_timeout_s": 120},
            "network": {"base_port": 0},
            "components": {"sumo": {"module": "bridges.sumo", "settings": {
-               "scenario": "scenarios/demo/demo.sumocfg", "start_s": 590, "startup_timeout_s": 120}}}}
+               "scenario": "scenarios/demo/demo.sumocfg", "start_s": 590, "startup_timeout_s": 120,
+               "state_cache_dir": None}}}}  # a saved state would skip the fast-forward this test interrupts
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     runner = subprocess.Popen([sys.executable, "run_session.py", "--config", str(path), "--out", str(tmp_path / "o"),

@@ -43,6 +43,7 @@ class SumoBridge:
         self.lookahead_ns = round(settings.lookahead_s * 1e9)
         self.tick: p.Tick | None = None  # the frame being published
         self.held: list[p.Event] = []  # unpaced lockstep: events for frames whose TICK has not come
+        self.seeking = False  # a seek was asked for: its first frame waits for the new state
         self.published_version: int | None = None
         self.current: Segment | None = None
         self.work = Workspace()  # the frame's scratch arrays, reused
@@ -84,6 +85,11 @@ class SumoBridge:
             t0, c0 = t0 + waited, c0 + waited_cpu
         elif not self.stepper.covers(target):
             self._take(self.stepper.drain())  # the state this frame needs may just have arrived
+            if self.seeking and not self.stepper.covers(target):
+                # the first frame after a seek waits for the new state rather than show no traffic at all
+                self.stepper.set_horizon(horizon)
+                waited, waited_cpu = self._wait_for(target)
+                t0, c0 = t0 + waited, c0 + waited_cpu
         seg = self.stepper.segment_for(target)
         if seg is not None:
             lag = target >= seg.s_b and not seg.terminal and not self.stepper.ended
@@ -94,6 +100,7 @@ class SumoBridge:
             self.current = seg
             self.publish(p.TOPIC_VEHICLES, p.Vehicles(frame=tick.frame, t_ns=tick.t_ns, sim_ns=shown,
                                                        ids_version=seg.ids_version), arrays=table)
+            self.seeking = False
             self.publish_ns.append(time.perf_counter_ns() - t0)
         # Only once the table is out: wake the stepping process (so that its step does not compete
         # with this frame for a CPU) and take in what it sent meanwhile.
@@ -195,6 +202,7 @@ class SumoBridge:
                 return
             self.clock.seek(self.frame_clock.content_ns(now_frame + 1), sim_ns)
             self.stepper.seek(sim_ns)
+            self.seeking = True
         else:
             return
         self.requests[what.split(":")[0]] += 1

@@ -100,3 +100,36 @@ def test_start_s_comes_from_a_saved_state_the_same_for_every_run(tmp_path):
     assert (first["ids"], first["x"]) == (second["ids"], second["x"])  # every run from the same state
     assert second["took_s"] < first["took_s"]
     assert len(list((tmp_path / "states").glob("*.xml.gz"))) == 1
+
+
+def test_the_frame_after_a_forward_seek_has_its_vehicle_table():
+    """Realtime, live SUMO: a seek 40 s ahead needs hundreds of SUMO steps; the next frame waits for
+    them instead of publishing no table (a renderer would show an empty street for a frame)."""
+    import time
+
+    import msgspec
+
+    from bridges.sumo.bridge import SumoBridge
+    from bridges.sumo.config import Settings
+    from bridges.sumo.stepper import Stepper
+    from cosim import protocol as p
+    from cosim.frameclock import FrameClock
+    from tests.bridges.sumo.helpers import Capture
+
+    s = msgspec.convert({"scenario": "scenarios/crossing/crossing.sumocfg", "start_s": 10, "state_cache_dir": None},
+                        Settings)
+    cap, stepper = Capture(), Stepper(s)
+    try:
+        stepper.start(60)
+        clock = FrameClock(90, "realtime")
+        bridge = SumoBridge(s, stepper, cap, lambda: 0, clock)
+        for k in range(60):
+            t = clock.t_ns(k)
+            if k == 40:
+                bridge.on_request(p.Request(what="sumo.seek:50"), k - 1)
+            bridge.on_tick(p.Tick(frame=k, t_ns=t, sent_ns=t, dt_ns=clock.dt_ns, epoch_ns=0))
+            time.sleep(1 / 90)
+    finally:
+        stepper.close()
+    tables = {frame: sim_ns for frame, sim_ns, _ in cap.frames}
+    assert 40 in tables and tables[40] >= 50 * 10**9, sorted(tables.items())[-25:]

@@ -53,6 +53,9 @@ class SessionSettings(Strict):
     # "kernel": emulated hosts on one kernel (tests/multihost): the true clock offset of each client is
     # read from its time namespace (/proc/PID/timens_offsets), and the summary gives the error against it
     clock_truth: Literal["none", "kernel"] = "none"
+    # refuse: a HELLO under a name the config does not list is refused, naming the ones it does (a
+    # misnamed Unreal plugin learns it at once); the project's tools (roles sync-check, marker) still join
+    unknown_clients: Literal["allow", "refuse"] = "allow"
 
 
 class NetworkSettings(Strict):

@@ -29,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected = {name for name, spec in cfg.enabled().items() if spec.wait_ready and spec.module != "syncserver"}
     # before the server's zmq context exists, so its I/O threads and the bus proxy thread inherit it
     realtime_priority(cfg.session.rt_priority, "ticks may wait behind other processes' time slices")
-    server = SyncServer(cfg.session, endpoints, expected, curve=curve)
+    known = {name for name, spec in cfg.enabled().items() if spec.module != "syncserver"}
+    server = SyncServer(cfg.session, endpoints, expected, known, curve=curve)
     server.install_signal_handlers()
     try:
         reason = server.run()

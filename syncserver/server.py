@@ -41,6 +41,7 @@ HOUSEKEEPING_MARGIN_NS = 3_000_000  # STATUS and drop checks only with this much
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # what a client may call itself (safe in logs)
 MAX_ERROR_KINDS = 32  # distinct reasons counted in control.by_reason; the rest under "other"
 STATUS_GONE = 16  # clients that left or were dropped, still listed in STATUS (the newest)
+TOOL_ROLES = ("sync-check", "marker")  # the project's own tools join any session under names of their own
 PLAUSIBLE_NS = 3_600 * 10**9  # an ACK's times within an hour of the tick's, a |clock error| below it
 PROBE_TIMEOUT_NS = 100_000_000
 
@@ -161,11 +162,12 @@ class ClientState:
 
 
 class SyncServer:
-    def __init__(self, settings: SessionSettings, endpoints: Endpoints, expected: set[str],
+    def __init__(self, settings: SessionSettings, endpoints: Endpoints, expected: set[str], known: set[str] | None = None,
                  context: zmq.Context | None = None, curve: ServerKeys | None = None) -> None:
         self.s = settings
         self.endpoints = endpoints
         self.expected = set(expected)
+        self.known = set(known) if known is not None else None  # every component the config names
         self.ctx = context or zmq.Context.instance()
         self.session_id = uuid.uuid4().hex[:12]
         self.host = socket.gethostname()
@@ -284,7 +286,11 @@ class SyncServer:
                     continue
                 if now > ready_deadline:
                     missing = sorted(n for n in self.expected if not (n in self.clients and self.clients[n].ready))
-                    self._end(f"ready timeout: no READY from {', '.join(missing)} within {self.s.ready_timeout_s} s")
+                    strangers = sorted(n for n, c in self.clients.items() if self.known is not None
+                                       and n not in self.known and c.role not in TOOL_ROLES)
+                    hint = f"; joined under names the config does not list: {', '.join(strangers)} (misnamed?)" \
+                        if strangers else ""
+                    self._end(f"ready timeout: no READY from {', '.join(missing)} within {self.s.ready_timeout_s} s{hint}")
                     break
                 wait_until = now + 20_000_000
             elif self.s.mode == "realtime" or not self._waiting_for_acks():
@@ -490,6 +496,12 @@ class SyncServer:
             self._refuse(identity, msg.name, f"name {msg.name!r} is not allowed: 1-64 of A-Z a-z 0-9 _ . - "
                                              f"(starting with a letter or digit)")
             return
+        if self.s.unknown_clients == "refuse" and self.known is not None and msg.name not in self.known \
+                and msg.role not in TOOL_ROLES:
+            self._refuse(identity, msg.name, f"name {msg.name!r} is not a component of this session "
+                                             f"(session.unknown_clients: refuse); expected one of: "
+                                             f"{', '.join(sorted(self.known)) or 'none'}")
+            return
         mine = self.by_identity.get(identity)
         if mine is not None and mine.connected and mine.name != msg.name:
             self._refuse(identity, msg.name, f"this socket is joined as {mine.name!r}; one name per socket")
@@ -525,9 +537,9 @@ class SyncServer:
         self._publish(p.TOPIC_SESSION, p.ClientEvent(name=msg.name, event="joined", direct=client.direct))
         log.info("client %s joined (role %r, required %s, pid %d on %r) at frame %d",
                  msg.name, msg.role, msg.required, msg.pid, msg.host, self.frame)
-        if msg.name not in self.expected and self.expected:
-            log.info("client %s is not one of the components the config names (%s)", msg.name,
-                     ", ".join(sorted(self.expected)))
+        if self.known is not None and msg.name not in self.known and msg.role not in TOOL_ROLES:
+            log.warning("client %s is not one of the components the config names (%s): a misnamed component?",
+                        msg.name, ", ".join(sorted(self.known)) or "none")
         self._forget_gone()
 
     def _forget_gone(self) -> None:

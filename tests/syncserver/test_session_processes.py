@@ -320,3 +320,37 @@ def test_implausible_values_and_endless_error_kinds_are_bounded(write_config, pr
     assert s["control"]["implausible_values"] == 2
     assert s["clients"]["x"]["delivery_us"]["max"] < 1e6
     assert len(s["control"]["by_reason"]) <= 33 and s["control"]["by_reason"].get("other", 0) >= 20
+
+
+def test_a_misnamed_component_is_refused_with_the_expected_name(write_config, procs, tmp_path):
+    """configs/rig.yaml names the plugin 'unreal'; a plugin left at its default name 'client' used to be
+    welcomed, and the session died of a ready timeout with no hint."""
+    from cosim.errors import HandshakeError
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 2, "ready_timeout_s": 30, "unknown_clients": "refuse"},
+                       components={"unreal": {"module": "unreal_plugin", "launch": False, "required": True}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    with Node("client", endpoints(cfg)) as wrong:
+        with pytest.raises(HandshakeError, match=r"'client' is not a component of this session.*expected one of: unreal"):
+            wrong.connect(20)
+    with Node("sync-check.host", endpoints(cfg), role="sync-check") as tool:  # the project's tools still join
+        tool.connect(20)
+    with Node("unreal", endpoints(cfg), required=True) as right:
+        right.connect(20)
+        right.ready()
+        for ev in right.events():
+            if isinstance(ev, TickEvent):
+                right.ack(ev)
+    assert server.wait(30) == 0
+    assert sections(tmp_path)["control"]["by_reason"].get("refused HELLO") == 1
+
+
+def test_a_ready_timeout_names_a_component_that_joined_under_another_name(write_config, procs, tmp_path):
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 2, "ready_timeout_s": 2},
+                       components={"unreal": {"module": "unreal_plugin", "launch": False, "required": True}})
+    server = procs.module("syncserver", cfg, out=tmp_path)
+    with Node("client", endpoints(cfg)) as wrong:
+        wrong.connect(20)
+        wrong.ready()
+        assert server.wait(30) == 3
+    reason = sections(tmp_path)["session"]["end_reason"]
+    assert "no READY from unreal" in reason and "joined under names the config does not list: client" in reason

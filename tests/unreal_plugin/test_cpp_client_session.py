@@ -88,3 +88,18 @@ def test_cpp_client_speaks_curve_and_is_refused_without_the_keys(cpp_build: Path
     s = json.loads((tmp_path / "sections" / "syncserver.json").read_text())
     assert s["clients"]["cpp"]["acks"] == 180 and s["security"]["curve"] and s["security"]["refused"] >= 1
     assert s["clients"]["cpp"]["clock_offset_measured_us"] is not None  # it answered the syncserver's probes
+
+
+@pytest.mark.timeout(60)
+def test_cpp_client_under_a_wrong_name_is_told_the_expected_one(cpp_build: Path, write_config, procs,
+                                                                 tmp_path: Path) -> None:
+    """configs/rig.yaml: the plugin must join as 'unreal'; left at 'client' it is refused, and says why."""
+    from tests.syncserver.test_session_processes import endpoints
+    cfg = write_config(session={"rate_hz": 90, "duration_s": 2, "ready_timeout_s": 10, "unknown_clients": "refuse"},
+                       components={"unreal": {"module": "unreal_plugin", "launch": False, "required": True}})
+    procs.module("syncserver", cfg, out=tmp_path)
+    eps = endpoints(cfg)
+    proc = subprocess.run([str(cpp_build / "cosim_client"), "--name", "client", "--control", eps.control,
+                           "--ticks", eps.ticks, "--connect-timeout-s", "10"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert "'client' is not a component of this session" in proc.stderr and "expected one of: unreal" in proc.stderr

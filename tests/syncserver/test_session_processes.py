@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from cosim.config import resolve_endpoints
 
 from session.config import load_config
 from cosim import protocol as p
-from cosim.node import EndEvent, Node, TickEvent
+from cosim.node import Node, TickEvent
 from tests.conftest import wait_for
 
 CLIENT = {"module": "client", "required": True}
@@ -275,16 +276,17 @@ def test_the_syncserver_measures_a_clients_clock_error_itself(write_config, proc
         liar.sync.heartbeat = lying
         for node in (liar, honest):
             node.connect(10)
-        for node in (liar, honest):
+
+        def serve(node: Node) -> None:  # each in a thread of its own, as each component has its own loop
             node.ready()
-        ended = set()
-        while len(ended) < 2:
-            for node in (liar, honest):
-                for ev in node.poll(10):
-                    if isinstance(ev, TickEvent):
-                        node.ack(ev)
-                    elif isinstance(ev, EndEvent):
-                        ended.add(node.name)
+            for ev in node.events():
+                if isinstance(ev, TickEvent):
+                    node.ack(ev)
+        threads = [threading.Thread(target=serve, args=(node,)) for node in (liar, honest)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
     assert server.wait(30) == 0
     clients = sections(tmp_path)["clients"]
     assert clients["liar"]["clock_offset_error_self_reported_us"]["max"] == 0

@@ -90,15 +90,16 @@ def short_summary(summary: dict[str, Any], folder: Path) -> str:
              f"{number(s.get('frames'))} frames in {number(s.get('duration_s'), 's')}, "
              f"end: {s.get('end_reason') or 'unknown'}"]
     mtp = (summary.get("mtp") or {}).get("total_ms") or {}
-    delivery = [c.get("delivery_us", {}).get("p99") for c in summary.get("clients", {}).values()
-                if isinstance(c, dict) and c.get("delivery_us", {}).get("p99") is not None]
+    clients = [c for c in summary.get("clients", {}).values() if isinstance(c, dict)]
+    shown = [c for c in clients if c.get("role") == "client"] or clients  # the display clients: what the headset gets
+    delivery = [c.get("delivery_us", {}).get("p99") for c in shown if c.get("delivery_us", {}).get("p99") is not None]
     errors = [c.get("clock_offset_error_us", {}).get("p99") for c in summary.get("clients", {}).values()
               if isinstance(c, dict) and c.get("clock_offset_error_us", {}).get("p99") is not None]
     safety = summary.get("safety") or {}
     figures = [
         ("motion-to-photon p99", number(mtp.get("p99"), "ms")),
         ("tick lateness p99", number((t.get("lateness_us") or {}).get("p99"), "µs") + f", {number(t.get('late'))} late"),
-        ("delivery p99 (worst client)", number(max(delivery) if delivery else None, "µs")),
+        ("tick delivery p99 (display clients)", number(max(delivery) if delivery else None, "µs")),
         ("clock error p99 (worst client)", number(max(errors) if errors else None, "µs")),
         ("closest approach", number(safety.get("closest_approach_m"), "m") if safety else "n/a (no participant)"),
     ]

@@ -3,7 +3,7 @@ terminal (or a script: a button box, a questionnaire). The marker goes on the bu
 ``{kind: marker, subject: TEXT}`` at the session time it was sent, so the recorder keeps it with
 everything else and the report and the exports list it.
 
-``python -m session.mark SESSION --traffic pause|resume|seek:SECONDS`` controls the traffic instead:
+``python -m session.mark SESSION --traffic pause|resume|seek:SECONDS|speed:FACTOR`` controls the traffic instead:
 a REQUEST to the SUMO bridge (docs/sumo.md, Requests), and an EVENT ``{kind: control}`` that
 records who asked for it and when.
 
@@ -34,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("session", help="the running session's folder (its config.yaml holds the endpoints)")
     ap.add_argument("text", nargs="?", default="", help="what happened (its first 128 characters are the subject)")
     ap.add_argument("--traffic", metavar="ACTION", default=None,
-                    help="pause, resume or seek:SECONDS (SUMO's time) instead of a marker")
+                    help="pause, resume, seek:SECONDS (SUMO's time) or speed:FACTOR (sim seconds per second) "
+                         "instead of a marker")
     args = ap.parse_args(argv)
     setup_logging("mark", "WARNING")
     try:
@@ -65,13 +66,13 @@ def messages(text: str, traffic: str | None, now: int, frame: int, source: str) 
     if traffic is None:
         return [(p.TOPIC_EVENTS, p.Event(kind="marker", subject=text[:p.NAME_LIMIT], at_ns=now, t_ns=now, frame=frame,
                                          data={"source": source, "text": text[:1000]}))]
-    if traffic not in TRAFFIC and not traffic.startswith("seek:"):
-        raise CosimError(f"--traffic {traffic!r}: expected pause, resume or seek:SECONDS")
-    if traffic.startswith("seek:"):
+    if traffic not in TRAFFIC and not traffic.startswith(("seek:", "speed:")):
+        raise CosimError(f"--traffic {traffic!r}: expected pause, resume, seek:SECONDS or speed:FACTOR")
+    if traffic.startswith(("seek:", "speed:")):
         try:
-            float(traffic[5:])
+            float(traffic.split(":", 1)[1])
         except ValueError:
-            raise CosimError(f"--traffic {traffic!r}: seek needs seconds, e.g. seek:120") from None
+            raise CosimError(f"--traffic {traffic!r}: a number after the colon, e.g. seek:120 or speed:2") from None
     return [(p.TOPIC_REQUEST, p.Request(what=f"sumo.{traffic}", t_ns=now, frame=frame)),
             (p.TOPIC_EVENTS, p.Event(kind="control", subject=f"traffic {traffic}", at_ns=now, t_ns=now, frame=frame,
                                      data={"source": source}))]

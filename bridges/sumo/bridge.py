@@ -191,6 +191,15 @@ class SumoBridge:
             self.clock.pause(t)
         elif what == "sumo.resume":
             self.clock.resume(t)
+        elif what.startswith("sumo.speed:"):
+            try:
+                scale = float(what.split(":", 1)[1])
+            except ValueError:
+                scale = math.nan
+            if not 0 < scale <= 1000:
+                log.warning("ignored request %r: speed needs a factor in (0, 1000], e.g. sumo.speed:2", what)
+                return
+            self.clock.set_speed(self.frame_clock.content_ns(now_frame + 1), scale)
         elif what.startswith("sumo.seek:"):
             try:
                 sim_ns = round(float(what.split(":", 1)[1]) * 1e9)

@@ -32,3 +32,9 @@ class SimClock:
 
     def seek(self, t_ns: int, sim_ns: int) -> None:
         self.sim0, self.t0 = sim_ns, t_ns
+
+    def set_speed(self, t_ns: int, scale: float) -> None:
+        """From ``t_ns`` on, ``scale`` sim seconds per session second (the past keeps its times)."""
+        if not self.paused:
+            self.sim0, self.t0 = self.sim_at(t_ns), t_ns
+        self.scale = scale

@@ -102,7 +102,7 @@ def test_start_s_comes_from_a_saved_state_the_same_for_every_run(tmp_path):
     assert len(list((tmp_path / "states").glob("*.xml.gz"))) == 1
 
 
-def test_the_frame_after_a_forward_seek_has_its_vehicle_table():
+def test_the_frame_after_a_forward_seek_has_its_vehicle_table_and_speed_changes_apply():
     """Realtime, live SUMO: a seek 40 s ahead needs hundreds of SUMO steps; the next frame waits for
     them instead of publishing no table (a renderer would show an empty street for a frame)."""
     import time
@@ -127,9 +127,13 @@ def test_the_frame_after_a_forward_seek_has_its_vehicle_table():
             t = clock.t_ns(k)
             if k == 40:
                 bridge.on_request(p.Request(what="sumo.seek:50"), k - 1)
+            if k == 45:
+                bridge.on_request(p.Request(what="sumo.speed:3"), k - 1)
             bridge.on_tick(p.Tick(frame=k, t_ns=t, sent_ns=t, dt_ns=clock.dt_ns, epoch_ns=0))
             time.sleep(1 / 90)
     finally:
         stepper.close()
     tables = {frame: sim_ns for frame, sim_ns, _ in cap.frames}
     assert 40 in tables and tables[40] >= 50 * 10**9, sorted(tables.items())[-25:]
+    # and sumo.speed:3 from frame 45 on: three frames' worth of sim time per frame
+    assert abs((tables[58] - tables[52]) - 3 * 6 * 10**9 / 90) < 1e6, (tables[52], tables[58])

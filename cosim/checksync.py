@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from cosim.clock import StreamingFit
 from cosim.config import joined, read_config, resolve_endpoints
-from cosim.curve import ClientKeys, secrets_folder
+from cosim.curve import client_keys
 from cosim.errors import CosimError
 from cosim.node import Node
 from cosim.process import setup_logging
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = read_config(args.config)
         net = joined(cfg.network, args.join) if args.join else cfg.network
         endpoints = resolve_endpoints(net)
-        curve = ClientKeys.load(secrets_folder(net.secrets), net.curve_client) if net.uses_curve else None
+        curve = client_keys(net)
     except CosimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

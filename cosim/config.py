@@ -119,6 +119,10 @@ class ParticipantSettings(Strict):
     near_miss_distance_m: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     body_radius_m: Annotated[float, msgspec.Meta(ge=0)] = 0.3
 
+    def follows(self, pose_device: str, pose_class: str) -> bool:
+        """A pose of this device (by name or device class) is the participant's."""
+        return self.device in (pose_device, pose_class)
+
     def to_net(self, x: Any, z: Any) -> tuple[Any, Any]:
         """Tracking-space ground coordinates (x right, z back) to net metres (east, north)."""
         right, forward = x, -z

@@ -27,6 +27,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from cosim.config import NetworkSettings
 from cosim.errors import ConfigError
 
 log = logging.getLogger("cosim.curve")
@@ -92,6 +93,11 @@ class ClientKeys:
         sock.curve_publickey = self.public
         sock.curve_secretkey = self.secret
         return sock
+
+
+def client_keys(net: NetworkSettings) -> ClientKeys | None:
+    """This host's keys when the session uses CURVE (``network.uses_curve``), else None."""
+    return ClientKeys.load(secrets_folder(net.secrets), net.curve_client) if net.uses_curve else None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ import numpy as np
 
 from cosim import protocol as p
 from cosim.config import Endpoints, NetworkSettings, joined, read_config, resolve_endpoints, settings_for
-from cosim.curve import ClientKeys, secrets_folder
+from cosim.curve import ClientKeys, client_keys
 from cosim.errors import CosimError
 from cosim.framegc import FrameGc
 from cosim.frameclock import FrameClock
@@ -226,8 +226,7 @@ def run(cls: type[Component], argv: Sequence[str] | None = None) -> int:
     if spec is not None:  # before any zmq context exists, so its threads inherit the policy
         realtime_priority(spec.rt_priority, "its wake-ups may wait behind other processes' time slices")
     try:
-        curve = ClientKeys.load(secrets_folder(cfg.network.secrets), cfg.network.curve_client) \
-            if cfg.network.uses_curve else None
+        curve = client_keys(cfg.network)
     except CosimError as exc:
         log.error("%s", exc)
         write_sections(out, args.name, {})

@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from cosim import protocol as p
-from cosim.errors import ProtocolError
+from recording.vehicles import VehicleNames
 from recording.errors import RecordingError
 from recording.reader import Decoded, Recording
 
@@ -96,7 +96,7 @@ def _sim_times(rec: Recording) -> dict[int, int]:
     return out
 
 
-def rows(d: Decoded, names: dict[int, dict[int, tuple[str, str]]]) -> Iterator[tuple[str, dict[str, Any]]]:
+def rows(d: Decoded, names: VehicleNames) -> Iterator[tuple[str, dict[str, Any]]]:
     """The (table, row) pairs of one recorded message (without the common columns' sim time)."""
     m = d.msg
     base = {"frame": m.frame, "session_time_ns": m.t_ns, "recorded_ns": d.log_ns, "src": m.src}
@@ -108,19 +108,14 @@ def rows(d: Decoded, names: dict[int, dict[int, tuple[str, str]]]) -> Iterator[t
                         "x_m": x, "y_m": y, "z_m": z, "qw": qw, "qx": qx, "qy": qy, "qz": qz,
                         "vx_m_s": vx, "vy_m_s": vy, "vz_m_s": vz, "photon_ns": m.photon_ns}
     elif isinstance(m, p.VehicleIds):
-        try:
-            handles, ids, types = p.vehicle_id_table(m, d.arrays)
-        except ProtocolError:
-            return
-        names[m.ids_version] = dict(zip(handles, zip(ids, types)))
+        names.on_ids(m, d.arrays)
     elif isinstance(m, p.Vehicles):
-        table = names.get(m.ids_version, {})
         a = d.arrays
         n = len(a.get("handle", ()))
         pos = a.get("position_cm", np.zeros((n, 3)))
         yaw, pitch, speed = (a.get(k, np.full(n, np.nan)) for k in ("yaw_deg", "pitch_deg", "speed_cms"))
         for i, h in enumerate(a.get("handle", np.zeros(0, "<u4")).tolist()):
-            vid, vtype = table.get(h, (None, None))
+            vid, vtype = names.get(m.ids_version, h) or (None, None)
             yield "vehicles", {**base, "sim_time_ns": m.sim_ns, "handle": h, "vehicle_id": vid, "vehicle_type": vtype,
                                "x_cm": float(pos[i, 0]), "y_cm": float(pos[i, 1]), "z_cm": float(pos[i, 2]),
                                "yaw_deg": float(yaw[i]), "pitch_deg": float(pitch[i]), "speed_cm_s": float(speed[i])}
@@ -147,7 +142,7 @@ def export(source: str | Path, out: Path, fmt: str = "parquet", progress: Callab
     out.mkdir(parents=True, exist_ok=True)
     sim = _sim_times(rec)
     sinks = {t: Sink(out / f"{t}.{fmt}", t, fmt) for t in TABLES}
-    names: dict[int, dict[int, tuple[str, str]]] = {}
+    names = VehicleNames()
     count = 0
     for d in rec.messages():
         seen: set[str] = set()

@@ -24,9 +24,8 @@ from foxglove.messages import (Color, CubePrimitive, FrameTransform, Log, LogLev
 
 from cosim import protocol as p
 from cosim.config import ParticipantSettings
-from cosim.errors import ProtocolError
-from recording.safety import footprint_distance, time_to_collision
-from recording.shapes import shape_of
+from recording.safety import NEAR_M, measure
+from recording.vehicles import VehicleNames, shape_of
 
 WORLD, TRACKING, HMD = "world", "tracking", "hmd"
 TOPIC_VEHICLES = "/scene/vehicles"
@@ -86,8 +85,9 @@ class FoxgloveView:
     def __init__(self, scene_hz: float = 10.0, head_hz: float = 30.0,
                  participant: ParticipantSettings | None = None) -> None:
         self.participant = participant
+        self._head = participant or ParticipantSettings()  # whose pose is the head (default: the hmd)
         self.where: tuple[float, float, float, float] | None = None  # participant east, north, velocity (world)
-        self.names: dict[int, dict[int, tuple[str, str]]] = {}  # ids_version -> handle -> (SUMO id, type)
+        self.names = VehicleNames()
         self.tracking_sent = False
         self._every = {TOPIC_VEHICLES: int(1e9 / scene_hz) if scene_hz else 0,
                        TOPIC_HEAD: int(1e9 / head_hz) if head_hz else 0}
@@ -101,13 +101,7 @@ class FoxgloveView:
 
     def convert(self, topic: bytes, msg: p.Message, arrays: Mapping[str, np.ndarray]) -> Iterator[tuple[str, Out]]:
         if isinstance(msg, p.VehicleIds):
-            try:
-                handles, ids, types = p.vehicle_id_table(msg, arrays)
-            except ProtocolError:
-                return
-            self.names[msg.ids_version] = dict(zip(handles, zip(ids, types)))
-            while len(self.names) > 4:  # the current version and a few before it
-                del self.names[min(self.names)]
+            self.names.on_ids(msg, arrays)
         elif isinstance(msg, p.Vehicles):
             if self._due(TOPIC_VEHICLES, msg.t_ns):
                 yield TOPIC_VEHICLES, self.vehicles(msg, arrays)
@@ -130,13 +124,12 @@ class FoxgloveView:
                                       "offset_us": c.offset_us, "connected": c.connected}
 
     def vehicles(self, msg: p.Vehicles, arrays: Mapping[str, np.ndarray]) -> SceneUpdate:
-        names = self.names.get(msg.ids_version, {})
         handles = arrays.get("handle", np.zeros(0, "<u4"))
         pos = arrays.get("position_cm", np.zeros((0, 3), "<f4"))
         yaw = arrays.get("yaw_deg", np.zeros(0, "<f4"))
         entities = []
-        for h, (x, y, z), yaw_deg in zip(handles.tolist(), pos.tolist(), yaw.tolist()):
-            vid, vtype = names.get(h, (f"#{h}", ""))
+        for (vid, vtype), (x, y, z), yaw_deg in zip(self.names.of(msg.ids_version, handles.tolist()), pos.tolist(),
+                                                    yaw.tolist()):
             (length, width, height), rgba = shape_of(vtype)
             heading = -math.radians(yaw_deg)  # the wire's yaw turns towards +Y south; the world's Y is north
             # the wire's point is SUMO's front bumper: the box's centre is half a length behind it
@@ -155,8 +148,7 @@ class FoxgloveView:
 
     def pose(self, msg: p.Pose) -> Iterator[tuple[str, Out]]:
         cal = self.participant
-        device = cal.device if cal is not None else "hmd"
-        if msg.device != device and msg.device_class != device:
+        if not self._head.follows(msg.device, msg.device_class):
             return
         if cal is not None:
             east, north = cal.to_net(msg.position[0], msg.position[2])
@@ -196,20 +188,14 @@ class FoxgloveView:
         handles = arrays.get("handle")
         if handles is None or not len(handles):
             return out
-        names = self.names.get(msg.ids_version, {})
-        idtypes = [names.get(h, (f"#{h}", "")) for h in handles.tolist()]
-        dims = np.array([shape_of(t)[0] for _, t in idtypes])
-        bx, by = arrays["position_cm"][:, 0] / 100.0, -arrays["position_cm"][:, 1] / 100.0
-        heading = -np.radians(arrays["yaw_deg"].astype(np.float64))
-        speed = arrays["speed_cms"].astype(np.float64) / 100.0 if "speed_cms" in arrays else np.zeros(len(handles))
-        dist = footprint_distance(px, py, bx, by, heading, dims[:, 0], dims[:, 1])
-        ttc = time_to_collision(px - bx, py - by, vx - speed * np.cos(heading), vy - speed * np.sin(heading),
-                                dims[:, 1] / 2 + self.participant.body_radius_m)
+        got = measure((px, py), (vx, vy), arrays, self.names.of(msg.ids_version, handles.tolist()),
+                      self.participant.body_radius_m)
+        dist, ttc = got.distance_m, got.ttc_s
         i = int(np.argmin(dist))
-        out.update(nearest_m=float(dist[i]), nearest_vehicle=idtypes[i][0], vehicles_near=int((dist < 60.0).sum()))
+        out.update(nearest_m=float(dist[i]), nearest_vehicle=got.names[i][0], vehicles_near=int((dist < NEAR_M).sum()))
         if np.isfinite(ttc).any():
             j = int(np.nanargmin(ttc))
-            out.update(ttc_s=float(ttc[j]), ttc_vehicle=idtypes[j][0])
+            out.update(ttc_s=float(ttc[j]), ttc_vehicle=got.names[j][0])
         return out
 
     @staticmethod

@@ -10,7 +10,6 @@ import msgspec
 
 from cosim import protocol as p
 from cosim.config import read_config
-from cosim.errors import CosimError
 from cosim.node import DataEvent, EndEvent, SessionEvent, TickEvent
 from cosim.runtime import Component, Context
 from recording.config import Settings
@@ -41,7 +40,8 @@ class Recorder(Component):
         self.end_reason: str | None = None
         self.lsl: LslOutlets | None = None
         fox = self.settings.foxglove
-        self.view = FoxgloveView(fox.scene_hz, fox.head_hz, read_config(ctx.config_path).participant) \
+        self.session = read_config(ctx.config_path)  # its participant calibration, study and pose rate
+        self.view = FoxgloveView(fox.scene_hz, fox.head_hz, self.session.participant) \
             if fox.channels or fox.live else None
         self.live: LiveView | None = None
 
@@ -62,7 +62,7 @@ class Recorder(Component):
             log.info("live Foxglove view: open ws://%s:%d in Foxglove", s.foxglove.host, self.live.port)
         self.writer.metadata("recorder", {"host": socket.gethostname(), "pid": str(os.getpid()),
                                           "name": self.ctx.name, "protocol_version": str(p.PROTOCOL_VERSION)})
-        study = read_config(self.ctx.config_path).study
+        study = self.session.study
         if study.tag() or study.notes:
             self.writer.metadata("study", {k: "" if v is None else str(v) for k, v in msgspec.structs.asdict(study).items()})
         self.writer.attach("config.yaml", "application/yaml", self.ctx.config_path.read_bytes())
@@ -77,14 +77,13 @@ class Recorder(Component):
 
     def _pose_rate_hz(self) -> float:
         """The pose source's sampling rate from the session config (0: irregular, e.g. a trace)."""
-        try:
-            cfg = read_config(self.ctx.config_path)
-            for name, spec in cfg.enabled().items():
-                if spec.module == "bridges.pose":
-                    settings = spec.settings
+        for spec in self.session.enabled().values():
+            if spec.module == "bridges.pose":
+                settings = spec.settings
+                try:
                     return 0.0 if settings.get("source", "synthetic") == "trace" else float(settings.get("rate_hz", 1000.0))
-        except (CosimError, OSError, ValueError, TypeError):
-            pass
+                except (ValueError, TypeError):
+                    return 0.0
         return 0.0
 
     @staticmethod

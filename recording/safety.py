@@ -20,17 +20,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+import msgspec
 import numpy as np
 import yaml
 from scipy.spatial import cKDTree
 
 from cosim import protocol as p
 from cosim.config import ParticipantSettings, read_config
-from cosim.errors import CosimError, ProtocolError
-from recording.shapes import shape_of
-from recording.reader import Recording
+from cosim.errors import CosimError
+from recording.vehicles import VehicleNames, shape_of
+from recording.reader import Recording, resolve
 
 ANALYSIS_HZ = 10.0
 TRACK_HZ = 30.0
@@ -89,6 +90,38 @@ def time_to_collision(rx: np.ndarray, ry: np.ndarray, vx: np.ndarray, vy: np.nda
     return np.where(c <= 0, 0.0, out)
 
 
+@dataclass
+class Measured:
+    """One vehicle table measured against the participant: per vehicle (of those selected)."""
+
+    names: list[tuple[str, str]]  # (SUMO id, type)
+    distance_m: np.ndarray  # to its footprint
+    ttc_s: np.ndarray  # nan: not on a collision course
+    bumper_x: np.ndarray  # net metres of its front bumper
+    bumper_y: np.ndarray
+
+
+def bumpers(arrays: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The front-bumper points of a vehicle table in net metres (the wire's Y points south)."""
+    return arrays["position_cm"][:, 0] / 100.0, -arrays["position_cm"][:, 1] / 100.0
+
+
+def measure(position: tuple[float, float], velocity: tuple[float, float], arrays: Mapping[str, np.ndarray],
+            names: list[tuple[str, str]], body_radius_m: float, select: Any = slice(None)) -> Measured:
+    """Distance and time-to-collision of the participant at ``position`` moving at ``velocity`` (net
+    metres, m/s) to each vehicle of the table (``select``: a mask or slice of its rows; ``names``
+    are of the selected rows)."""
+    px, py = position
+    bx, by = (v[select] for v in bumpers(arrays))
+    dims = np.array([shape_of(t)[0] for _, t in names]).reshape(-1, 3)
+    heading = -np.radians(arrays["yaw_deg"][select].astype(np.float64))  # the wire's yaw turns towards south
+    speed = arrays["speed_cms"][select].astype(np.float64) / 100.0 if "speed_cms" in arrays else np.zeros(len(bx))
+    dist = footprint_distance(px, py, bx, by, heading, dims[:, 0], dims[:, 1])
+    ttc = time_to_collision(px - bx, py - by, velocity[0] - speed * np.cos(heading),
+                            velocity[1] - speed * np.sin(heading), dims[:, 1] / 2 + body_radius_m)
+    return Measured(names, dist, ttc, bx, by)
+
+
 class Track:
     """The participant's net position over time, thinned to TRACK_HZ."""
 
@@ -97,7 +130,7 @@ class Track:
         self.rows: list[tuple[int, float, float]] = []
 
     def add(self, pose: p.Pose) -> None:
-        if pose.device != self.cfg.device and pose.device_class != self.cfg.device:
+        if not self.cfg.follows(pose.device, pose.device_class):
             return
         if self.rows and pose.sample_ns - self.rows[-1][0] < 1e9 / TRACK_HZ:
             return
@@ -108,7 +141,21 @@ class Track:
         return np.array(self.rows, dtype=np.float64).reshape(-1, 3)
 
 
+_last: tuple[tuple, Analysis] | None = None  # the runner analyses for the summary, then for the report
+
+
 def analyse(source: str | Path, cfg: ParticipantSettings) -> Analysis:
+    """The measures of a recording (the same file and settings again: the result of the last call)."""
+    global _last
+    path = resolve(source)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, msgspec.json.encode(cfg))
+    if _last is None or _last[0] != key:
+        _last = (key, _analyse(path, cfg))
+    return _last[1]
+
+
+def _analyse(source: Path, cfg: ParticipantSettings) -> Analysis:
     rec = Recording.open(source)
     track = Track(cfg)
     for d in rec.messages([p.TOPIC_POSE]):
@@ -118,19 +165,13 @@ def analyse(source: str | Path, cfg: ParticipantSettings) -> Analysis:
     if len(path) < 2:
         return out
     t, east, north = path[:, 0], path[:, 1], path[:, 2]
-    names: dict[int, dict[int, tuple[str, str]]] = {}
+    names = VehicleNames()
     vehicle_points: dict[str, list[tuple[int, float, float]]] = {}
     next_ns = -math.inf
     for d in rec.messages([p.TOPIC_VEHICLE_IDS, p.TOPIC_VEHICLES]):
         m = d.msg
         if isinstance(m, p.VehicleIds):
-            try:
-                handles, ids, types = p.vehicle_id_table(m, d.arrays)
-            except ProtocolError:
-                continue
-            names[m.ids_version] = dict(zip(handles, zip(ids, types)))
-            while len(names) > 4:
-                del names[min(names)]
+            names.on_ids(m, d.arrays)
             continue
         if m.t_ns < next_ns or not (t[0] - 0.5e9 <= m.t_ns <= t[-1] + 0.5e9):
             continue
@@ -142,26 +183,20 @@ def analyse(source: str | Path, cfg: ParticipantSettings) -> Analysis:
         dt = 0.1e9
         pvx = (np.interp(m.t_ns + dt, t, east) - np.interp(m.t_ns - dt, t, east)) / (2 * dt / 1e9)
         pvy = (np.interp(m.t_ns + dt, t, north) - np.interp(m.t_ns - dt, t, north)) / (2 * dt / 1e9)
-        bx, by = a["position_cm"][:, 0] / 100.0, -a["position_cm"][:, 1] / 100.0
+        bx, by = bumpers(a)
         near = np.hypot(bx - px, by - py) < NEAR_M
         out.t_ns.append(m.t_ns)
         if not near.any():
             out.nearest_m.append(math.nan)
             out.ttc_s.append(math.nan)
             continue
-        table = names.get(m.ids_version, {})
-        handles = a["handle"][near].tolist()
-        idtypes = [table.get(h, (f"#{h}", "")) for h in handles]
-        dims = np.array([shape_of(vt)[0] for _, vt in idtypes])
-        heading = -np.radians(a["yaw_deg"][near].astype(np.float64))
-        speed = a["speed_cms"][near].astype(np.float64) / 100.0 if "speed_cms" in a else np.zeros(len(handles))
-        bxn, byn = bx[near], by[near]
-        dist = footprint_distance(px, py, bxn, byn, heading, dims[:, 0], dims[:, 1])
-        ttc = time_to_collision(px - bxn, py - byn, pvx - speed * np.cos(heading), pvy - speed * np.sin(heading),
-                                dims[:, 1] / 2 + cfg.body_radius_m)
+        got = measure((px, py), (pvx, pvy), a, names.of(m.ids_version, a["handle"][near].tolist()),
+                      cfg.body_radius_m, near)
+        dist, ttc = got.distance_m, got.ttc_s
         out.nearest_m.append(float(dist.min()))
         out.ttc_s.append(float(np.nanmin(ttc)) if np.isfinite(ttc).any() else math.nan)
-        for (vid, vtype), dd, tt, x, y in zip(idtypes, dist.tolist(), ttc.tolist(), bxn.tolist(), byn.tolist()):
+        for (vid, vtype), dd, tt, x, y in zip(got.names, dist.tolist(), ttc.tolist(), got.bumper_x.tolist(),
+                                              got.bumper_y.tolist()):
             e = out.encounters.get(vid) or out.encounters.setdefault(vid, Encounter(vid, vtype))
             if dd < e.closest_m:
                 e.closest_m, e.closest_at_ns = dd, m.t_ns

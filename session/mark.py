@@ -22,7 +22,7 @@ from typing import Sequence
 
 from cosim import protocol as p
 from cosim.config import read_config, resolve_endpoints
-from cosim.curve import ClientKeys, secrets_folder
+from cosim.curve import client_keys
 from cosim.errors import CosimError
 from cosim.node import Node
 from cosim.process import setup_logging
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = read_config(Path(args.session) / "config.yaml")
         net = cfg.network
-        curve = ClientKeys.load(secrets_folder(net.secrets), net.curve_client) if net.uses_curve else None
+        curve = client_keys(net)
         with Node(f"marker.{os.getpid()}", resolve_endpoints(net), role="marker", publish=True, curve=curve) as node:
             node.connect(10)
             node.ready(5)

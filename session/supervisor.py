@@ -22,7 +22,7 @@ import msgspec
 import zmq
 
 from cosim.config import Config, dump_yaml, read_config, resolve_endpoints
-from cosim.curve import ClientKeys, secrets_folder
+from cosim.curve import client_keys
 from session.summary import build_summary, deep_merge, format_summary, write_summary
 from session.mark import messages
 from session.terminal import KeyReader, LiveFigures, short_summary
@@ -114,12 +114,13 @@ class Supervisor:
         self.crashed: list[str] = []
         self.end_reason: str | None = None
         self.master_died: str | None = None
-        self.last_status: p.Status | None = None
         self._tty = stream.isatty()
         self._next_line = 0.0
         self.verbose = verbose
         self.keys = keys if keys is not None and keys.isatty() else None  # the experimenter's keyboard
-        self.live = LiveFigures()
+        self.live = LiveFigures()  # the newest STATUS and the figures of the status line
+        self._total_frames = round(cfg.session.duration_s * cfg.session.rate_hz)
+        self._expected = [n for n, spec in cfg.enabled().items() if spec.wait_ready]
         self.epoch_ns: int | None = None
         self.markers = 0
         self.paused = False
@@ -188,18 +189,14 @@ class Supervisor:
         for s in previous:
             signal.signal(s, on_signal)
         ctx = zmq.Context()
-        monitor = ctx.socket(zmq.SUB)
-        if self.cfg.network.uses_curve:
-            ClientKeys.load(secrets_folder(self.cfg.network.secrets), self.cfg.network.curve_client).apply(monitor)
-        monitor.setsockopt(zmq.LINGER, 0)
+        keys = client_keys(self.cfg.network)
+        monitor, bus, marks = ctx.socket(zmq.SUB), ctx.socket(zmq.SUB), ctx.socket(zmq.PUB)
+        for sock in (monitor, bus, marks):
+            if keys is not None:
+                keys.apply(sock)
+            sock.setsockopt(zmq.LINGER, 0)
         monitor.setsockopt(zmq.SUBSCRIBE, p.TOPIC_SESSION)
         monitor.connect(self.endpoints.ticks)
-        bus = ctx.socket(zmq.SUB)
-        marks = ctx.socket(zmq.PUB)
-        for sock in (bus, marks):
-            if self.cfg.network.uses_curve:
-                ClientKeys.load(secrets_folder(self.cfg.network.secrets), self.cfg.network.curve_client).apply(sock)
-            sock.setsockopt(zmq.LINGER, 0)
         for topic in LiveFigures.TOPICS:
             bus.setsockopt(zmq.SUBSCRIBE, topic)
         bus.setsockopt(zmq.RCVHWM, 100)  # the line needs the newest figures, not every frame
@@ -361,7 +358,7 @@ class Supervisor:
             if server.poll() is not None:
                 if server.exit_code not in (0, 3) and self.end_reason is None:
                     self.master_died = f"syncserver died ({exit_text(server.exit_code)}) at frame " \
-                                       f"{self.last_status.frames if self.last_status else 0}"
+                                       f"{self.live.status.frames if self.live.status else 0}"
                     self.crashed.append(SERVER)
                     self._print(f"{self.master_died}: stopping the components; see {self.dir / 'logs' / 'syncserver.log'}")
                 return
@@ -389,7 +386,7 @@ class Supervisor:
             self._print("ignored: the session has not started")
             return
         now = time.monotonic_ns() - self.epoch_ns  # the runner shares the syncserver's host and clock
-        frame = self.last_status.frames if self.last_status else 0
+        frame = self.live.status.frames if self.live.status else 0
         if traffic is None:
             self.markers += 1
         for topic, msg in messages(f"key {self.markers}", traffic, now, frame, "key"):
@@ -401,8 +398,6 @@ class Supervisor:
         self.live.on_message(msg)
         if isinstance(msg, p.Start):
             self.epoch_ns = msg.epoch_ns
-        if isinstance(msg, p.Status):
-            self.last_status = msg
         elif isinstance(msg, p.End):
             self.end_reason = msg.reason
         elif isinstance(msg, p.ClientEvent) and msg.event in ("dropped", "rejected"):
@@ -448,18 +443,15 @@ class Supervisor:
         self.out.flush()
 
     def _status_line(self) -> None:
-        if self.quiet or self.last_status is None:
+        if self.quiet or self.live.status is None:
             return
         now = time.monotonic()
         if now < self._next_line:
             return
         self._next_line = now + (0.25 if self._tty else 2.0)
-        total = round(self.cfg.session.duration_s * self.cfg.session.rate_hz)
-        expected = [n for n, spec in self.cfg.enabled().items() if spec.wait_ready]
-        if self._tty:
-            self.out.write("\r\033[K" + self.live.line(total, self.cfg.session.rate_hz, expected))
-        else:
-            self.out.write(self.live.line(total, self.cfg.session.rate_hz, expected, width=200) + "\n")
+        line = self.live.line(self._total_frames, self.cfg.session.rate_hz, self._expected,
+                              width=None if self._tty else 200)
+        self.out.write("\r\033[K" + line if self._tty else line + "\n")
         self.out.flush()
 
 

@@ -28,7 +28,6 @@ class LiveFigures:
         self.vehicles: int | None = None
         self.mtp_ns = Samples()
         self.markers = 0
-        self.warnings: list[str] = []
 
     def on_message(self, msg: p.Message) -> None:
         if isinstance(msg, p.Status):
@@ -93,8 +92,8 @@ def short_summary(summary: dict[str, Any], folder: Path) -> str:
     clients = [c for c in summary.get("clients", {}).values() if isinstance(c, dict)]
     shown = [c for c in clients if c.get("role") == "client"] or clients  # the display clients: what the headset gets
     delivery = [c.get("delivery_us", {}).get("p99") for c in shown if c.get("delivery_us", {}).get("p99") is not None]
-    errors = [c.get("clock_offset_error_us", {}).get("p99") for c in summary.get("clients", {}).values()
-              if isinstance(c, dict) and c.get("clock_offset_error_us", {}).get("p99") is not None]
+    errors = [c.get("clock_offset_error_us", {}).get("p99") for c in clients
+              if c.get("clock_offset_error_us", {}).get("p99") is not None]
     safety = summary.get("safety") or {}
     figures = [
         ("motion-to-photon p99", number(mtp.get("p99"), "ms")),

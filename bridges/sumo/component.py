@@ -14,6 +14,7 @@ from bridges.sumo.config import Settings
 from bridges.sumo.scenario import resolve
 from bridges.sumo.stepper import Stepper
 from cosim import protocol as p
+from cosim import quat
 from cosim.config import ParticipantSettings, read_config
 from cosim.errors import ConfigError
 from cosim.node import DataEvent, EndEvent, TickEvent
@@ -27,12 +28,11 @@ def net_position(pose: p.Pose, cal: ParticipantSettings, origin_m: tuple[float, 
         -> tuple[float, float, float] | None:
     """A tracking-space pose as SUMO net metres and a heading (degrees clockwise from north); None for
     another device. The calibration maps onto the wire's frame, which is the net minus ``origin_m``."""
-    if pose.device != cal.device and pose.device_class != cal.device:
+    if not cal.follows(pose.device, pose.device_class):
         return None
     east, north = cal.to_net(pose.position[0], pose.position[2])
-    w, x, y, z = pose.orientation
-    fx, fz = -2 * (x * z + w * y), -(1 - 2 * (x * x + y * y))  # the head's forward (-Z) in tracking space
-    ahead_e, ahead_n = cal.to_net(pose.position[0] + fx, pose.position[2] + fz)
+    rot = quat.to_matrix(pose.orientation)
+    ahead_e, ahead_n = cal.to_net(pose.position[0] - rot[0][2], pose.position[2] - rot[2][2])  # the head's -Z
     heading = math.degrees(math.atan2(ahead_e - east, ahead_n - north)) % 360.0
     return east + origin_m[0], north + origin_m[1], heading
 
@@ -104,7 +104,7 @@ class SumoComponent(Component):
         if isinstance(ev.msg, p.Request) and self.bridge is not None:
             self.bridge.on_request(ev.msg, self.frame)
         elif isinstance(ev.msg, p.Pose) and self.calibration is not None:
-            self.placed = net_position(ev.msg, self.calibration, self.settings.origin_m)
+            self.placed = net_position(ev.msg, self.calibration, self.settings.origin_m) or self.placed
 
     def on_end(self, ev: EndEvent) -> None:
         if self.bridge is not None:

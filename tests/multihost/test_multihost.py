@@ -63,12 +63,15 @@ def test_clock_estimates_match_the_kernels_truth_hours_apart(session):
 
 
 def test_the_sync_check_bounds_the_truth(session):
-    """``python -m cosim.checksync`` on the rec host: its offset is within its own bound of the truth."""
+    """``python -m cosim.checksync`` on the rec host: its offset is within its own bound of the truth.
+    Its verdict (ok or poor) judges the path, which on a loaded test machine may be poor; the bound
+    must hold either way."""
     folder, s = session
-    assert s["exit"]["extra1"] == 0, (folder / "logs" / "extra1.log").read_text()
-    result = json.loads((folder / "logs" / "extra1.log").read_text().strip().splitlines()[-1])
+    log = (folder / "logs" / "extra1.log").read_text()
+    result = json.loads(log.strip().splitlines()[-1])
+    assert s["exit"]["extra1"] == (0 if result["verdict"] == "ok" else 1), log
     assert result["host"] == "rec" and result["server_host"] == "sim" and result["curve"] is True
-    assert result["bursts"] >= 3 and result["verdict"] == "ok"
+    assert result["bursts"] >= 3 and result["bound_us"] <= result["bound_worst_us"]
     truth_s = HOSTS["sim"] - HOSTS["rec"]
     assert abs(result["offset_s"] - truth_s) * 1e6 <= result["bound_us"], result
 

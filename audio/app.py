@@ -77,11 +77,11 @@ class AudioComponent:
 
     def on_vehicle_ids(self, msg: p.VehicleIds, arrays: dict[str, np.ndarray]) -> None:
         try:
-            handles, ids, _ = p.vehicle_id_table(msg, arrays)
+            table = p.vehicle_id_table(msg, arrays)
         except ProtocolError as exc:
             self._warn_once("ids", "VEHICLE_IDS ignored: %s", exc)
             return
-        self.handle_of = dict(zip(ids, handles))
+        self.handle_of = dict(zip(table.ids, table.handles))
 
     def on_vehicles(self, msg: p.Vehicles, arrays: dict[str, np.ndarray]) -> None:
         """Relies on columns ``handle`` (n,) and ``position_cm`` (n, 3); anything else is ignored."""

@@ -12,14 +12,14 @@ generated from it (``python -m cosim.golden``) that the Python and C++ sides bot
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Mapping, Sequence, Union
+from typing import Annotated, Any, Literal, Mapping, NamedTuple, Sequence, Union
 
 import msgspec
 import numpy as np
 
 from cosim.errors import ProtocolError
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_PAYLOAD_FRAMES = 16
@@ -32,6 +32,7 @@ TOPIC_TICK = b"tick"
 TOPIC_SESSION = b"session"
 TOPIC_VEHICLES = b"sumo.vehicles"
 TOPIC_VEHICLE_IDS = b"sumo.ids"
+TOPIC_TRAFFIC_LIGHTS = b"sumo.tls"
 TOPIC_EVENTS = b"events"
 TOPIC_OPENVR = TOPIC_EVENTS + b".openvr"  # OpenVR display/frame timing events (prefix subscribers of events get them)
 TOPIC_POSE = b"pose"
@@ -218,20 +219,34 @@ class ClientEvent(Message, tag="CLIENT", kw_only=True):
 # --- data bus (PUB -> XSUB | XPUB -> SUB) ---------------------------------------------------
 
 class Vehicles(Message, tag="VEHICLES", kw_only=True):
-    """Per-frame vehicle table; columns are payload arrays (Unreal units, see docs)."""
+    """Per-frame table of everything that moves (vehicles and persons); columns are payload arrays
+    (Unreal units, see docs). ``lights_version`` is the TRAFFIC_LIGHTS table in force (0: none)."""
 
     sim_ns: Int64
     ids_version: UInt32
+    lights_version: UInt32 = 0
     arrays: Annotated[list[ArraySpec], msgspec.Meta(max_length=MAX_PAYLOAD_FRAMES)] = []
 
 
 class VehicleIds(Message, tag="VEHICLE_IDS", kw_only=True):
-    """Handle -> (SUMO id, vehicle type); re-sent when it changes and on request. The table is three
-    payload arrays, in this order: ``handles`` ``<u4`` (n,), ``ids`` and ``types`` ``|S<w>`` (n,)
-    (UTF-8, NUL-padded). Build them with :func:`vehicle_ids_arrays`, read them with
+    """Handle -> what it is (SUMO id, type, class, size, colour); re-sent when it changes and on
+    request. The table is six payload arrays, in this order (VEHICLE_ID_ARRAYS): ``handles`` ``<u4``
+    (n,), ``ids``, ``types`` and ``classes`` ``|S<w>`` (n,) (UTF-8, NUL-padded), ``size_cm`` ``<f4``
+    (n, 3) and ``color`` ``|u1`` (n, 4). Build them with :func:`vehicle_ids_arrays`, read them with
     :func:`vehicle_id_table`."""
 
     ids_version: UInt32
+    arrays: Annotated[list[ArraySpec], msgspec.Meta(max_length=MAX_PAYLOAD_FRAMES)] = []
+
+
+class TrafficLights(Message, tag="TRAFFIC_LIGHTS", kw_only=True):
+    """Every traffic light's signal state, sent when any changes (with a new ``lights_version``, at
+    the first frame that shows it) and on request. Two payload arrays (TRAFFIC_LIGHT_ARRAYS):
+    ``ids`` and ``states`` ``|S<w>`` (m,); build them with :func:`traffic_lights_arrays`, read them
+    with :func:`traffic_light_table`."""
+
+    sim_ns: Int64
+    lights_version: UInt32
     arrays: Annotated[list[ArraySpec], msgspec.Meta(max_length=MAX_PAYLOAD_FRAMES)] = []
 
 
@@ -314,12 +329,12 @@ class Request(Message, tag="REQUEST", kw_only=True):
 ControlRequest = Union[Hello, Ready, Ack, Probe, Heartbeat, Bye, ProbeReply]
 ControlReply = Union[Welcome, Reject, ProbeReply, Error, Probe]
 Broadcast = Union[Tick, Start, End, Status, ClientEvent]
-BusMessage = Union[Vehicles, VehicleIds, Event, Pose, Residuals, Asset, AudioOnset, FrameReport, Request]
+BusMessage = Union[Vehicles, VehicleIds, TrafficLights, Event, Pose, Residuals, Asset, AudioOnset, FrameReport, Request]
 
 ALL_MESSAGE_TYPES: tuple[type[Message], ...] = (
     Hello, Ready, Ack, Probe, Heartbeat, Bye, Welcome, Reject, ProbeReply, Error,
     Tick, Start, End, Status, ClientEvent,
-    Vehicles, VehicleIds, Event, Pose, Residuals, Asset, AudioOnset, FrameReport, Request,
+    Vehicles, VehicleIds, TrafficLights, Event, Pose, Residuals, Asset, AudioOnset, FrameReport, Request,
 )
 
 
@@ -408,6 +423,8 @@ class Decoder:
         arrays = decode_arrays(msg, frames[2:])
         if type(msg) is VehicleIds:
             check_vehicle_id_arrays(arrays)
+        elif type(msg) is TrafficLights:
+            check_traffic_light_arrays(arrays)
         return topic, msg, arrays
 
     @staticmethod
@@ -454,73 +471,134 @@ def _dtype_error(name: str, dtype: str) -> str:
             f"or a byte string |S1 .. |S{MAX_STRING_BYTES})")
 
 
-# --- the vehicle id table (VEHICLE_IDS payload) ---------------------------------------------
+# --- the vehicle id table (VEHICLE_IDS payload) and the traffic lights (TRAFFIC_LIGHTS) -------
 
-VEHICLE_ID_ARRAYS = ("handles", "ids", "types")
+VEHICLE_ID_ARRAYS = ("handles", "ids", "types", "classes", "size_cm", "color")
+TRAFFIC_LIGHT_ARRAYS = ("ids", "states")
+STATE_LIMIT = MAX_STRING_BYTES  # characters of a traffic light's state (one per controlled link)
+# the column of each array: numeric dtype and the shape of one row, or "names" (|S<w>, UTF-8)
+_ID_COLUMNS = {"handles": ("<u4", ()), "ids": "names", "types": "names", "classes": "names",
+               "size_cm": ("<f4", (3,)), "color": ("|u1", (4,))}
+_LIGHT_COLUMNS = {"ids": "names", "states": "names"}
 
 
-def vehicle_ids_arrays(handles: Sequence[int] | np.ndarray, ids: Sequence[str],
-                       types: Sequence[str]) -> dict[str, np.ndarray]:
-    """The payload of a VEHICLE_IDS message: ``handles`` ``<u4`` (n,), ``ids`` and ``types``
-    ``|S<w>`` (n,) with w the longest UTF-8 length (at least 1). Names are clipped to NAME_LIMIT
-    characters; a name with a NUL character cannot travel and raises ProtocolError."""
+class VehicleIdTable(NamedTuple):
+    """A VEHICLE_IDS table, row i for handle i: SUMO id, type and class (``passenger``, ``bus``,
+    ``bicycle``, ``pedestrian`` for persons, "" unknown), size (length, width, height in cm, 0
+    unknown) and colour (RGBA, alpha 0: none set)."""
+
+    handles: list[int]
+    ids: list[str]
+    types: list[str]
+    classes: list[str]
+    size_cm: np.ndarray  # (n, 3) float32
+    color: np.ndarray  # (n, 4) uint8
+
+
+def vehicle_ids_arrays(handles: Sequence[int] | np.ndarray, ids: Sequence[str], types: Sequence[str],
+                       classes: Sequence[str] | None = None, size_cm: np.ndarray | Sequence | None = None,
+                       color: np.ndarray | Sequence | None = None) -> dict[str, np.ndarray]:
+    """The payload of a VEHICLE_IDS message: ``handles`` ``<u4`` (n,); ``ids``, ``types``, ``classes``
+    ``|S<w>`` (n,) with w the longest UTF-8 length (at least 1); ``size_cm`` ``<f4`` (n, 3) length,
+    width, height; ``color`` ``|u1`` (n, 4) RGBA. Left out: classes "", sizes 0, colours 0 (unknown).
+    Names are clipped to NAME_LIMIT characters; a name with a NUL character cannot travel and raises
+    ProtocolError, as do columns of different lengths."""
     h = np.asarray(handles)
     if h.ndim != 1 or (h.size and h.dtype.kind not in "ui"):
         raise ProtocolError(f"VEHICLE_IDS: handles must be a flat list of integers, got {h.dtype} {h.shape}")
     if h.size and (int(h.min()) < 0 or int(h.max()) > 0xFFFFFFFF):
         raise ProtocolError("VEHICLE_IDS: a handle is outside [0, 4294967295]")
-    out = {"handles": np.ascontiguousarray(h, dtype="<u4"), "ids": _name_array("ids", ids),
-           "types": _name_array("types", types)}
-    if not len(out["handles"]) == len(out["ids"]) == len(out["types"]):
-        raise ProtocolError(f"VEHICLE_IDS: {len(out['handles'])} handles, {len(out['ids'])} ids and "
-                            f"{len(out['types'])} types")
+    n = len(h)
+    out = {"handles": np.ascontiguousarray(h, dtype="<u4"), "ids": _name_array("VEHICLE_IDS", "ids", ids),
+           "types": _name_array("VEHICLE_IDS", "types", types),
+           "classes": _name_array("VEHICLE_IDS", "classes", [""] * n if classes is None else classes),
+           "size_cm": _rows("size_cm", np.zeros((n, 3)) if size_cm is None else size_cm, "<f4", 3),
+           "color": _rows("color", np.zeros((n, 4)) if color is None else color, "|u1", 4)}
+    lengths = {k: len(a) for k, a in out.items()}
+    if len(set(lengths.values())) != 1:
+        raise ProtocolError(f"VEHICLE_IDS: columns of different lengths: {lengths}")
     return out
 
 
-def _name_array(what: str, names: Sequence[str]) -> np.ndarray:
-    if max(map(len, names), default=0) > NAME_LIMIT:
-        names = [n[:NAME_LIMIT] for n in names]
+def traffic_lights_arrays(ids: Sequence[str], states: Sequence[str]) -> dict[str, np.ndarray]:
+    """The payload of a TRAFFIC_LIGHTS message: ``ids`` and ``states`` ``|S<w>`` (m,); a state is
+    SUMO's signal string, one character per controlled link (``rRyYgGsuoO``)."""
+    if len(ids) != len(states):
+        raise ProtocolError(f"TRAFFIC_LIGHTS: {len(ids)} ids and {len(states)} states")
+    if max(map(len, states), default=0) > STATE_LIMIT:
+        raise ProtocolError(f"TRAFFIC_LIGHTS: a state is longer than {STATE_LIMIT} characters")
+    return {"ids": _name_array("TRAFFIC_LIGHTS", "ids", ids),
+            "states": _name_array("TRAFFIC_LIGHTS", "states", states, STATE_LIMIT)}
+
+
+def _rows(name: str, values: np.ndarray | Sequence, dtype: str, width: int) -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != width or not np.isfinite(a).all():
+        raise ProtocolError(f"VEHICLE_IDS: {name} must be finite numbers of shape (n, {width}), got {a.shape}")
+    if dtype == "|u1" and (a.min(initial=0) < 0 or a.max(initial=0) > 255):
+        raise ProtocolError(f"VEHICLE_IDS: {name} values must lie in [0, 255]")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _name_array(msg: str, what: str, names: Sequence[str], limit: int = NAME_LIMIT) -> np.ndarray:
+    if max(map(len, names), default=0) > limit:
+        names = [n[:limit] for n in names]
     try:
         if "\0" in "".join(names):
-            raise ProtocolError(f"VEHICLE_IDS: a name in {what} contains a NUL character")
+            raise ProtocolError(f"{msg}: a name in {what} contains a NUL character")
         encoded = list(map(str.encode, names))
     except (TypeError, UnicodeError) as exc:
-        raise ProtocolError(f"VEHICLE_IDS: {what} must be strings encodable as UTF-8 ({exc})") from None
+        raise ProtocolError(f"{msg}: {what} must be strings encodable as UTF-8 ({exc})") from None
     return np.array(encoded, dtype="S")  # the longest one's width; |S1 for none or only empty names
 
 
-def check_vehicle_id_arrays(arrays: Mapping[str, np.ndarray],
-                            names: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(handles, ids, types)`` of a VEHICLE_IDS payload after checking it: exactly those three
-    arrays in that order, ``<u4`` / ``|S<w>`` / ``|S<w>``, one-dimensional, of one length, and
-    (unless ``names`` is False) every name valid UTF-8 of at most NAME_LIMIT characters with no NUL
-    before its padding. Whole-array numpy checks, no Python loop over vehicles."""
-    for name in VEHICLE_ID_ARRAYS:
+def _check_columns(msg: str, arrays: Mapping[str, np.ndarray], columns: Mapping[str, Any],
+                   names: bool, limits: Mapping[str, int] | None = None) -> None:
+    """Exactly ``columns``' arrays in that order, each of its dtype and row shape, all of one length;
+    (unless ``names`` is False) every name valid UTF-8 within its limit, with no NUL before its
+    padding. Whole-array numpy checks, no Python loop over rows."""
+    for name in columns:
         if name not in arrays:
-            raise ProtocolError(f"VEHICLE_IDS: missing array {name!r}")
-    if list(arrays) != list(VEHICLE_ID_ARRAYS):
-        extra = [k for k in arrays if k not in VEHICLE_ID_ARRAYS]
-        raise ProtocolError(f"VEHICLE_IDS: unexpected array {extra[0]!r}" if extra else
-                            f"VEHICLE_IDS: arrays must be handles, ids, types in this order, got {list(arrays)}")
-    handles, ids, types = (arrays[k] for k in VEHICLE_ID_ARRAYS)
-    if handles.dtype.str != "<u4":
-        raise ProtocolError(f"VEHICLE_IDS: array 'handles' must be <u4, got {handles.dtype.str}")
-    for name, a in (("ids", ids), ("types", types)):
-        if a.dtype.kind != "S" or a.dtype.str not in ALLOWED_DTYPES:
-            raise ProtocolError(f"VEHICLE_IDS: array {name!r} must be a byte string |S<w>, got {a.dtype.str}")
-    for name, a in zip(VEHICLE_ID_ARRAYS, (handles, ids, types)):
-        if a.ndim != 1:
-            raise ProtocolError(f"VEHICLE_IDS: array {name!r} must be one-dimensional, got shape {a.shape}")
-    if not len(handles) == len(ids) == len(types):
-        raise ProtocolError(f"VEHICLE_IDS: array lengths differ: handles {len(handles)}, ids {len(ids)}, "
-                            f"types {len(types)}")
+            raise ProtocolError(f"{msg}: missing array {name!r}")
+    if list(arrays) != list(columns):
+        extra = [k for k in arrays if k not in columns]
+        raise ProtocolError(f"{msg}: unexpected array {extra[0]!r}" if extra else
+                            f"{msg}: arrays must be {', '.join(columns)} in this order, got {list(arrays)}")
+    lengths = {}
+    for name, kind in columns.items():
+        a = arrays[name]
+        if kind == "names":
+            if a.dtype.kind != "S" or a.dtype.str not in ALLOWED_DTYPES:
+                raise ProtocolError(f"{msg}: array {name!r} must be a byte string |S<w>, got {a.dtype.str}")
+            row: tuple[int, ...] = ()
+        else:
+            dtype, row = kind
+            if a.dtype.str != dtype:
+                raise ProtocolError(f"{msg}: array {name!r} must be {dtype}, got {a.dtype.str}")
+        if a.ndim != 1 + len(row) or tuple(a.shape[1:]) != row:
+            want = "one-dimensional" if not row else f"of shape (n, {', '.join(map(str, row))})"
+            raise ProtocolError(f"{msg}: array {name!r} must be {want}, got shape {a.shape}")
+        lengths[name] = len(a)
+    if len(set(lengths.values())) > 1:
+        raise ProtocolError(f"{msg}: array lengths differ: " + ", ".join(f"{k} {v}" for k, v in lengths.items()))
     if names:
-        _check_names("ids", ids)
-        _check_names("types", types)
-    return handles, ids, types
+        for name, kind in columns.items():
+            if kind == "names":
+                _check_names(msg, name, arrays[name], (limits or {}).get(name, NAME_LIMIT))
 
 
-def _check_names(what: str, a: np.ndarray) -> None:
+def check_vehicle_id_arrays(arrays: Mapping[str, np.ndarray], names: bool = True) -> np.ndarray:
+    """The ``handles`` of a VEHICLE_IDS payload after checking it (VEHICLE_ID_ARRAYS, their dtypes
+    and shapes, one length, valid names unless ``names`` is False)."""
+    _check_columns("VEHICLE_IDS", arrays, _ID_COLUMNS, names)
+    return arrays["handles"]
+
+
+def check_traffic_light_arrays(arrays: Mapping[str, np.ndarray]) -> None:
+    _check_columns("TRAFFIC_LIGHTS", arrays, _LIGHT_COLUMNS, True, {"states": STATE_LIMIT})
+
+
+def _check_names(msg: str, what: str, a: np.ndarray, limit: int) -> None:
     n, w = len(a), a.dtype.itemsize
     if n == 0:
         return
@@ -528,12 +606,12 @@ def _check_names(what: str, a: np.ndarray) -> None:
     nz = b != 0
     bad = np.flatnonzero((~nz[:, :-1] & nz[:, 1:]).any(axis=1))  # a NUL followed by a byte that is not
     if len(bad):
-        raise ProtocolError(f"VEHICLE_IDS: {what}[{bad[0]}] contains a NUL byte")
-    if w > NAME_LIMIT:
+        raise ProtocolError(f"{msg}: {what}[{bad[0]}] contains a NUL byte")
+    if w > limit:
         chars = (nz & ((b & 0xC0) != 0x80)).sum(axis=1)  # bytes that start a character
-        bad = np.flatnonzero(chars > NAME_LIMIT)
+        bad = np.flatnonzero(chars > limit)
         if len(bad):
-            raise ProtocolError(f"VEHICLE_IDS: {what}[{bad[0]}] is longer than {NAME_LIMIT} characters")
+            raise ProtocolError(f"{msg}: {what}[{bad[0]}] is longer than {limit} characters")
     if b.max() < 0x80:
         return  # ASCII: valid UTF-8
     try:
@@ -541,7 +619,7 @@ def _check_names(what: str, a: np.ndarray) -> None:
         b"\n".join(a.tolist()).decode("utf-8")
     except UnicodeDecodeError:
         first = next(i for i, raw in enumerate(a.tolist()) if not _is_utf8(raw))
-        raise ProtocolError(f"VEHICLE_IDS: {what}[{first}] is not valid UTF-8") from None
+        raise ProtocolError(f"{msg}: {what}[{first}] is not valid UTF-8") from None
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -552,13 +630,26 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def vehicle_id_table(msg: Message, arrays: Mapping[str, np.ndarray]) -> tuple[list[int], list[str], list[str]]:
-    """``(handles, ids, types)`` of a VEHICLE_IDS message and its decoded arrays; ProtocolError names
-    what is wrong (missing array, wrong dtype, not 1-D, length mismatch, invalid UTF-8, a NUL)."""
+def _texts(a: np.ndarray) -> list[str]:
+    return list(map(bytes.decode, a.tolist()))
+
+
+def vehicle_id_table(msg: Message, arrays: Mapping[str, np.ndarray]) -> VehicleIdTable:
+    """The table of a VEHICLE_IDS message and its decoded arrays; ProtocolError names what is wrong
+    (missing array, wrong dtype or shape, length mismatch, invalid UTF-8, a NUL)."""
     if not isinstance(msg, VehicleIds):
         raise ProtocolError(f"not a VEHICLE_IDS message: {type(msg).__name__}")
-    handles, ids, types = check_vehicle_id_arrays(arrays)
-    return handles.tolist(), list(map(bytes.decode, ids.tolist())), list(map(bytes.decode, types.tolist()))
+    check_vehicle_id_arrays(arrays)
+    return VehicleIdTable(arrays["handles"].tolist(), _texts(arrays["ids"]), _texts(arrays["types"]),
+                          _texts(arrays["classes"]), arrays["size_cm"], arrays["color"])
+
+
+def traffic_light_table(msg: Message, arrays: Mapping[str, np.ndarray]) -> dict[str, str]:
+    """Traffic light id -> state of a TRAFFIC_LIGHTS message and its decoded arrays."""
+    if not isinstance(msg, TrafficLights):
+        raise ProtocolError(f"not a TRAFFIC_LIGHTS message: {type(msg).__name__}")
+    check_traffic_light_arrays(arrays)
+    return dict(zip(_texts(arrays["ids"]), _texts(arrays["states"])))
 
 
 def control_request_decoder() -> Decoder:

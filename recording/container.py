@@ -25,6 +25,7 @@ TOPIC_TYPES: dict[bytes, tuple[type[p.Message], ...]] = {
     p.TOPIC_SESSION: (p.Start, p.Status, p.ClientEvent, p.End),
     p.TOPIC_VEHICLES: (p.Vehicles,),
     p.TOPIC_VEHICLE_IDS: (p.VehicleIds,),
+    p.TOPIC_TRAFFIC_LIGHTS: (p.TrafficLights,),
     p.TOPIC_EVENTS: (p.Event,),
     p.TOPIC_POSE: (p.Pose,),
     p.TOPIC_RESIDUALS: (p.Residuals,),

@@ -1,13 +1,14 @@
 """``python -m recording.export SESSION [--format parquet|csv] [--out DIR]``: the recording as tables.
 
 One table per stream, written in bounded memory (batches of BATCH rows): ``ticks``, ``poses``,
-``vehicles`` (one row per vehicle per frame, its SUMO id and type joined from the id table),
-``events``, ``frames`` (what clients displayed), ``audio`` (onsets), ``residuals`` (headers),
+``vehicles`` (one row per vehicle or person per frame, its SUMO id, type and class joined from the
+id table, its signal bits), ``traffic_lights`` (one row per light per TRAFFIC_LIGHTS table), ``events``, ``frames`` (what clients displayed), ``audio`` (onsets), ``residuals`` (headers),
 ``session`` (START, STATUS, CLIENT, END). Every row has ``frame``, ``session_time_ns`` (the time
 the row is about, session time), ``sim_time_ns`` (SUMO's time of that frame, where a vehicle table
 of the frame was recorded; empty otherwise) and ``recorded_ns`` (when the recorder received it);
 units are in the column names. ``export.json`` lists each table's rows and the messages they came
-from (rows equal messages for every table but ``vehicles``, whose ``messages`` are its frames).
+from (rows equal messages for every table but ``vehicles`` and ``traffic_lights``, whose
+``messages`` are the tables they came from).
 
 Examples:
   python -m recording.export sessions/demo-20261205-101500
@@ -29,6 +30,7 @@ import pyarrow.parquet as pq
 
 from cosim import protocol as p
 from recording.vehicles import VehicleNames
+from cosim.errors import ProtocolError
 from recording.errors import RecordingError
 from recording.reader import Decoded, Recording
 
@@ -41,8 +43,10 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
     "poses": [("device", STR), ("device_class", STR), ("x_m", F64), ("y_m", F64), ("z_m", F64), ("qw", F64),
               ("qx", F64), ("qy", F64), ("qz", F64), ("vx_m_s", F64), ("vy_m_s", F64), ("vz_m_s", F64),
               ("photon_ns", I64)],
-    "vehicles": [("handle", I64), ("vehicle_id", STR), ("vehicle_type", STR), ("x_cm", F64), ("y_cm", F64),
-                 ("z_cm", F64), ("yaw_deg", F64), ("pitch_deg", F64), ("speed_cm_s", F64)],
+    "vehicles": [("handle", I64), ("vehicle_id", STR), ("vehicle_type", STR), ("vehicle_class", STR), ("x_cm", F64),
+                 ("y_cm", F64), ("z_cm", F64), ("yaw_deg", F64), ("pitch_deg", F64), ("speed_cm_s", F64),
+                 ("signals", I64)],
+    "traffic_lights": [("lights_version", I64), ("tls_id", STR), ("state", STR)],
     "events": [("kind", STR), ("subject", STR), ("data_json", STR)],
     "frames": [("recv_ns", I64), ("present_ns", I64), ("photon_ns", I64), ("pose_sample_ns", I64),
                ("residual_frame", I64), ("motion_to_photon_ms", F64)],
@@ -114,11 +118,22 @@ def rows(d: Decoded, names: VehicleNames) -> Iterator[tuple[str, dict[str, Any]]
         n = len(a.get("handle", ()))
         pos = a.get("position_cm", np.zeros((n, 3)))
         yaw, pitch, speed = (a.get(k, np.full(n, np.nan)) for k in ("yaw_deg", "pitch_deg", "speed_cms"))
+        signals = a.get("signals")
         for i, h in enumerate(a.get("handle", np.zeros(0, "<u4")).tolist()):
-            vid, vtype = names.get(m.ids_version, h) or (None, None)
-            yield "vehicles", {**base, "sim_time_ns": m.sim_ns, "handle": h, "vehicle_id": vid, "vehicle_type": vtype,
+            info = names.get(m.ids_version, h)
+            yield "vehicles", {**base, "sim_time_ns": m.sim_ns, "handle": h, "vehicle_id": info and info.id,
+                               "vehicle_type": info and info.type, "vehicle_class": info and info.vclass,
                                "x_cm": float(pos[i, 0]), "y_cm": float(pos[i, 1]), "z_cm": float(pos[i, 2]),
-                               "yaw_deg": float(yaw[i]), "pitch_deg": float(pitch[i]), "speed_cm_s": float(speed[i])}
+                               "yaw_deg": float(yaw[i]), "pitch_deg": float(pitch[i]), "speed_cm_s": float(speed[i]),
+                               "signals": None if signals is None else int(signals[i])}
+    elif isinstance(m, p.TrafficLights):
+        try:
+            lights = p.traffic_light_table(m, d.arrays)
+        except ProtocolError:
+            lights = {}  # recorded without its arrays
+        for tls, state in lights.items():
+            yield "traffic_lights", {**base, "sim_time_ns": m.sim_ns, "lights_version": m.lights_version,
+                                     "tls_id": tls, "state": state}
     elif isinstance(m, p.Event):
         yield "events", {**base, "session_time_ns": m.at_ns if m.at_ns is not None else m.t_ns,
                          **({"sim_time_ns": m.sim_ns} if m.sim_ns is not None else {}), "kind": m.kind,

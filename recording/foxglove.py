@@ -18,14 +18,15 @@ from typing import Any, Iterator, Mapping, Union
 
 import msgspec
 import numpy as np
-from foxglove.messages import (Color, CubePrimitive, FrameTransform, Log, LogLevel, Pose, PoseInFrame, Quaternion,
+from foxglove.messages import (Color, CubePrimitive, CylinderPrimitive, FrameTransform, Log, LogLevel, Pose, PoseInFrame, Quaternion,
                                SceneEntity, SceneEntityDeletion, SceneEntityDeletionType, SceneUpdate, TextPrimitive,
                                Timestamp, Vector3)
 
 from cosim import protocol as p
 from cosim.config import ParticipantSettings
+from cosim.errors import ProtocolError
 from recording.safety import NEAR_M, measure
-from recording.vehicles import VehicleNames, shape_of
+from recording.vehicles import VehicleNames
 
 WORLD, TRACKING, HMD = "world", "tracking", "hmd"
 TOPIC_VEHICLES = "/scene/vehicles"
@@ -37,6 +38,8 @@ TOPIC_FRAMES = "/timing/frames"
 TOPIC_AUDIO = "/timing/audio"
 TOPIC_CLIENTS = "/timing/clients"
 TOPIC_SAFETY = "/participant/safety"
+TOPIC_LIGHTS = "/scene/traffic_lights"
+BRAKE_LIGHT = 8  # SUMO's VEH_SIGNAL_BRAKELIGHT bit of the table's ``signals``
 WELL_KNOWN = (SceneUpdate, FrameTransform, PoseInFrame, Log)
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ JSON_CHANNELS = {
     TOPIC_SAFETY: JsonChannel("cosim.ParticipantSafety", {
         "east_m": "number", "north_m": "number", "nearest_m": "number", "nearest_vehicle": "string",
         "ttc_s": "number", "ttc_vehicle": "string", "vehicles_near": "integer"}),
+    TOPIC_LIGHTS: JsonChannel("cosim.TrafficLight", {"id": "string", "state": "string", "lights_version": "integer"}),
     TOPIC_CLIENTS: JsonChannel("cosim.ClientStatus", {
         "client": "string", "frames_behind": "integer", "offset_us": "number", "acks": "integer",
         "connected": "boolean"}),
@@ -88,6 +92,7 @@ class FoxgloveView:
         self._head = participant or ParticipantSettings()  # whose pose is the head (default: the hmd)
         self.where: tuple[float, float, float, float] | None = None  # participant east, north, velocity (world)
         self.names = VehicleNames()
+        self._lights: dict[str, str] = {}
         self.tracking_sent = False
         self._every = {TOPIC_VEHICLES: int(1e9 / scene_hz) if scene_hz else 0,
                        TOPIC_HEAD: int(1e9 / head_hz) if head_hz else 0}
@@ -107,6 +112,9 @@ class FoxgloveView:
                 yield TOPIC_VEHICLES, self.vehicles(msg, arrays)
                 if self.where is not None:
                     yield TOPIC_SAFETY, self.safety(msg, arrays)
+        elif isinstance(msg, p.TrafficLights):
+            for tls, state in self.lights(msg, arrays).items():
+                yield TOPIC_LIGHTS, {"id": tls, "state": state, "lights_version": msg.lights_version}
         elif isinstance(msg, p.Pose):
             yield from self.pose(msg)
         elif isinstance(msg, p.Event):
@@ -127,24 +135,42 @@ class FoxgloveView:
         handles = arrays.get("handle", np.zeros(0, "<u4"))
         pos = arrays.get("position_cm", np.zeros((0, 3), "<f4"))
         yaw = arrays.get("yaw_deg", np.zeros(0, "<f4"))
+        signals = arrays.get("signals", np.zeros(len(handles), "<u2"))
         entities = []
-        for (vid, vtype), (x, y, z), yaw_deg in zip(self.names.of(msg.ids_version, handles.tolist()), pos.tolist(),
-                                                    yaw.tolist()):
-            (length, width, height), rgba = shape_of(vtype)
+        for info, (x, y, z), yaw_deg, bits in zip(self.names.of(msg.ids_version, handles.tolist()), pos.tolist(),
+                                                  yaw.tolist(), signals.tolist()):
+            vid, (length, width, height), rgba = info.id, info.size_m, info.rgba
             heading = -math.radians(yaw_deg)  # the wire's yaw turns towards +Y south; the world's Y is north
             # the wire's point is SUMO's front bumper: the box's centre is half a length behind it
             cx = x / 100 - math.cos(heading) * length / 2
             cy = -y / 100 - math.sin(heading) * length / 2
             centre = Pose(position=Vector3(x=cx, y=cy, z=z / 100 + height / 2), orientation=yaw_quaternion(heading))
             label = Pose(position=Vector3(x=cx, y=cy, z=z / 100 + height + 0.5), orientation=yaw_quaternion(0.0))
+            color = Color(r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3])
+            body = {"cylinders": [CylinderPrimitive(pose=centre, size=Vector3(x=width, y=width, z=height), bottom_scale=1.0,
+                                                    top_scale=1.0, color=color)]} if info.person else \
+                {"cubes": [CubePrimitive(pose=centre, size=Vector3(x=length, y=width, z=height), color=color)]}
+            if bits & BRAKE_LIGHT and not info.person:  # a red bar across the rear
+                rear = Pose(position=Vector3(x=cx - math.cos(heading) * length / 2, y=cy - math.sin(heading) * length / 2,
+                                             z=z / 100 + height * 0.6), orientation=yaw_quaternion(heading))
+                body["cubes"].append(CubePrimitive(pose=rear, size=Vector3(x=0.1, y=width, z=0.15),
+                                                   color=Color(r=1.0, g=0.05, b=0.05, a=1.0)))
             entities.append(SceneEntity(
-                timestamp=stamp(msg.t_ns), frame_id=WORLD, id=vid, frame_locked=False,
-                cubes=[CubePrimitive(pose=centre, size=Vector3(x=length, y=width, z=height),
-                                     color=Color(r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3]))],
+                timestamp=stamp(msg.t_ns), frame_id=WORLD, id=vid, frame_locked=False, **body,
                 texts=[TextPrimitive(pose=label, billboard=True, font_size=12.0, scale_invariant=True,
                                      color=Color(r=1.0, g=1.0, b=1.0, a=1.0), text=vid)]))
         return SceneUpdate(deletions=[SceneEntityDeletion(timestamp=stamp(msg.t_ns), type=SceneEntityDeletionType.All)],
                            entities=entities)
+
+    def lights(self, msg: p.TrafficLights, arrays: Mapping[str, np.ndarray]) -> dict[str, str]:
+        """The lights whose state changed since the last table (all of them the first time)."""
+        try:
+            table = p.traffic_light_table(msg, arrays)
+        except ProtocolError:
+            return {}  # recorded without its arrays
+        changed = {k: v for k, v in table.items() if self._lights.get(k) != v}
+        self._lights = table
+        return changed
 
     def pose(self, msg: p.Pose) -> Iterator[tuple[str, Out]]:
         cal = self.participant
@@ -191,11 +217,13 @@ class FoxgloveView:
         got = measure((px, py), (vx, vy), arrays, self.names.of(msg.ids_version, handles.tolist()),
                       self.participant.body_radius_m)
         dist, ttc = got.distance_m, got.ttc_s
+        if not np.isfinite(dist).any():
+            return out  # persons only
         i = int(np.argmin(dist))
-        out.update(nearest_m=float(dist[i]), nearest_vehicle=got.names[i][0], vehicles_near=int((dist < NEAR_M).sum()))
+        out.update(nearest_m=float(dist[i]), nearest_vehicle=got.names[i].id, vehicles_near=int((dist < NEAR_M).sum()))
         if np.isfinite(ttc).any():
             j = int(np.nanargmin(ttc))
-            out.update(ttc_s=float(ttc[j]), ttc_vehicle=got.names[j][0])
+            out.update(ttc_s=float(ttc[j]), ttc_vehicle=got.names[j].id)
         return out
 
     @staticmethod

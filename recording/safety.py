@@ -2,7 +2,8 @@
 
 The participant is the pose of ``participant.device`` mapped onto the SUMO net by the rig's
 calibration (``participant:`` in the config); a vehicle is its footprint, a rectangle whose front
-edge is SUMO's front-bumper point (the wire's position), sized by its type. Measured at up to
+edge is SUMO's front-bumper point (the wire's position), sized as the id table says (typical figures
+for its class where the source gave none). Persons (class ``pedestrian``) are not vehicles here. Measured at up to
 ANALYSIS_HZ of session time (bounded memory for any length of session):
 
 - distance: from the participant's position to the nearest point of each vehicle's footprint;
@@ -30,7 +31,7 @@ from scipy.spatial import cKDTree
 from cosim import protocol as p
 from cosim.config import ParticipantSettings, read_config
 from cosim.errors import CosimError
-from recording.vehicles import VehicleNames, shape_of
+from recording.vehicles import Info, VehicleNames
 from recording.reader import Recording, resolve
 
 ANALYSIS_HZ = 10.0
@@ -94,7 +95,7 @@ def time_to_collision(rx: np.ndarray, ry: np.ndarray, vx: np.ndarray, vy: np.nda
 class Measured:
     """One vehicle table measured against the participant: per vehicle (of those selected)."""
 
-    names: list[tuple[str, str]]  # (SUMO id, type)
+    names: list[Info]
     distance_m: np.ndarray  # to its footprint
     ttc_s: np.ndarray  # nan: not on a collision course
     bumper_x: np.ndarray  # net metres of its front bumper
@@ -107,18 +108,20 @@ def bumpers(arrays: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def measure(position: tuple[float, float], velocity: tuple[float, float], arrays: Mapping[str, np.ndarray],
-            names: list[tuple[str, str]], body_radius_m: float, select: Any = slice(None)) -> Measured:
+            names: list[Info], body_radius_m: float, select: Any = slice(None)) -> Measured:
     """Distance and time-to-collision of the participant at ``position`` moving at ``velocity`` (net
     metres, m/s) to each vehicle of the table (``select``: a mask or slice of its rows; ``names``
-    are of the selected rows)."""
+    are of the selected rows). A person is at no distance (inf) and on no collision course (nan)."""
     px, py = position
     bx, by = (v[select] for v in bumpers(arrays))
-    dims = np.array([shape_of(t)[0] for _, t in names]).reshape(-1, 3)
+    dims = np.array([i.size_m for i in names], dtype=np.float64).reshape(-1, 3)
+    person = np.array([i.person for i in names], dtype=bool)
     heading = -np.radians(arrays["yaw_deg"][select].astype(np.float64))  # the wire's yaw turns towards south
     speed = arrays["speed_cms"][select].astype(np.float64) / 100.0 if "speed_cms" in arrays else np.zeros(len(bx))
     dist = footprint_distance(px, py, bx, by, heading, dims[:, 0], dims[:, 1])
     ttc = time_to_collision(px - bx, py - by, velocity[0] - speed * np.cos(heading),
                             velocity[1] - speed * np.sin(heading), dims[:, 1] / 2 + body_radius_m)
+    dist[person], ttc[person] = math.inf, math.nan
     return Measured(names, dist, ttc, bx, by)
 
 
@@ -193,11 +196,14 @@ def _analyse(source: Path, cfg: ParticipantSettings) -> Analysis:
         got = measure((px, py), (pvx, pvy), a, names.of(m.ids_version, a["handle"][near].tolist()),
                       cfg.body_radius_m, near)
         dist, ttc = got.distance_m, got.ttc_s
-        out.nearest_m.append(float(dist.min()))
+        out.nearest_m.append(float(dist.min()) if np.isfinite(dist).any() else math.nan)
         out.ttc_s.append(float(np.nanmin(ttc)) if np.isfinite(ttc).any() else math.nan)
-        for (vid, vtype), dd, tt, x, y in zip(got.names, dist.tolist(), ttc.tolist(), got.bumper_x.tolist(),
-                                              got.bumper_y.tolist()):
-            e = out.encounters.get(vid) or out.encounters.setdefault(vid, Encounter(vid, vtype))
+        for info, dd, tt, x, y in zip(got.names, dist.tolist(), ttc.tolist(), got.bumper_x.tolist(),
+                                      got.bumper_y.tolist()):
+            if info.person:
+                continue
+            vid = info.id
+            e = out.encounters.get(vid) or out.encounters.setdefault(vid, Encounter(vid, info.type))
             if dd < e.closest_m:
                 e.closest_m, e.closest_at_ns = dd, m.t_ns
             if tt == tt and (e.ttc_min_s is None or tt < e.ttc_min_s):

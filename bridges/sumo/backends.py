@@ -25,13 +25,15 @@ from cosim.errors import InputFileError
 log = logging.getLogger(__name__)
 
 # traci.constants (libsumo shares the values)
-VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE = 0x39, 0x43, 0x40, 0x36
+VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_SIGNALS = 0x39, 0x43, 0x40, 0x36, 0x5B
 VAR_TIME, DEPARTED, ARRIVED, TELEPORTING, COLLIDING = 0x66, 0x74, 0x7A, 0x76, 0x81
-TL_CURRENT_PHASE = 0x28
+TL_CURRENT_PHASE, TL_RED_YELLOW_GREEN_STATE = 0x28, 0x20
 # Each subscribed variable costs SUMO work per vehicle and step, and one Python object per vehicle;
 # the acceleration is not among them: the segment builder derives it from consecutive speeds, which
-# is what SUMO reports for its (default) Euler update.
-VEHICLE_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE)
+# is what SUMO reports for its (default) Euler update. What a vehicle is (class, size, colour) is
+# read once, when it departs.
+VEHICLE_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_SIGNALS)
+PERSON_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE)
 
 
 def without_output_prefix(args: list[str]) -> list[str]:
@@ -61,6 +63,8 @@ class SumoSource:
         self.api: Any = importlib.import_module(self.backend)
         self.path = resolve(settings.scenario)
         self._types: dict[str, str] = {}
+        self._what: dict[str, tuple[str, tuple[float, float, float], tuple[int, int, int, int]]] = {}
+        self._persons: dict[str, tuple[str, tuple[float, float, float], tuple[int, int, int, int]]] = {}
         self._tls: dict[str, int] = {}
         self.step_ns = 0
         self.info: dict[str, Any] = {}
@@ -89,11 +93,11 @@ class SumoSource:
             self._launch(self._command() + (["--load-state", str(state)] if state else []))
         self.step_ns = int(round(api.simulation.getDeltaT() * 1e9))
         api.simulation.subscribe([VAR_TIME, DEPARTED, ARRIVED, TELEPORTING, COLLIDING])
-        if "tls_phase" in s.events:
-            for tls in api.trafficlight.getIDList():
-                api.trafficlight.subscribe(tls, [TL_CURRENT_PHASE])
+        for tls in api.trafficlight.getIDList():
+            api.trafficlight.subscribe(tls, [TL_CURRENT_PHASE, TL_RED_YELLOW_GREEN_STATE])
         for vid in api.vehicle.getIDList():  # attached to a running simulation
             self._subscribe(vid)
+        self._follow_persons()
         (x0, y0), (x1, y1) = api.simulation.getNetBoundary()
         self.info = {"backend": self.backend, "scenario": str(self.path), "step_length_ms": self.step_ns / 1e6,
                      "seed": s.seed if s.seed is not None else scenario_seed(self.path),
@@ -161,8 +165,25 @@ class SumoSource:
         return path
 
     def _subscribe(self, vid: str) -> None:
-        self.api.vehicle.subscribe(vid, VEHICLE_VARS)
-        self._types[vid] = self.api.vehicle.getTypeID(vid)
+        v = self.api.vehicle
+        v.subscribe(vid, VEHICLE_VARS)
+        self._types[vid] = v.getTypeID(vid)
+        self._what[vid] = (v.getVehicleClass(vid), (v.getLength(vid), v.getWidth(vid), v.getHeight(vid)),
+                           tuple(v.getColor(vid)))
+
+    def _follow_persons(self) -> None:
+        """Subscribe persons that appeared (the participant's own excepted); forget those gone."""
+        api, known = self.api.person, self._persons
+        now = set(api.getIDList())
+        if self.participant is not None:
+            now.discard(self.participant.person)
+        for pid in now.difference(known):
+            api.subscribe(pid, PERSON_VARS)
+            known[pid] = ("pedestrian", (api.getLength(pid), api.getWidth(pid), api.getHeight(pid)),
+                          tuple(api.getColor(pid)))
+            self._types[pid] = api.getTypeID(pid)
+        for pid in set(known).difference(now):
+            del known[pid]
 
     def _now_ns(self) -> int:
         """The time of the step just executed, as SUMO's outputs (FCD) label its state; TraCI's
@@ -173,20 +194,29 @@ class SumoSource:
         out = []
         for tls, r in self.api.trafficlight.getAllSubscriptionResults().items():
             phase = int(r[TL_CURRENT_PHASE])
-            if not initial and self._tls.get(tls) != phase:  # the state string only on a change
-                out.append(RawEvent("tls_phase", tls, {"phase": phase,
-                                                       "state": self.api.trafficlight.getRedYellowGreenState(tls)}))
+            if not initial and self._tls.get(tls) != phase:
+                out.append(RawEvent("tls_phase", tls, {"phase": phase, "state": r[TL_RED_YELLOW_GREEN_STATE]}))
             self._tls[tls] = phase
         return out
 
     def _snapshot(self, events: list[RawEvent]) -> Snapshot:
         res = self.api.vehicle.getAllSubscriptionResults()
-        ids = list(res)
-        rows = np.array([(*r[VAR_POSITION3D], r[VAR_ANGLE], r[VAR_SPEED], r[VAR_SLOPE]) for r in res.values()],
+        people = self.api.person.getAllSubscriptionResults() if self._persons else {}
+        people = {k: r for k, r in people.items() if k in self._persons}
+        ids = [*res, *people]
+        vals = [*res.values(), *people.values()]
+        rows = np.array([(*r[VAR_POSITION3D], r[VAR_ANGLE], r[VAR_SPEED], r[VAR_SLOPE]) for r in vals],
                         dtype=np.float64).reshape(len(ids), 6)
+        signals = np.zeros(len(ids), dtype=np.int64)
+        signals[:len(res)] = [r[VAR_SIGNALS] for r in res.values()]
+        unknown = ("", (0.0, 0.0, 0.0), (0, 0, 0, 0))
+        what = [self._what.get(v, unknown) for v in res] + [self._persons[p] for p in people]
         types = [self._types.get(v, "") for v in ids]
+        lights = {tls: r[TL_RED_YELLOW_GREEN_STATE] for tls, r in self.api.trafficlight.getAllSubscriptionResults().items()}
         return Snapshot(self._now_ns(), ids, types, rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4],
-                        rows[:, 5], None, events)
+                        rows[:, 5], None, events, persons=len(people), signals=signals,
+                        classes=[w[0] for w in what], size_m=np.array([w[1] for w in what], dtype=np.float64).reshape(-1, 3),
+                        color=np.array([w[2] for w in what], dtype=np.float64).reshape(-1, 4), lights=lights)
 
     def step(self) -> Snapshot | None:
         api = self.api
@@ -210,6 +240,8 @@ class SumoSource:
         events += self._read_tls()
         for vid in arrived:
             self._types.pop(vid, None)
+            self._what.pop(vid, None)
+        self._follow_persons()
         snap = self._snapshot(events)
         if self.participant is not None:
             snap.events += self.participant.after_step(snap, self.step_ns / 1e9)

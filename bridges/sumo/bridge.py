@@ -45,6 +45,7 @@ class SumoBridge:
         self.held: list[p.Event] = []  # unpaced lockstep: events for frames whose TICK has not come
         self.seeking = False  # a seek was asked for: its first frame waits for the new state
         self.published_version: int | None = None
+        self.published_lights = 0
         self.current: Segment | None = None
         self.work = Workspace()  # the frame's scratch arrays, reused
         self.frames = 0
@@ -64,6 +65,7 @@ class SumoBridge:
         self._last_shown: tuple[int, int] | None = None
         self.events = Counter()
         self.ids_sent = 0
+        self.lights_sent = 0
         self.requests = Counter()
 
     # --- per frame ------------------------------------------------------------------------
@@ -97,9 +99,12 @@ class SumoBridge:
             table = evaluate(seg, shown, self.work)
             if seg.ids_version != self.published_version:
                 self._send_ids(seg, tick.frame, tick.t_ns)
+            if seg.lights_version != self.published_lights:
+                self._send_lights(seg, tick.frame, tick.t_ns)
             self.current = seg
             self.publish(p.TOPIC_VEHICLES, p.Vehicles(frame=tick.frame, t_ns=tick.t_ns, sim_ns=shown,
-                                                       ids_version=seg.ids_version), arrays=table)
+                                                       ids_version=seg.ids_version,
+                                                       lights_version=seg.lights_version), arrays=table)
             self.seeking = False
             self.publish_ns.append(time.perf_counter_ns() - t0)
         # Only once the table is out: wake the stepping process (so that its step does not compete
@@ -178,15 +183,28 @@ class SumoBridge:
         self.published_version = table.version
         self.ids_sent += 1
 
+    def _send_lights(self, seg: Segment, frame: int, t_ns: int) -> None:
+        lights = seg.lights
+        if lights is None:
+            return
+        self.publish(p.TOPIC_TRAFFIC_LIGHTS, p.TrafficLights(frame=frame, t_ns=t_ns, sim_ns=lights.sim_ns,
+                                                             lights_version=lights.version), arrays=lights.arrays)
+        self.published_lights = lights.version
+        self.lights_sent += 1
+
     # --- requests on the bus --------------------------------------------------------------
 
     def on_request(self, req: p.Request, now_frame: int) -> None:
-        """``sumo.ids`` re-sends the id table; ``sumo.pause``, ``sumo.resume``, ``sumo.seek:<s>``."""
+        """``sumo.ids`` re-sends the id table, ``sumo.tls`` the traffic lights; ``sumo.pause``,
+        ``sumo.resume``, ``sumo.seek:<s>``, ``sumo.speed:<factor>``."""
         what = req.what
         t = self.frame_clock.content_ns(now_frame)
         if what == "sumo.ids":
             if self.current is not None and self.tick is not None:
                 self._send_ids(self.current, self.tick.frame, self.tick.t_ns)
+        elif what == "sumo.tls":
+            if self.current is not None and self.tick is not None:
+                self._send_lights(self.current, self.tick.frame, self.tick.t_ns)
         elif what == "sumo.pause":
             self.clock.pause(t)
         elif what == "sumo.resume":
@@ -240,6 +258,7 @@ class SumoBridge:
             "steps": self.stepper.received,
             "events": dict(self.events),
             "ids_tables_sent": self.ids_sent,
+            "lights_tables_sent": self.lights_sent,
             "requests": dict(self.requests),
             "source_ended": self.stepper.ended,
             "error": self.stepper.failed,

@@ -1,7 +1,8 @@
 """FCD traces (SUMO's ``--fcd-output``, .xml or .xml.gz): parsed once into columns, replayed from them.
 
-Read per <timestep>: ``vehicle`` elements with x, y, angle, speed (required), z, slope, type,
-acceleration (optional). Persons and containers are ignored. A malformed trace fails with the file,
+Read per <timestep>: ``vehicle`` and ``person`` elements with x, y, angle, speed (required), z,
+slope, type, acceleration, signals (optional; SUMO writes signals with ``--fcd-output.signals``).
+A timestep's persons follow its vehicles. Containers are ignored. A malformed trace fails with the file,
 the timestep and the vehicle named. Parsing XML in Python costs ~20 us per vehicle, far too slow for
 a 10 Hz trace of thousands of vehicles, so a trace is converted once to :class:`FcdColumns` (numpy
 columns with a time index), which ``bridges.sumo.fcdcache`` keeps on disk; a step or a seek is then
@@ -22,6 +23,7 @@ from bridges.sumo.snapshot import Snapshot
 from cosim.errors import InputFileError
 
 VALUES = ("x", "y", "z", "angle", "speed", "slope", "acceleration")  # columns of FcdColumns.values
+PERSON_KEY = "\0person:"  # keeps a person's id apart from a vehicle's of the same name while parsing
 
 
 @dataclass
@@ -36,6 +38,8 @@ class FcdColumns:
     has_accel: np.ndarray  # (T,) bool: every vehicle of the timestep has an acceleration
     ids: np.ndarray  # (I,) str
     types: np.ndarray  # (Y,) str
+    signals: np.ndarray  # (N,) int32, 0 where the trace has none
+    persons: np.ndarray  # (T,) int32: the timestep's last rows that are persons
 
     def __len__(self) -> int:
         return len(self.times_ns)
@@ -47,8 +51,11 @@ class FcdColumns:
     def snapshot(self, k: int) -> Snapshot:
         a, b = int(self.offsets[k]), int(self.offsets[k + 1])
         v = self.values[a:b]
+        persons = int(self.persons[k])
         return Snapshot(int(self.times_ns[k]), self.ids[self.vid[a:b]].tolist(), self.types[self.vtype[a:b]].tolist(),
-                        v[:, 0], v[:, 1], v[:, 2], v[:, 3], v[:, 4], v[:, 5], v[:, 6] if self.has_accel[k] else None)
+                        v[:, 0], v[:, 1], v[:, 2], v[:, 3], v[:, 4], v[:, 5], v[:, 6] if self.has_accel[k] else None,
+                        persons=persons, signals=self.signals[a:b],
+                        classes=None if not persons else [""] * (b - a - persons) + ["pedestrian"] * persons)
 
     def index_at(self, sim_ns: int) -> int:
         """The last timestep at or before ``sim_ns`` (the first one if ``sim_ns`` is earlier)."""
@@ -58,7 +65,8 @@ class FcdColumns:
         """What is inconsistent (for data read back from a cache file), or None."""
         t, n = len(self.times_ns), len(self.vid)
         expect = {"times_ns": (np.int64, 1), "offsets": (np.int64, 1), "vid": (np.int32, 1), "vtype": (np.int32, 1),
-                  "values": (np.float64, 2), "has_accel": (np.bool_, 1)}
+                  "values": (np.float64, 2), "has_accel": (np.bool_, 1), "signals": (np.int32, 1),
+                  "persons": (np.int32, 1)}
         for name, (dtype, ndim) in expect.items():
             arr = getattr(self, name)
             if arr.dtype != dtype or arr.ndim != ndim:
@@ -70,8 +78,10 @@ class FcdColumns:
         if t == 0:
             return "no timestep"
         if self.offsets.shape != (t + 1,) or self.has_accel.shape != (t,) or self.vtype.shape != (n,) \
-                or self.values.shape != (n, len(VALUES)):
+                or self.values.shape != (n, len(VALUES)) or self.signals.shape != (n,) or self.persons.shape != (t,):
             return "column lengths disagree"
+        if np.any(self.persons < 0) or np.any(self.persons > np.diff(self.offsets)):
+            return "more persons than rows in a timestep"
         if self.offsets[0] != 0 or self.offsets[-1] != n or np.any(np.diff(self.offsets) < 0):
             return "time index (offsets) is not a partition of the rows"
         if t > 1 and np.any(np.diff(self.times_ns) <= 0):
@@ -93,6 +103,8 @@ class _Builder:
         self.blocks: list[np.ndarray] = []
         self.vid: list[np.ndarray] = []
         self.vtype: list[np.ndarray] = []
+        self.signals: list[np.ndarray] = []
+        self.persons: list[int] = []
         self.has_accel: list[bool] = []
         self.ids: dict[str, int] = {}
         self.types: dict[str, int] = {}
@@ -111,25 +123,31 @@ class _Builder:
         rows: list[tuple[float, ...]] = []
         vid: list[int] = []
         vtype: list[int] = []
+        signals: list[int] = []
         all_accel = True
-        for v in el:
-            if v.tag != "vehicle":
-                continue
+        persons = [v for v in el if v.tag == "person"]
+        for v in [*(v for v in el if v.tag == "vehicle"), *persons]:
             a = v.attrib
             get = a.get
             key = get("id")
             if not key:
-                raise InputFileError(f"FCD trace {name!r}: timestep {t}: a <vehicle> has no id")
+                raise InputFileError(f"FCD trace {name!r}: timestep {t}: a <{v.tag}> has no id")
             acc = get("acceleration")
             try:
                 rows.append((float(a["x"]), float(a["y"]), float(get("z", 0.0)), float(a["angle"]),
                              float(a["speed"]), float(get("slope", 0.0)), 0.0 if acc is None else float(acc)))
+                signals.append(int(get("signals", 0)))
             except KeyError as exc:
-                raise InputFileError(f"FCD trace {name!r}: timestep {t}: vehicle {key!r} lacks attribute "
+                raise InputFileError(f"FCD trace {name!r}: timestep {t}: {v.tag} {key!r} lacks attribute "
                                      f"{exc.args[0]!r}") from None
             except ValueError as exc:
-                raise InputFileError(f"FCD trace {name!r}: timestep {t}: vehicle {key!r}: {exc}") from None
-            all_accel = all_accel and acc is not None
+                raise InputFileError(f"FCD trace {name!r}: timestep {t}: {v.tag} {key!r}: {exc}") from None
+            if not 0 <= signals[-1] < 1 << 16:
+                raise InputFileError(f"FCD trace {name!r}: timestep {t}: {v.tag} {key!r}: signals "
+                                     f"{signals[-1]} outside [0, 65535]")
+            all_accel = all_accel and (acc is not None or v.tag == "person")
+            if v.tag == "person":
+                key = PERSON_KEY + key
             i = ids.get(key)
             if i is None:
                 i = ids[key] = len(ids)
@@ -146,6 +164,8 @@ class _Builder:
         self.blocks.append(block)
         self.vid.append(np.array(vid, dtype=np.int32))
         self.vtype.append(np.array(vtype, dtype=np.int32))
+        self.signals.append(np.array(signals, dtype=np.int32))
+        self.persons.append(len(persons))
         self.has_accel.append(all_accel and bool(rows))
 
     def result(self) -> FcdColumns:
@@ -156,11 +176,12 @@ class _Builder:
         np.cumsum(counts, out=offsets[1:])
         return FcdColumns(np.array(self.times, dtype=np.int64), offsets, np.concatenate(self.vid),
                           np.concatenate(self.vtype), np.concatenate(self.blocks), np.array(self.has_accel, dtype=bool),
-                          _strings(self.ids), _strings(self.types))
+                          _strings([k.removeprefix(PERSON_KEY) for k in self.ids]), _strings(list(self.types)),
+                          np.concatenate(self.signals), np.array(self.persons, dtype=np.int32))
 
 
-def _strings(index: dict[str, int]) -> np.ndarray:
-    return np.array(list(index), dtype=str) if index else np.zeros(0, dtype="<U1")
+def _strings(names: list[str]) -> np.ndarray:
+    return np.array(names, dtype=str) if names else np.zeros(0, dtype="<U1")
 
 
 def parse_fcd(path: Path) -> FcdColumns:

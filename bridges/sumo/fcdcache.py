@@ -31,8 +31,8 @@ from cosim.errors import InputFileError
 
 log = logging.getLogger("sumo.fcdcache")
 
-FORMAT = 1
-ARRAYS = ("times_ns", "offsets", "vid", "vtype", "values", "has_accel", "ids", "types")
+FORMAT = 2  # 2: signals and persons
+ARRAYS = ("times_ns", "offsets", "vid", "vtype", "values", "has_accel", "ids", "types", "signals", "persons")
 DEFAULT_DIR = "~/.cache/cosim/sumo-fcd"
 
 

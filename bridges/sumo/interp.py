@@ -64,7 +64,7 @@ def evaluate(seg: Segment, sim_ns: int, work: Workspace | None = None) -> dict[s
     np.copyto(position, pos, casting="same_kind")
     np.copyto(rows, lin, casting="same_kind")
     return {"handle": seg.handles, "position_cm": position, "yaw_deg": rows[0], "pitch_deg": rows[1],
-            "speed_cms": rows[2]}
+            "speed_cms": rows[2], "signals": seg.signals}
 
 
 def velocity_cms(seg: Segment, sim_ns: int) -> np.ndarray:

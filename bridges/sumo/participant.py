@@ -24,6 +24,8 @@ CORRIDOR_M = 2.5  # half a lane and a body either side of a vehicle's line: the 
 
 
 class Participant:
+    person = PERSON  # the participant's SUMO person id: not part of the published scene
+
     def __init__(self, api: Any, settings: ParticipantInSumo) -> None:
         self.api = api
         self.s = settings
@@ -60,7 +62,8 @@ class Participant:
         if self.target is None or not len(snap):
             return []
         px, py = self.target[0], self.target[1]
-        dist = np.hypot(snap.x - px, snap.y - py)
+        vehicles = len(snap) - snap.persons
+        dist = np.hypot(snap.x[:vehicles] - px, snap.y[:vehicles] - py)
         events = []
         speeds = {}
         for i in np.flatnonzero(dist <= self.s.react_distance_m):

@@ -8,7 +8,7 @@ import msgspec
 import numpy as np
 
 from bridges.sumo.events import SimEvent
-from bridges.sumo.segment import ARRAY_FIELDS, IdTable, Segment
+from bridges.sumo.segment import ARRAY_FIELDS, IdTable, LightTable, Segment
 from cosim import protocol as p
 from cosim.errors import ProtocolError
 
@@ -42,6 +42,8 @@ class SegmentHeader(_Msg, tag="segment"):
     step_cpu_ms: float
     epoch: int
     terminal: bool
+    lights_version: int = 0
+    lights_sim_ns: int | None = None  # with the lights' arrays: the time of the state they show
     events: list[EventRec] = []
     arrays: list[p.ArraySpec] = []
 
@@ -72,7 +74,8 @@ ToWorker = Union[Horizon, Seek, Stop, Place]
 _to_bridge = msgspec.msgpack.Decoder(ToBridge)
 _to_worker = msgspec.msgpack.Decoder(ToWorker)
 _enc = msgspec.msgpack.Encoder()
-TABLE_PREFIX = "table."  # pipe names of the id table's arrays: table.handles, table.ids, table.types
+TABLE_PREFIX = "table."  # pipe names of the id table's arrays: table.handles, table.ids, ...
+LIGHTS_PREFIX = "lights."  # and of the traffic lights' arrays
 
 
 def encode(msg: _Msg) -> list[bytes]:
@@ -84,10 +87,14 @@ def encode_segment(seg: Segment) -> list[bytes | memoryview]:
     exactly the VEHICLE_IDS payload the bridge will publish (built once, in this process)."""
     header = SegmentHeader(s_a=seg.s_a, s_b=seg.s_b, ids_version=seg.ids_version, step_ms=seg.step_ms,
                            step_cpu_ms=seg.step_cpu_ms, epoch=seg.epoch, terminal=seg.terminal,
+                           lights_version=seg.lights_version,
+                           lights_sim_ns=seg.lights.sim_ns if seg.lights is not None else None,
                            events=[EventRec(e.kind, e.sim_ns, e.subject, e.data) for e in seg.events])
     arrays = {name: getattr(seg, name) for name in ARRAY_FIELDS}
     if seg.table is not None:
         arrays.update((TABLE_PREFIX + name, a) for name, a in seg.table.arrays.items())
+    if seg.lights is not None:
+        arrays.update((LIGHTS_PREFIX + name, a) for name, a in seg.lights.arrays.items())
     return p.encode_body(header, arrays)
 
 
@@ -99,12 +106,23 @@ def _table(version: int, n: int, arrays: dict[str, np.ndarray]) -> IdTable | Non
     if not table:
         return None
     try:
-        handles, _, _ = p.check_vehicle_id_arrays(table, names=False)
+        handles = p.check_vehicle_id_arrays(table, names=False)
     except ProtocolError as exc:
         raise ProtocolError(f"segment from the stepping process: id table: {exc}") from None
     if len(handles) != n:
         raise ProtocolError(f"segment from the stepping process: id table of {len(handles)} vehicles for {n}")
     return IdTable(version, table)
+
+
+def _lights(msg: SegmentHeader, arrays: dict[str, np.ndarray]) -> LightTable | None:
+    lights = {k[len(LIGHTS_PREFIX):]: a for k, a in arrays.items() if k.startswith(LIGHTS_PREFIX)}
+    if not lights:
+        return None
+    try:
+        p.check_traffic_light_arrays(lights)
+    except ProtocolError as exc:
+        raise ProtocolError(f"segment from the stepping process: traffic lights: {exc}") from None
+    return LightTable(msg.lights_version, msg.s_a if msg.lights_sim_ns is None else msg.lights_sim_ns, lights)
 
 
 def decode_to_worker(frames: list[bytes]) -> Horizon | Seek | Stop:
@@ -125,14 +143,15 @@ def decode_to_bridge(frames: list[Any]) -> Hello | Failed | Segment:
     missing = set(ARRAY_FIELDS) - set(arrays)
     if missing:
         raise ProtocolError(f"segment from the stepping process lacks arrays {sorted(missing)}")
-    handles, pos_coef, lin = arrays["handles"], arrays["pos_coef"], arrays["lin"]
+    handles, pos_coef, lin, signals = arrays["handles"], arrays["pos_coef"], arrays["lin"], arrays["signals"]
     n = len(handles)
-    if handles.shape != (n,) or pos_coef.shape != (4, n, 3) or lin.shape != (2, 3, n) \
-            or handles.dtype != np.uint32 or pos_coef.dtype != np.float64 or lin.dtype != np.float64:
+    if handles.shape != (n,) or pos_coef.shape != (4, n, 3) or lin.shape != (2, 3, n) or signals.shape != (n,) \
+            or handles.dtype != np.uint32 or pos_coef.dtype != np.float64 or lin.dtype != np.float64 \
+            or signals.dtype.str != "<u2":
         raise ProtocolError(f"segment from the stepping process: arrays of shapes {handles.shape}, {pos_coef.shape}, "
-                            f"{lin.shape} do not describe {n} vehicles")
+                            f"{lin.shape}, {signals.shape} do not describe {n} vehicles")
     table = _table(msg.ids_version, n, arrays)
     events = [SimEvent(e.kind, e.sim_ns, e.subject, e.data) for e in msg.events]
     return Segment(s_a=msg.s_a, s_b=msg.s_b, handles=handles, pos_coef=pos_coef, lin=lin, ids_version=msg.ids_version,
-                   table=table, events=events, step_ms=msg.step_ms, step_cpu_ms=msg.step_cpu_ms, epoch=msg.epoch,
+                   signals=signals, table=table, lights_version=msg.lights_version, lights=_lights(msg, arrays), events=events, step_ms=msg.step_ms, step_cpu_ms=msg.step_cpu_ms, epoch=msg.epoch,
                    terminal=msg.terminal)

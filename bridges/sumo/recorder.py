@@ -1,4 +1,5 @@
-"""Records a run as an FCD trace in SUMO's format (readable by bridges.sumo.fcd and SUMO's tools)."""
+"""Records a run as an FCD trace in SUMO's format (readable by bridges.sumo.fcd and SUMO's tools):
+vehicles (with ``signals`` where the source has them, as ``--fcd-output.signals`` writes it), then persons."""
 from __future__ import annotations
 
 import gzip
@@ -27,11 +28,15 @@ class FcdRecorder:
     def write(self, snap: Snapshot) -> None:
         p = self.precision
         lines = [f'    <timestep time="{snap.sim_ns / 1e9:.3f}">']
-        accel = snap.accel
+        accel, signals = snap.accel, snap.signals
+        first_person = len(snap) - snap.persons
         for i, vid in enumerate(snap.ids):
-            extra = f' acceleration="{accel[i]:.{p}f}"' if accel is not None else ""
+            tag = "vehicle" if i < first_person else "person"
+            extra = f' acceleration="{accel[i]:.{p}f}"' if accel is not None and tag == "vehicle" else ""
+            if signals is not None and tag == "vehicle":
+                extra += f' signals="{int(signals[i])}"'
             lines.append(
-                f'        <vehicle id={quoteattr(vid)} x="{snap.x[i]:.{p}f}" y="{snap.y[i]:.{p}f}" '
+                f'        <{tag} id={quoteattr(vid)} x="{snap.x[i]:.{p}f}" y="{snap.y[i]:.{p}f}" '
                 f'z="{snap.z[i]:.{p}f}" angle="{snap.angle[i]:.{p}f}" type={quoteattr(snap.types[i])} '
                 f'speed="{snap.speed[i]:.{p}f}" slope="{snap.slope[i]:.{p}f}"{extra}/>')
         lines.append("    </timestep>\n")

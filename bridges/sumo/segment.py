@@ -24,18 +24,27 @@ from bridges.sumo.handles import HandleTable
 from bridges.sumo.snapshot import Snapshot
 from cosim import protocol as p
 
-ARRAY_FIELDS = ("handles", "pos_coef", "lin")
+ARRAY_FIELDS = ("handles", "pos_coef", "lin", "signals")
+PERSON_KEY = "\0person:"  # a person's key in the handle table: SUMO keeps persons' ids apart from vehicles'
 
 
 @dataclass
 class IdTable:
-    """Handle -> SUMO id and type of the active set, already the VEHICLE_IDS payload: ``arrays`` is
-    ``handles`` ``<u4``, ``ids`` and ``types`` ``|S<w>`` (protocol.vehicle_ids_arrays, names clipped to
-    the wire's limit), built once in the stepping process when the set changes. They cross the pipe
-    (bridges.sumo.pipe) as raw frames and go onto the bus as they are: the bridge never touches the
-    names one by one."""
+    """What each handle of the active set is, already the VEHICLE_IDS payload
+    (protocol.vehicle_ids_arrays, names clipped to the wire's limit), built once in the stepping
+    process when the set changes. They cross the pipe (bridges.sumo.pipe) as raw frames and go onto
+    the bus as they are: the bridge never touches the names one by one."""
 
     version: int
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass
+class LightTable:
+    """Every traffic light's state, already the TRAFFIC_LIGHTS payload; a new version when any changes."""
+
+    version: int
+    sim_ns: int
     arrays: dict[str, np.ndarray]
 
 
@@ -52,7 +61,10 @@ class Segment:
     # angle changes are the shortest signed turn, so yaw at A + u * change lies in (-360, 360]
     lin: np.ndarray
     ids_version: int
+    signals: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="<u2"))  # (n,) at A, held to B
     table: IdTable | None = None  # set when the active set differs from the previous segment's
+    lights_version: int = 0  # 0: no traffic lights
+    lights: LightTable | None = None  # set when the lights differ from the previous segment's
     events: list[SimEvent] = field(default_factory=list)
     step_ms: float = 0.0  # cost of producing B (wall time)
     step_cpu_ms: float = 0.0  # the stepping process's CPU time for it (wall minus time it was descheduled)
@@ -71,6 +83,8 @@ class _State:
     handles: np.ndarray
     ids: list[str]
     types: list[str]
+    what: dict[str, np.ndarray | list[str]]  # the id table's classes, size_cm, color columns
+    signals: np.ndarray  # (n,) <u2
     pos: np.ndarray
     vel: np.ndarray
     yaw: np.ndarray
@@ -85,16 +99,26 @@ class SegmentBuilder:
         self.detector = detector
         self.table = HandleTable()
         self._prev: _State | None = None
+        self._lights: dict[str, str] | None = None
+        self.lights_version = 0
 
     def reset(self) -> None:
-        """Forget the previous state (after a seek); handles stay."""
+        """Forget the previous state (after a seek); handles stay, the lights are sent again."""
         self._prev = None
+        self._lights = None
 
     def _convert(self, snap: Snapshot, prev: _State | None) -> _State:
-        raw_handles = self.table.handles(snap.ids)
+        n, persons = len(snap), snap.persons
+        keys = snap.ids if not persons else snap.ids[:n - persons] + [PERSON_KEY + i for i in snap.ids[n - persons:]]
+        raw_handles = self.table.handles(keys)
         order = np.argsort(raw_handles, kind="stable")
         handles = raw_handles[order]
         ids, types = _take(snap.ids, order), _take(snap.types, order)
+        classes = _take(snap.classes, order) if snap.classes is not None else [""] * n
+        size = snap.size_m[order] * 100.0 if snap.size_m is not None else np.zeros((n, 3))
+        color = snap.color[order] if snap.color is not None else np.zeros((n, 4))
+        signals = (snap.signals[order] if snap.signals is not None else np.zeros(n)).astype("<u2")
+        what = {"classes": classes, "size_cm": size, "color": color}
         f = self.frame
         pos = f.position_cm(snap.x[order], snap.y[order], snap.z[order])
         yaw = f.yaw_deg(snap.angle[order])
@@ -109,7 +133,7 @@ class SegmentBuilder:
             decel = np.where(found, (prev.speed[idx] / 100.0 - speed_ms) / dt, 0.0) if len(prev.handles) else np.zeros(len(handles))
         else:
             decel = np.zeros(len(handles))
-        return _State(snap, handles, ids, types, pos, vel, yaw, pitch, speed_ms * 100.0, decel)
+        return _State(snap, handles, ids, types, what, signals, pos, vel, yaw, pitch, speed_ms * 100.0, decel)
 
     def first(self, snap: Snapshot) -> None:
         self._prev = self._convert(snap, None)
@@ -129,12 +153,14 @@ class SegmentBuilder:
     def _segment(self, a: _State, b: _State | None) -> Segment:
         s_a = a.snap.sim_ns
         changed = self.table.activate(a.handles)
-        table = IdTable(self.table.version, p.vehicle_ids_arrays(a.handles, a.ids, a.types)) if changed else None
+        table = IdTable(self.table.version, p.vehicle_ids_arrays(a.handles, a.ids, a.types, **a.what)) if changed else None
+        lights = self._light_table(a.snap)
+        state = dict(signals=a.signals, table=table, lights_version=self.lights_version, lights=lights)
         if b is None:
             zero = np.zeros_like(a.vel)
             return Segment(s_a, s_a, a.handles, hermite_coef(a.pos, zero, a.pos, zero, 0.0),
                            linear_coef(a.yaw, a.pitch, a.speed, np.zeros_like(a.yaw), np.zeros_like(a.pitch), a.speed),
-                           self.table.version, table, terminal=True)
+                           self.table.version, terminal=True, **state)
         s_b = b.snap.sim_ns
         span = (s_b - s_a) * 1e-9
         idx, found = _match(b.handles, a.handles)
@@ -147,10 +173,20 @@ class SegmentBuilder:
             yaw1[found], pitch1[found], v1[found] = b.yaw[j], b.pitch[j], b.speed[j]
         ai, a_found = _match(a.handles, b.handles)
         decel_a = np.where(a_found, a.decel[ai], 0.0) if len(a.handles) else np.zeros(len(b.handles))
-        events = self.detector.detect(s_b, a.ids, b.ids, b.snap.events, decel_a, b.decel, b.speed / 100.0)
+        events = self.detector.detect(s_b, a.ids, b.ids, b.snap.events, decel_a, b.decel, b.speed / 100.0,
+                                      _persons(a), _persons(b))
         return Segment(s_a, s_b, a.handles, hermite_coef(a.pos, a.vel, p1, m1, span),
                        linear_coef(a.yaw, a.pitch, a.speed, wrap180(yaw1 - a.yaw), wrap180(pitch1 - a.pitch), v1),
-                       self.table.version, table, events)
+                       self.table.version, events=events, **state)
+
+    def _light_table(self, snap: Snapshot) -> LightTable | None:
+        """The lights of ``snap`` when they differ from the previous segment's (a new version)."""
+        if snap.lights is None or snap.lights == self._lights:
+            return None
+        self._lights = snap.lights
+        self.lights_version += 1
+        return LightTable(self.lights_version, snap.sim_ns,
+                          p.traffic_lights_arrays(list(snap.lights), list(snap.lights.values())))
 
 
 def hermite_coef(p0: np.ndarray, m0: np.ndarray, p1: np.ndarray, m1: np.ndarray, span_s: float) -> np.ndarray:
@@ -173,6 +209,13 @@ def linear_coef(yaw0: np.ndarray, pitch0: np.ndarray, v0: np.ndarray, dyaw: np.n
     out[0, 0], out[0, 1], out[0, 2] = yaw0, pitch0, v0
     out[1, 0], out[1, 1], out[1, 2] = dyaw, dpitch, v1 - v0
     return out
+
+
+def _persons(state: _State) -> np.ndarray | None:
+    """Which rows of a state are persons (None: none are)."""
+    if not state.snap.persons:
+        return None
+    return np.array([c == "pedestrian" for c in state.what["classes"]], dtype=bool)
 
 
 def _take(items: list[str], order: np.ndarray) -> list[str]:

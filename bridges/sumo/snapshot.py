@@ -1,4 +1,6 @@
-"""One SUMO state at one simulation time, in SUMO units, whatever the source (libsumo, traci, FCD)."""
+"""One SUMO state at one simulation time, in SUMO units, whatever the source (libsumo, traci, FCD).
+
+Rows are vehicles, then ``persons`` rows of persons (class ``pedestrian``): everything that moves."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,6 +28,13 @@ class Snapshot:
     slope: np.ndarray  # degrees
     accel: np.ndarray | None = None  # m/s^2 where the source has it
     events: list[RawEvent] = field(default_factory=list)  # what happened in the step ending here
+    persons: int = 0  # the last rows are persons
+    signals: np.ndarray | None = None  # (n,) SUMO's signal bits (brake light 8, blinkers 1 right 2 left, ...)
+    # what each row is, where the source knows it: SUMO class, (length, width, height) m, RGBA 0-255
+    classes: list[str] | None = None
+    size_m: np.ndarray | None = None
+    color: np.ndarray | None = None
+    lights: dict[str, str] | None = None  # traffic light id -> SUMO state string (None: the source has none)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -16,7 +16,7 @@ import zmq
 from bridges.sumo import pipe
 from bridges.sumo.config import Settings
 from bridges.sumo.scenario import REPO_ROOT
-from bridges.sumo.segment import IdTable, Segment
+from bridges.sumo.segment import IdTable, LightTable, Segment
 from cosim.process import PARENT_ENV
 from cosim.errors import CosimError, InputFileError, ProtocolError
 
@@ -50,6 +50,7 @@ class Stepper:
         self.decode_errors = 0
         self._horizon: int | None = None
         self._table: IdTable | None = None
+        self._lights: LightTable | None = None
 
     def start(self, timeout_s: float) -> dict[str, Any]:
         """Wait for the stepping process to load the scenario. Raises InputFileError naming the file."""
@@ -124,6 +125,9 @@ class Stepper:
                 if msg.table is not None:
                     self._table = msg.table
                 msg.table = self._table
+                if msg.lights is not None:
+                    self._lights = msg.lights
+                msg.lights = self._lights if msg.lights_version else None
                 self.segments.append(msg)
                 self.received += 1
                 self.ended = self.ended or msg.terminal

@@ -8,7 +8,7 @@ import msgspec
 from recording.config import TopicName
 from cosim.config import Strict
 
-DEFAULT_TOPICS = ["pose", "sumo.vehicles", "sumo.ids", "events"]
+DEFAULT_TOPICS = ["pose", "sumo.vehicles", "sumo.ids", "sumo.tls", "events"]
 
 
 class Settings(Strict):

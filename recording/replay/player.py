@@ -15,6 +15,9 @@ from recording.replay.source import Item, SourceStats, items
 log = logging.getLogger("recording.replay")
 
 
+STATE_TOPICS = (p.TOPIC_VEHICLE_IDS, p.TOPIC_TRAFFIC_LIGHTS)
+
+
 class Player:
     """What goes out when: ``publish_through_frame`` (timing ``frames``) or ``publish_due`` (``time``)."""
 
@@ -28,7 +31,7 @@ class Player:
         self.published = 0
         self.by_topic: dict[str, int] = {}
         self.lateness_ns = Samples()
-        self.latest_ids: dict[str, Item] = {}  # newest id table published per recorded source
+        self.latest: dict[tuple[bytes, str], Item] = {}  # newest state table (STATE_TOPICS) per topic and source
         self.requests_answered = 0
 
     def _send(self, item: Item) -> None:
@@ -36,15 +39,17 @@ class Player:
         self.published += 1
         name = item.topic.decode(errors="replace")
         self.by_topic[name] = self.by_topic.get(name, 0) + 1
-        if item.topic == p.TOPIC_VEHICLE_IDS:
-            self.latest_ids[item.src] = item
+        if item.topic in STATE_TOPICS:
+            self.latest[item.topic, item.src] = item
 
     def on_request(self, req: p.Request) -> None:
-        """A late joiner asks for the vehicle id table (``sumo.ids``), as it would ask a live SUMO
-        bridge: re-send the newest table replayed so far of each recorded source, byte for byte."""
-        if req.what != "sumo.ids" or not self.latest_ids:
+        """A late joiner asks for the vehicle id table (``sumo.ids``) or the traffic lights
+        (``sumo.tls``), as it would ask a live SUMO bridge: re-send the newest one replayed so far of
+        each recorded source, byte for byte."""
+        items = [item for (topic, _), item in self.latest.items() if topic == req.what.encode()]
+        if not items:
             return
-        for item in list(self.latest_ids.values()):
+        for item in items:
             self._send(item)
         self.requests_answered += 1
 

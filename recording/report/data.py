@@ -201,10 +201,10 @@ def _read_streams(d: SessionData) -> None:
                     d.snapshots.skip()
         elif isinstance(msg, p.VehicleIds):
             try:
-                handles, ids, types = p.vehicle_id_table(msg, m.arrays)
+                table = p.vehicle_id_table(msg, m.arrays)
             except ProtocolError:
                 continue  # recorded without its arrays (omit_payloads): the previous table stays
-            d.vehicle_ids = dict(zip(handles, zip(ids, types)))
+            d.vehicle_ids = dict(zip(table.handles, zip(table.ids, table.types)))
         elif isinstance(msg, p.Pose):
             cols = d.poses.setdefault(msg.device, Columns("t_ns", "sample_ns", "x", "y", "z", "qw", "qx", "qy", "qz"))
             cols.add(msg.t_ns, msg.sample_ns, *msg.position, *msg.orientation)

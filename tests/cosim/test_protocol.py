@@ -68,8 +68,8 @@ HOSTILE = [
     ([], "truncated"),
     ([b"tick", b"\xc1"], "malformed"),
     ([b"tick", b"\x92\x01\x02"], "malformed"),
-    ([b"tick", enc({"type": "TICK", "v": 3, "frame": 1})], "unsupported protocol version 3 (this side speaks 4)"),
-    ([b"tick", enc({"type": "TICK", "v": 5, "frame": 1})], "unsupported protocol version 5"),
+    ([b"tick", enc({"type": "TICK", "v": 3, "frame": 1})], "unsupported protocol version 3 (this side speaks 5)"),
+    ([b"tick", enc({"type": "TICK", "v": 6, "frame": 1})], "unsupported protocol version 6"),
     ([b"tick", enc({"type": "TICK", "frame": 1, "sent_ns": 1, "dt_ns": 1, "epoch_ns": 1})], "missing required field `v`"),
     ([b"tick", enc({"type": "NOPE", "v": V})], "unknown or unexpected message type 'NOPE'"),
     ([b"tick", enc({"type": "HELLO", "v": V, "name": "x"})], "unknown or unexpected message type 'HELLO'"),
@@ -152,12 +152,41 @@ def ids_frames(handles, ids, types, version=3):
 def test_vehicle_ids_travel_as_arrays():
     frames = ids_frames([4, 9, 2], ["veh0", "bus_7", "fußgänger.2"], ["passenger", "bus", ""])
     _, msg, arrays = p.bus_decoder().decode(frames)
-    assert [a.name for a in msg.arrays] == ["handles", "ids", "types"]
-    assert [a.dtype for a in msg.arrays] == ["<u4", "|S13", "|S9"]  # 'fußgänger.2' is 13 UTF-8 bytes
-    assert p.vehicle_id_table(msg, arrays) == ([4, 9, 2], ["veh0", "bus_7", "fußgänger.2"], ["passenger", "bus", ""])
+    assert [a.name for a in msg.arrays] == ["handles", "ids", "types", "classes", "size_cm", "color"]
+    assert [a.dtype for a in msg.arrays] == ["<u4", "|S13", "|S9", "|S1", "<f4", "|u1"]  # 'fußgänger.2' is 13 UTF-8 bytes
+    table = p.vehicle_id_table(msg, arrays)
+    assert table[:4] == ([4, 9, 2], ["veh0", "bus_7", "fußgänger.2"], ["passenger", "bus", ""], ["", "", ""])
+    assert table.size_cm.shape == (3, 3) and table.color.shape == (3, 4) and not table.size_cm.any()
     empty = p.bus_decoder().decode(ids_frames([], [], []))
-    assert [a.dtype for a in empty[1].arrays] == ["<u4", "|S1", "|S1"]
-    assert p.vehicle_id_table(empty[1], empty[2]) == ([], [], [])
+    assert [a.dtype for a in empty[1].arrays] == ["<u4", "|S1", "|S1", "|S1", "<f4", "|u1"]
+    assert p.vehicle_id_table(empty[1], empty[2])[:4] == ([], [], [], [])
+
+
+def test_what_each_vehicle_is_travels_with_its_id():
+    arrays = p.vehicle_ids_arrays([1, 2], ["car", "walker"], ["hatchback", "ped"], ["passenger", "pedestrian"],
+                                  [[430.5, 175.0, 151.0], [21.5, 47.8, 172.0]], [[255, 0, 0, 255], [0, 0, 0, 0]])
+    frames = [bytes(f) for f in p.encode(p.TOPIC_VEHICLE_IDS, p.VehicleIds(ids_version=1), arrays)]
+    _, msg, got = p.bus_decoder().decode(frames)
+    table = p.vehicle_id_table(msg, got)
+    assert table.classes == ["passenger", "pedestrian"]
+    assert table.size_cm.tolist() == [[430.5, 175.0, 151.0], [21.5, 47.799999237060547, 172.0]]
+    assert table.color.tolist() == [[255, 0, 0, 255], [0, 0, 0, 0]]
+    with pytest.raises(ProtocolError, match=r"size_cm must be finite numbers of shape \(n, 3\)"):
+        p.vehicle_ids_arrays([1], ["a"], ["t"], ["c"], [[1.0, 2.0]])
+    with pytest.raises(ProtocolError, match=r"color values must lie in \[0, 255\]"):
+        p.vehicle_ids_arrays([1], ["a"], ["t"], ["c"], None, [[0, 0, 256, 0]])
+
+
+def test_traffic_lights_travel_as_arrays_and_are_checked():
+    arrays = p.traffic_lights_arrays(["C", "J7"], ["GGrr", "ryGGg"])
+    frames = [bytes(f) for f in p.encode(p.TOPIC_TRAFFIC_LIGHTS, p.TrafficLights(sim_ns=5, lights_version=3), arrays)]
+    _, msg, got = p.bus_decoder().decode(frames)
+    assert p.traffic_light_table(msg, got) == {"C": "GGrr", "J7": "ryGGg"}
+    bad = _rewrite(frames, lambda s: [s[0], _spec("states", "<u4", [1])], lambda f: [f[0], b"GGrr"])
+    with pytest.raises(ProtocolError, match="TRAFFIC_LIGHTS: array 'states' must be a byte string"):
+        p.bus_decoder().decode(bad)
+    with pytest.raises(ProtocolError, match="2 ids and 1 states"):
+        p.traffic_lights_arrays(["a", "b"], ["G"])
 
 
 def test_a_city_scale_id_table_fits_the_protocol():
@@ -168,7 +197,7 @@ def test_a_city_scale_id_table_fits_the_protocol():
     assert len(frames[1]) < 1024  # the header only describes the arrays
     _, msg, arrays = p.bus_decoder().decode(frames)
     assert msg.arrays[1].dtype == "|S249"  # 7 ASCII + 121 two-byte characters
-    handles, got_ids, got_types = p.vehicle_id_table(msg, arrays)
+    handles, got_ids, got_types, *_ = p.vehicle_id_table(msg, arrays)
     assert handles == list(range(0, 3 * n, 3)) and got_types == types
     assert got_ids == [i[:p.NAME_LIMIT] for i in ids]
 
@@ -176,7 +205,7 @@ def test_a_city_scale_id_table_fits_the_protocol():
 def test_vehicle_ids_arrays_refuses_what_cannot_travel():
     with pytest.raises(ProtocolError, match="NUL"):
         p.vehicle_ids_arrays([1], ["a\0b"], ["car"])
-    with pytest.raises(ProtocolError, match="1 handles, 2 ids and 1 types"):
+    with pytest.raises(ProtocolError, match="columns of different lengths: .'handles': 1, 'ids': 2, 'types': 1"):
         p.vehicle_ids_arrays([1], ["a", "b"], ["car"])
     with pytest.raises(ProtocolError, match="outside"):
         p.vehicle_ids_arrays([-1], ["a"], ["car"])
@@ -201,23 +230,27 @@ GOOD = ids_frames([0, 1, 5], ["veh0", "bus_7", "ped"], ["passenger", "bus", "bic
 HOSTILE_IDS = [
     (_rewrite(GOOD, lambda s: s[:2], lambda f: f[:2]), "missing array 'types'"),
     (_rewrite(GOOD, lambda s: [], lambda f: []), "missing array 'handles'"),
-    (_rewrite(GOOD, lambda s: [s[0], s[2], s[1]], lambda f: [f[0], f[2], f[1]]), "in this order"),
+    (_rewrite(GOOD, lambda s: [s[0], s[2], s[1], *s[3:]], lambda f: [f[0], f[2], f[1], *f[3:]]), "in this order"),
     (_rewrite(GOOD, lambda s: [*s, _spec("extra", "<u4", [3])], lambda f: [*f, f[0]]), "unexpected array 'extra'"),
     (_rewrite(GOOD, lambda s: [_spec("handles", "<i4", [3]), *s[1:]]), "'handles' must be <u4, got <i4"),
-    (_rewrite(GOOD, lambda s: [s[0], _spec("ids", "<u4", [1]), s[2]], lambda f: [f[0], b"veh0", f[2]]),
+    (_rewrite(GOOD, lambda s: [s[0], _spec("ids", "<u4", [1]), *s[2:]], lambda f: [f[0], b"veh0", *f[2:]]),
      "'ids' must be a byte string |S<w>, got <u4"),
-    (_rewrite(GOOD, lambda s: [s[0], _spec("ids", "|S5", [3, 1]), s[2]]), "'ids' must be one-dimensional"),
-    (_rewrite(GOOD, lambda s: [s[0], s[1], _spec("types", "|S9", [2])], lambda f: [f[0], f[1], f[2][:18]]),
-     "lengths differ: handles 3, ids 3, types 2"),
-    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"b\xffs_7" + b"ped\0\0", f[2]]), "ids[1] is not valid UTF-8"),
-    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"\xc3\0\0\0\0" + b"ped\0\0", f[2]]),
+    (_rewrite(GOOD, lambda s: [s[0], _spec("ids", "|S5", [3, 1]), *s[2:]]), "'ids' must be one-dimensional"),
+    (_rewrite(GOOD, lambda s: [s[0], s[1], _spec("types", "|S9", [2]), *s[3:]], lambda f: [f[0], f[1], f[2][:18], *f[3:]]),
+     "lengths differ: handles 3, ids 3, types 2, classes 3, size_cm 3, color 3"),
+    (_rewrite(GOOD, lambda s: [*s[:4], _spec("size_cm", "<f4", [3, 2]), s[5]], lambda f: [*f[:4], f[4][:24], f[5]]),
+     "'size_cm' must be of shape (n, 3)"),
+    (_rewrite(GOOD, lambda s: [*s[:5], _spec("color", "<u4", [3, 4])], lambda f: [*f[:5], f[5] * 4]),
+     "'color' must be |u1, got <u4"),
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"b\xffs_7" + b"ped\0\0", *f[2:]]), "ids[1] is not valid UTF-8"),
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"\xc3\0\0\0\0" + b"ped\0\0", *f[2:]]),
      "ids[1] is not valid UTF-8"),  # a sequence cut by the padding
-    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"bus_\xc3" + b"\xa9ed\0\0", f[2]]),
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"bus_\xc3" + b"\xa9ed\0\0", *f[2:]]),
      "ids[1] is not valid UTF-8"),  # ... or by the end of the field
-    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"\xc0\xafs_7" + b"ped\0\0", f[2]]),
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"\xc0\xafs_7" + b"ped\0\0", *f[2:]]),
      "ids[1] is not valid UTF-8"),  # an overlong '/'
-    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"b\0s_7" + b"ped\0\0", f[2]]), "ids[1] contains a NUL"),
-    (_rewrite(GOOD, payload=lambda f: [f[0], f[1], b"\0assenger" + f[2][9:]]), "types[0] contains a NUL"),
+    (_rewrite(GOOD, payload=lambda f: [f[0], b"veh0\0" + b"b\0s_7" + b"ped\0\0", *f[2:]]), "ids[1] contains a NUL"),
+    (_rewrite(GOOD, payload=lambda f: [f[0], f[1], b"\0assenger" + f[2][9:], *f[3:]]), "types[0] contains a NUL"),
 ]
 
 
@@ -236,10 +269,12 @@ def test_vehicle_id_table_checks_what_it_is_given():
     with pytest.raises(ProtocolError, match="not a VEHICLE_IDS"):
         p.vehicle_id_table(p.Request(what="x"), arrays)
     long = np.array([b"x" * 129], dtype="|S129")
+    rest = {"size_cm": np.zeros((1, 3), "<f4"), "color": np.zeros((1, 4), "|u1")}
     with pytest.raises(ProtocolError, match=r"ids\[0\] is longer than 128 characters"):
-        p.vehicle_id_table(msg, {"handles": np.zeros(1, "<u4"), "ids": long, "types": long})
+        p.vehicle_id_table(msg, {"handles": np.zeros(1, "<u4"), "ids": long, "types": long, "classes": long, **rest})
     ok = np.array(["é".encode() * 128], dtype="|S256")  # 128 characters in 256 bytes
-    assert p.vehicle_id_table(msg, {"handles": np.zeros(1, "<u4"), "ids": ok, "types": ok})[1] == ["é" * 128]
+    assert p.vehicle_id_table(msg, {"handles": np.zeros(1, "<u4"), "ids": ok, "types": ok, "classes": ok,
+                                    **rest})[1] == ["é" * 128]
 
 
 def test_the_version_is_required_and_field_order_is_free():

@@ -23,6 +23,9 @@ class IdsTable:
     handles: list[int]
     ids: list[str]
     types: list[str]
+    classes: list[str]
+    size_cm: np.ndarray
+    color: np.ndarray
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Capture:
     frames: list[tuple[int, int, dict[str, np.ndarray]]] = field(default_factory=list)  # frame, sim_ns, table
     ids: list[IdsTable] = field(default_factory=list)
     events: list[p.Event] = field(default_factory=list)
+    lights: list[tuple[p.TrafficLights, dict[str, str]]] = field(default_factory=list)
     table_mismatches: int = 0  # frames whose handles are not exactly the id table in force
     decoder: p.Decoder = field(default_factory=p.bus_decoder)
 
@@ -45,6 +49,8 @@ class Capture:
             self.ids.append(IdsTable(msg.ids_version, *p.vehicle_id_table(msg, arrays)))
         elif isinstance(msg, p.Event):
             self.events.append(msg)
+        elif isinstance(msg, p.TrafficLights):
+            self.lights.append((msg, p.traffic_light_table(msg, arrays)))
 
 
 def run_bridge(frames: int, lockstep: bool = True, **settings: object) -> tuple[Capture, dict]:

@@ -20,15 +20,18 @@ def trace(tmp_path: Path, steps: int = 5, name: str = "t.xml.gz") -> Path:
         for v in range(k + 1):  # one more vehicle every step; the first steps carry acceleration
             acc = f' acceleration="{-0.5 * v:.2f}"' if k < 2 else ""
             body.append(f'<vehicle id="v&amp;{v}" x="{v + k:.2f}" y="{2 * v:.2f}" angle="{10 * v}" speed="{k}"'
-                        f' type="{"bus" if v % 2 else "car"}"{acc}/>')
-        body.append('<person id="p" x="0" y="0" angle="0" speed="1"/></timestep>')
+                        f' type="{"bus" if v % 2 else "car"}"{acc} signals="{8 * v}"/>')
+        # a person before the vehicles in the file, named like one of them (SUMO keeps the two apart)
+        body.insert(len(body) - k - 1, '<person id="v&amp;0" x="0" y="0" angle="0" speed="1"/>')
+        body.append('</timestep>')
     path = tmp_path / name
     path.write_bytes(gzip.compress(("".join(body) + "</fcd-export>").encode()))
     return path
 
 
 def same(a, b):
-    assert (a.sim_ns, a.ids, a.types) == (b.sim_ns, b.ids, b.types)
+    assert (a.sim_ns, a.ids, a.types, a.persons, a.classes) == (b.sim_ns, b.ids, b.types, b.persons, b.classes)
+    assert np.array_equal(a.signals, b.signals)
     for k in ("x", "y", "z", "angle", "speed", "slope"):
         assert np.array_equal(getattr(a, k), getattr(b, k)), k
     assert (a.accel is None) == (b.accel is None) and (a.accel is None or np.array_equal(a.accel, b.accel))
@@ -36,10 +39,11 @@ def same(a, b):
 
 def test_columns_match_the_trace(tmp_path):
     snaps = list(read_fcd(trace(tmp_path)))
-    assert [len(s) for s in snaps] == [1, 2, 3, 4, 5]  # persons ignored
-    assert snaps[1].ids == ["v&0", "v&1"] and snaps[1].types == ["car", "bus"]
-    assert snaps[1].accel.tolist() == [0.0, -0.5] and snaps[2].accel is None
-    assert snaps[4].x.tolist() == [4.0, 5.0, 6.0, 7.0, 8.0] and snaps[3].sim_ns == 300_000_000
+    assert [len(s) for s in snaps] == [2, 3, 4, 5, 6] and [s.persons for s in snaps] == [1] * 5  # persons last
+    assert snaps[1].ids == ["v&0", "v&1", "v&0"] and snaps[1].types == ["car", "bus", ""]
+    assert snaps[1].classes == ["", "", "pedestrian"] and snaps[1].signals.tolist() == [0, 8, 0]
+    assert snaps[1].accel.tolist() == [0.0, -0.5, 0.0] and snaps[2].accel is None
+    assert snaps[4].x.tolist() == [4.0, 5.0, 6.0, 7.0, 8.0, 0.0] and snaps[3].sim_ns == 300_000_000
 
 
 def test_built_then_hit_gives_the_same_columns(tmp_path):

@@ -92,7 +92,7 @@ def test_segment_round_trip_and_the_id_table_arrays_go_on_the_bus_as_built():
             continue
         tables += 1
         built = seg.table.arrays
-        assert list(back.table.arrays) == list(built) == ["handles", "ids", "types"]
+        assert list(back.table.arrays) == list(built) == list(p.VEHICLE_ID_ARRAYS)
         for k, a in built.items():
             assert back.table.arrays[k].dtype == a.dtype
             np.testing.assert_array_equal(back.table.arrays[k], a)
@@ -101,7 +101,7 @@ def test_segment_round_trip_and_the_id_table_arrays_go_on_the_bus_as_built():
                                            back.table.arrays)]
         assert sent[2:] == [a.tobytes() for a in built.values()]
         _, msg, arrays = p.bus_decoder().decode(sent)
-        handles, ids, types = p.vehicle_id_table(msg, arrays)
+        handles, ids, types, *_ = p.vehicle_id_table(msg, arrays)
         assert handles == seg.handles.tolist() and types == ["car"] * len(seg)
         assert len(set(ids)) == len(ids) and all(i.startswith("veh") and len(i) <= p.NAME_LIMIT for i in ids)
         assert [i for i in ids if i.startswith("veh3x")] in ([], ["veh3" + "x" * 124])  # clipped to 128 characters
@@ -122,13 +122,13 @@ def test_malformed_segments_are_rejected():
     n = len(seg)
 
     def shorter(pairs, names):  # the arrays `names` with their last row cut off
-        return [(p.ArraySpec(name=s.name, dtype=s.dtype, shape=[n - 1]), f[:len(f) * (n - 1) // n])
+        return [(p.ArraySpec(name=s.name, dtype=s.dtype, shape=[n - 1, *s.shape[1:]]), f[:len(f) * (n - 1) // n])
                 if s.name in names else (s, f) for s, f in pairs]
     with pytest.raises(ProtocolError, match="id table: .*lengths differ"):
         pipe.decode_to_bridge(_rewrite_segment(frames, lambda pairs: shorter(pairs, {"table.ids"})))
     with pytest.raises(ProtocolError, match="id table: .*missing array 'types'"):
         pipe.decode_to_bridge(_rewrite_segment(frames, lambda pairs: [x for x in pairs if x[0].name != "table.types"]))
-    all_three = {"table.handles", "table.ids", "table.types"}  # consistent, but not the segment's vehicles
+    all_three = {"table." + k for k in p.VEHICLE_ID_ARRAYS}  # consistent, but not the segment's vehicles
     with pytest.raises(ProtocolError, match=f"id table of {n - 1} vehicles for {n}"):
         pipe.decode_to_bridge(_rewrite_segment(frames, lambda pairs: shorter(pairs, all_three)))
     header = pipe._to_bridge.decode(frames[0])

@@ -34,6 +34,7 @@ TL_CURRENT_PHASE, TL_RED_YELLOW_GREEN_STATE = 0x28, 0x20
 # read once, when it departs.
 VEHICLE_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_SIGNALS)
 PERSON_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE)
+SUMO_DEFAULT_COLOR = (255, 255, 0, 255)  # what getColor reports for a vehicle or person given no colour of its own
 
 
 def without_output_prefix(args: list[str]) -> list[str]:
@@ -169,7 +170,14 @@ class SumoSource:
         v.subscribe(vid, VEHICLE_VARS)
         self._types[vid] = v.getTypeID(vid)
         self._what[vid] = (v.getVehicleClass(vid), (v.getLength(vid), v.getWidth(vid), v.getHeight(vid)),
-                           tuple(v.getColor(vid)))
+                           self._color(v.getColor(vid), self._types[vid]))
+
+    def _color(self, own: tuple[int, ...], vtype: str) -> tuple[int, int, int, int]:
+        """The colour SUMO draws by default: the vehicle's (or person's) own, else its type's."""
+        color = tuple(own)
+        if color == SUMO_DEFAULT_COLOR:
+            color = tuple(self.api.vehicletype.getColor(vtype))
+        return color  # type: ignore[return-value]
 
     def _follow_persons(self) -> None:
         """Subscribe persons that appeared (the participant's own excepted); forget those gone."""
@@ -179,9 +187,9 @@ class SumoSource:
             now.discard(self.participant.person)
         for pid in now.difference(known):
             api.subscribe(pid, PERSON_VARS)
-            known[pid] = ("pedestrian", (api.getLength(pid), api.getWidth(pid), api.getHeight(pid)),
-                          tuple(api.getColor(pid)))
             self._types[pid] = api.getTypeID(pid)
+            known[pid] = ("pedestrian", (api.getLength(pid), api.getWidth(pid), api.getHeight(pid)),
+                          self._color(api.getColor(pid), self._types[pid]))
         for pid in set(known).difference(now):
             del known[pid]
 

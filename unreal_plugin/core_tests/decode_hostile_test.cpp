@@ -55,9 +55,9 @@ TEST(DecodeHostile, MalformedMsgpack) {
 }
 
 TEST(DecodeHostile, VersionAndType) {
-  expect_error(dec({"t", header("READY", 3)}), "unsupported protocol version 3 (this side speaks 4)");
-  expect_error(dec({"t", header("READY", 5)}), "unsupported protocol version 5 (this side speaks 4)");
-  expect_error(dec({"t", header("READY", 1)}), "unsupported protocol version 1 (this side speaks 4)");
+  expect_error(dec({"t", header("READY", 4)}), "unsupported protocol version 4 (this side speaks 5)");
+  expect_error(dec({"t", header("READY", 6)}), "unsupported protocol version 6 (this side speaks 5)");
+  expect_error(dec({"t", header("READY", 1)}), "unsupported protocol version 1 (this side speaks 5)");
   expect_error(dec({"t", header("NOPE", kV)}), "unknown or unexpected message type 'NOPE'");
   expect_error(dec({"t", header("READY", kV)}, Channel::kBus), "unexpected message type 'READY' on this channel");
   expect_error(dec({"t", header("TICK", kV)}, Channel::kControlRequest), "unexpected message type 'TICK'");
@@ -272,18 +272,25 @@ TEST(DecodeHostile, VehicleIdsArraysMustBeTheTable) {
   EXPECT_EQ(table.value().ids_version, 3);
 
   const auto g = good_ids();
+  const auto but = [&](size_t k, cosim::Array a) {  // the good table with array k replaced
+    auto out = good_ids();
+    out[k] = std::move(a);
+    return out;
+  };
   expect_error(ids_msg({g[0], g[1]}), "VEHICLE_IDS: missing array 'types'");
   expect_error(ids_msg({}), "VEHICLE_IDS: missing array 'handles'");
-  expect_error(ids_msg({g[0], g[2], g[1]}), "in this order");
-  expect_error(ids_msg({g[0], g[1], g[2], raw_array("extra", "<u4", {1}, std::string(4, '\0'))}),
+  expect_error(ids_msg({g[0], g[2], g[1], g[3], g[4], g[5]}), "in this order");
+  expect_error(ids_msg({g[0], g[1], g[2], g[3], g[4], g[5], raw_array("extra", "<u4", {1}, std::string(4, '\0'))}),
                "VEHICLE_IDS: unexpected array 'extra'");
-  expect_error(ids_msg({raw_array("handles", "<i4", {3}, std::string(12, '\0')), g[1], g[2]}),
-               "'handles' must be <u4, got <i4");
-  expect_error(ids_msg({g[0], raw_array("ids", "<u4", {1}, "veh0"), g[2]}), "'ids' must be a byte string |S<w>, got <u4");
-  expect_error(ids_msg({g[0], raw_array("ids", "|S5", {3, 1}, std::string("veh0\0bus_7ped\0\0", 15)), g[2]}),
+  expect_error(ids_msg(but(0, raw_array("handles", "<i4", {3}, std::string(12, '\0')))), "'handles' must be <u4, got <i4");
+  expect_error(ids_msg(but(1, raw_array("ids", "<u4", {1}, "veh0"))), "'ids' must be a byte string |S<w>, got <u4");
+  expect_error(ids_msg(but(1, raw_array("ids", "|S5", {3, 1}, std::string("veh0\0bus_7ped\0\0", 15)))),
                "'ids' must be one-dimensional");
-  expect_error(ids_msg({g[0], g[1], raw_array("types", "|S9", {2}, std::string(18, 'x'))}),
-               "array lengths differ: handles 3, ids 3, types 2");
+  expect_error(ids_msg(but(2, raw_array("types", "|S9", {2}, std::string(18, 'x')))),
+               "array lengths differ: handles 3, ids 3, types 2, classes 3, size_cm 3, color 3");
+  expect_error(ids_msg(but(4, raw_array("size_cm", "<f4", {3, 2}, std::string(24, '\0')))),
+               "'size_cm' must be of shape (n, 3)");
+  expect_error(ids_msg(but(5, raw_array("color", "<u4", {3, 4}, std::string(48, '\0')))), "'color' must be |u1, got <u4");
   expect_error(ids_msg(with_ids(std::string("veh0\0b\xffs_7ped\0\0", 15))), "VEHICLE_IDS: ids[1] is not valid UTF-8");
   expect_error(ids_msg(with_ids(std::string("veh0\0\xc3\0\0\0\0ped\0\0", 15))), "ids[1] is not valid UTF-8");  // cut by padding
   expect_error(ids_msg(with_ids(std::string("veh0\0bus_\xc3\xa9" "ed\0\0", 15))), "ids[1] is not valid UTF-8");  // by the field
@@ -297,9 +304,9 @@ TEST(DecodeHostile, VehicleIdsArraysMustBeTheTable) {
   expect_error(ids_msg(long_name), "VEHICLE_IDS: ids[0] is longer than 128 characters");
 
   // parse_vehicle_ids checks a hand-built message the same way
-  cosim::Decoded hand{"sumo.ids", m, {g[0], g[1]}};
+  cosim::Decoded hand{"sumo.ids", m, {g[0], g[1], g[2], g[3], g[4]}};
   EXPECT_FALSE(cosim::parse_vehicle_ids(hand));
-  hand.arrays.push_back(g[2]);
+  hand.arrays.push_back(g[5]);
   EXPECT_TRUE(cosim::parse_vehicle_ids(hand));
   hand.arrays[2].bytes.pop_back();
   EXPECT_FALSE(cosim::parse_vehicle_ids(hand));

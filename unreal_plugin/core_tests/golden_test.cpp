@@ -106,6 +106,8 @@ double element(const cosim::Array& a, size_t i) {
     std::memcpy(&v, p + i * sizeof v, sizeof v);
     return static_cast<double>(v);
   };
+  if (d == "|u1") return get(uint8_t{});
+  if (d == "<u2") return get(uint16_t{});
   if (d == "<u4") return get(uint32_t{});
   if (d == "<i4") return get(int32_t{});
   if (d == "<f4") return get(float{});
@@ -154,10 +156,10 @@ TEST_F(Golden, ManifestCoversEveryMessageType) {
     const char* tags[] = {"HELLO", "READY", "ACK", "PROBE", "HEARTBEAT", "BYE", "WELCOME", "REJECT",
                           "PROBE_REPLY", "ERROR", "TICK", "START", "END", "STATUS", "CLIENT", "VEHICLES",
                           "VEHICLE_IDS", "EVENT", "POSE", "RESIDUALS", "ASSET", "AUDIO_ONSET", "FRAME_REPORT",
-                          "REQUEST"};
+                          "REQUEST", "TRAFFIC_LIGHTS"};
     EXPECT_NE(std::find(seen.begin(), seen.end(), tags[i]), seen.end()) << tags[i] << " has no golden vector";
   }
-  EXPECT_EQ(std::variant_size_v<cosim::Message>, 24u);
+  EXPECT_EQ(std::variant_size_v<cosim::Message>, 25u);
 }
 
 TEST_F(Golden, DecodeMatchesManifestAndReencodesBytewise) {
@@ -296,7 +298,9 @@ TEST_F(Golden, EncodeFromScratchMatchesGoldenVehicleIds) {
   m.src = "golden";
   m.ids_version = 3;
   auto arrays = cosim::vehicle_ids_arrays({0, 1, 5}, {"veh0", "bus_7", "fu\xc3\x9f" "g\xc3\xa4nger.2"},
-                                          {"passenger", "bus", "bicycle"});
+                                          {"passenger", "bus", "ped_walker"}, {"passenger", "bus", "pedestrian"},
+                                          {{450.0f, 180.0f, 150.0f}, {1200.0f, 250.0f, 340.0f}, {21.5f, 47.8f, 172.0f}},
+                                          {{255, 255, 0, 255}, {0, 128, 255, 255}, {0, 0, 0, 0}});
   ASSERT_TRUE(arrays) << arrays.error();
   auto encoded = cosim::encode(cosim::topic::kVehicleIds, m, arrays.value());
   ASSERT_TRUE(encoded) << encoded.error();
@@ -308,6 +312,32 @@ TEST_F(Golden, EncodeFromScratchMatchesGoldenVehicleIds) {
   ASSERT_TRUE(table) << table.error();
   EXPECT_EQ(table.value().ids[2], "fu\xc3\x9f" "g\xc3\xa4nger.2");
   EXPECT_EQ(table.value().types[0], "passenger");
+  EXPECT_EQ(table.value().classes[2], "pedestrian");
+  EXPECT_EQ(table.value().size_cm[1][0], 1200.0f);
+  EXPECT_EQ(table.value().color[1][2], 255);
+}
+
+TEST_F(Golden, EncodeFromScratchMatchesGoldenTrafficLights) {
+  cosim::TrafficLights m;
+  m.frame = 1234;
+  m.t_ns = 13711111111;
+  m.src = "golden";
+  m.sim_ns = 123400000000;
+  m.lights_version = 2;
+  auto arrays = cosim::traffic_lights_arrays({"C", "junction_7"}, {"GGrrrGGrrr", "ryG"});
+  ASSERT_TRUE(arrays) << arrays.error();
+  auto encoded = cosim::encode(cosim::topic::kTrafficLights, m, arrays.value());
+  ASSERT_TRUE(encoded) << encoded.error();
+  const auto frames = unpack_frames(testjson::read_file(kDir + "/traffic_lights.bin"));
+  EXPECT_EQ(encoded.value(), frames);
+  auto decoded = cosim::decode(std::vector<std::string_view>(frames.begin(), frames.end()), cosim::Channel::kBus);
+  ASSERT_TRUE(decoded) << decoded.error();
+  auto table = cosim::parse_traffic_lights(decoded.value());
+  ASSERT_TRUE(table) << table.error();
+  EXPECT_EQ(table.value().ids[1], "junction_7");
+  EXPECT_EQ(table.value().states[0], "GGrrrGGrrr");
+  EXPECT_EQ(table.value().lights_version, 2);
+  EXPECT_FALSE(cosim::traffic_lights_arrays({"a", "b"}, {"G"}));
 }
 
 }  // namespace

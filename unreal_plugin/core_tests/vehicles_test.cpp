@@ -92,10 +92,10 @@ TEST(Vehicles, SceneSpawnsMovesAndDespawns) {
   EXPECT_TRUE(scene.needs_ids());
   EXPECT_TRUE(scene.take_changes().spawned.empty());  // no types yet: nothing to spawn
   auto bad = ids({0, 1});
-  bad.arrays.pop_back();  // no types
+  bad.arrays.pop_back();  // no colours
   const cosim::Outcome refused = scene.apply_ids(bad);
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().find("missing array 'types'"), std::string::npos);
+  EXPECT_NE(refused.error().find("missing array 'color'"), std::string::npos);
   EXPECT_TRUE(scene.needs_ids());  // nothing applied
   ASSERT_TRUE(scene.apply_ids(ids({0, 1})));
   EXPECT_FALSE(scene.needs_ids());
@@ -116,6 +116,27 @@ TEST(Vehicles, SceneSpawnsMovesAndDespawns) {
   // A stale table is ignored.
   ASSERT_TRUE(scene.apply_table(table(50, {7}, {0, 0, 0}, {0}, {0})));
   EXPECT_EQ(scene.size(), 1u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Vehicles, SignalsAndTheBodyCentre) {
+  auto t = table(100, {3}, {1000, 0, 0}, {90}, {0});  // front bumper at X 10 m, heading +Y (south)
+  t.arrays.push_back(arr("signals", "<u2", {1}, std::vector<uint16_t>{8 | 2}));
+  auto rows = cosim::parse_vehicle_table(t);
+  ASSERT_TRUE(rows) << rows.error();
+  EXPECT_EQ(rows.value()[0].signals, 10);  // brake light and left blinker
+  t.arrays.back() = arr("signals", "<u4", {1}, std::vector<uint32_t>{8});
+  EXPECT_FALSE(cosim::parse_vehicle_table(t));  // the wrong dtype is named, not misread
+
+  cosim::VehicleInfo car{"veh3", "car", "passenger", {450.0f, 180.0f, 150.0f}, {0, 0, 0, 0}};
+  const cosim::Vec3 c = cosim::body_centre_cm(rows.value()[0], &car);
+  EXPECT_NEAR(c[0], 1000.0, 1e-9);
+  EXPECT_NEAR(c[1], -225.0, 1e-9);  // half of 4.5 m behind the bumper, against the heading
+  const cosim::Vec3 unknown = cosim::body_centre_cm(rows.value()[0], nullptr);
+  EXPECT_EQ(unknown[1], 0.0);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ class IdsTable:
 @dataclass
 class Capture:
     frames: list[tuple[int, int, dict[str, np.ndarray]]] = field(default_factory=list)  # frame, sim_ns, table
+    vehicle_msgs: list[p.Vehicles] = field(default_factory=list)
     ids: list[IdsTable] = field(default_factory=list)
     events: list[p.Event] = field(default_factory=list)
     lights: list[tuple[p.TrafficLights, dict[str, str]]] = field(default_factory=list)
@@ -42,6 +43,7 @@ class Capture:
         _, msg, arrays = self.decoder.decode([bytes(f) for f in p.encode(topic, msg, arrays)])
         if isinstance(msg, p.Vehicles):
             self.frames.append((msg.frame, msg.sim_ns, {k: np.array(v) for k, v in arrays.items()}))
+            self.vehicle_msgs.append(msg)
             table = self.ids[-1] if self.ids else None
             if table is None or table.ids_version != msg.ids_version or table.handles != arrays["handle"].tolist():
                 self.table_mismatches += 1
@@ -68,3 +70,8 @@ def run_bridge(frames: int, lockstep: bool = True, **settings: object) -> tuple[
     finally:
         stepper.close()
     return cap, section
+
+
+def at_step_times(cap):
+    """Frames whose sim time is (within 1 ns per frame of rounding) a SUMO step time."""
+    return {f: t for f, s, t in cap.frames if f % 9 == 0}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import run_bridge
+from helpers import at_step_times, run_bridge
 
 from cosim.errors import InputFileError
 
@@ -38,11 +38,6 @@ def test_two_seeded_lockstep_runs_are_identical(recorded):
     assert [m.ids for m in first.ids] == [m.ids for m in again.ids]
     assert first.frames[0][1] == 40_000_000_000  # sim_ns of frame 0 = start offset
     assert first.frames[90][1] == 41_000_000_000  # 90 frames at 90 Hz are exactly 1 s of sim (the frame clock)
-
-
-def at_step_times(cap):
-    """Frames whose sim time is (within 1 ns per frame of rounding) a SUMO step time."""
-    return {f: t for f, s, t in cap.frames if f % 9 == 0}
 
 
 @pytest.mark.parametrize("which", ["ours", "sumo_native"])

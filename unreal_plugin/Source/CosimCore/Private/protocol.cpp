@@ -404,7 +404,7 @@ std::string encode_header(const T& m) {
 // --- channels ----------------------------------------------------------------------------------
 
 bool allowed_on(size_t index, Channel channel) {
-  // Indices of Message's alternatives: control requests 0-5, replies 6-9, broadcasts 10-14, bus 15-23.
+  // Indices of Message's alternatives: control requests 0-5, replies 6-9, broadcasts 10-14, bus 15-24.
   switch (channel) {
     // PROBE (3) and PROBE_REPLY (8) travel both ways: the syncserver probes each client's clock too.
     case Channel::kControlRequest: return index <= 5 || index == 8;
@@ -459,9 +459,10 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return out + "]";
 }
 
-// The names of a "|S<w>" column: no NUL before the padding, at most kNameLimit characters, valid
+// The names of a "|S<w>" column: no NUL before the padding, at most `limit` characters, valid
 // UTF-8, checked in that order over the whole column (as protocol.py does); `out` gets them unpadded.
-std::string check_names(const Array& a, const char* what, std::vector<std::string>* out) {
+std::string check_names(const char* msg, const Array& a, const std::string& what, size_t limit,
+                        std::vector<std::string>* out) {
   const size_t w = string_width(a.spec.dtype);
   const size_t n = a.bytes.size() / w;
   const char* base = reinterpret_cast<const char*>(a.bytes.data());
@@ -471,13 +472,13 @@ std::string check_names(const Array& a, const char* what, std::vector<std::strin
     while (!name.empty() && name.back() == '\0') name.remove_suffix(1);
     names[i] = name;
   }
-  const auto at = [what](size_t i) { return std::string("VEHICLE_IDS: ") + what + "[" + std::to_string(i) + "] "; };
+  const auto at = [&](size_t i) { return std::string(msg) + ": " + what + "[" + std::to_string(i) + "] "; };
   for (size_t i = 0; i < n; ++i)
     if (names[i].find('\0') != std::string_view::npos) return at(i) + "contains a NUL byte";
-  for (size_t i = 0; i < n && w > kNameLimit; ++i) {
+  for (size_t i = 0; i < n && w > limit; ++i) {
     size_t starts = 0;  // bytes that start a character
     for (char c : names[i]) starts += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
-    if (starts > kNameLimit) return at(i) + "is longer than " + std::to_string(kNameLimit) + " characters";
+    if (starts > limit) return at(i) + "is longer than " + std::to_string(limit) + " characters";
   }
   size_t chars = 0;
   for (size_t i = 0; i < n; ++i)
@@ -486,43 +487,125 @@ std::string check_names(const Array& a, const char* what, std::vector<std::strin
   return {};
 }
 
-// A VEHICLE_IDS message's arrays: exactly handles "<u4", ids "|S<w>", types "|S<w>", in that order,
-// one-dimensional, of one length, with valid names. Fills `out` (when given).
-std::string check_vehicle_ids(const Decoded& d, VehicleIdTable* out) {
-  static const char* const kNames[3] = {"handles", "ids", "types"};
-  for (const char* name : kNames)
-    if (d.find(name) == nullptr) return std::string("VEHICLE_IDS: missing array '") + name + "'";
-  for (const auto& a : d.arrays)
-    if (a.spec.name != kNames[0] && a.spec.name != kNames[1] && a.spec.name != kNames[2])
-      return "VEHICLE_IDS: unexpected array '" + a.spec.name + "'";
-  if (d.arrays.size() != 3 || d.arrays[0].spec.name != kNames[0] || d.arrays[1].spec.name != kNames[1] ||
-      d.arrays[2].spec.name != kNames[2])
-    return "VEHICLE_IDS: arrays must be handles, ids, types in this order";
-  if (d.arrays[0].spec.dtype != "<u4") return "VEHICLE_IDS: array 'handles' must be <u4, got " + d.arrays[0].spec.dtype;
-  for (size_t k = 1; k < 3; ++k)
-    if (string_width(d.arrays[k].spec.dtype) == 0)
-      return std::string("VEHICLE_IDS: array '") + kNames[k] + "' must be a byte string |S<w>, got " +
-             d.arrays[k].spec.dtype;
-  for (size_t k = 0; k < 3; ++k) {
+// One column of a table message: its array's name, and its numeric dtype and row width (0: one
+// value per row), or an empty dtype for names ("|S<w>") of at most `limit` characters.
+struct Column {
+  const char* name;
+  const char* dtype;
+  int64_t width;
+  size_t limit;
+};
+
+// Exactly `columns`' arrays in that order, each of its dtype and shape, all of one length, with
+// valid names (as protocol.py's _check_columns).
+std::string check_columns(const char* msg, const Decoded& d, const std::vector<Column>& columns) {
+  const std::string m(msg);
+  for (const auto& c : columns)
+    if (d.find(c.name) == nullptr) return m + ": missing array '" + c.name + "'";
+  for (const auto& a : d.arrays) {
+    bool known = false;
+    for (const auto& c : columns) known = known || a.spec.name == c.name;
+    if (!known) return m + ": unexpected array '" + a.spec.name + "'";
+  }
+  std::string order;
+  for (const auto& c : columns) order += (order.empty() ? "" : ", ") + std::string(c.name);
+  if (d.arrays.size() != columns.size()) return m + ": arrays must be " + order + " in this order";
+  for (size_t k = 0; k < columns.size(); ++k)
+    if (d.arrays[k].spec.name != columns[k].name) return m + ": arrays must be " + order + " in this order";
+  for (size_t k = 0; k < columns.size(); ++k) {
+    const Column& c = columns[k];
     const ArraySpec& spec = d.arrays[k].spec;
-    if (spec.shape.size() != 1)
-      return std::string("VEHICLE_IDS: array '") + kNames[k] + "' must be one-dimensional, got shape " +
-             shape_text(spec.shape);
-    if (spec.shape[0] < 0 || d.arrays[k].bytes.size() != static_cast<size_t>(spec.shape[0]) * dtype_size(spec.dtype))
-      return std::string("VEHICLE_IDS: array '") + kNames[k] + "': " + std::to_string(d.arrays[k].bytes.size()) +
-             " bytes do not match its shape";
+    const std::string at = m + ": array '" + c.name + "'";
+    if (*c.dtype == '\0' && string_width(spec.dtype) == 0)
+      return at + " must be a byte string |S<w>, got " + spec.dtype;
+    if (*c.dtype != '\0' && spec.dtype != c.dtype) return at + " must be " + c.dtype + ", got " + spec.dtype;
+    const bool shaped = c.width == 0 ? spec.shape.size() == 1 : spec.shape.size() == 2 && spec.shape[1] == c.width;
+    if (!shaped)
+      return at + (c.width == 0 ? " must be one-dimensional" : " must be of shape (n, " + std::to_string(c.width) + ")") +
+             ", got shape " + shape_text(spec.shape);
+    const int64_t cells = spec.shape[0] * (c.width == 0 ? 1 : c.width);
+    if (spec.shape[0] < 0 || d.arrays[k].bytes.size() != static_cast<size_t>(cells) * dtype_size(spec.dtype))
+      return at + ": " + std::to_string(d.arrays[k].bytes.size()) + " bytes do not match its shape";
   }
   const int64_t n = d.arrays[0].spec.shape[0];
-  if (d.arrays[1].spec.shape[0] != n || d.arrays[2].spec.shape[0] != n)
-    return "VEHICLE_IDS: array lengths differ: handles " + std::to_string(n) + ", ids " +
-           std::to_string(d.arrays[1].spec.shape[0]) + ", types " + std::to_string(d.arrays[2].spec.shape[0]);
-  std::string err = check_names(d.arrays[1], "ids", out ? &out->ids : nullptr);
-  if (err.empty()) err = check_names(d.arrays[2], "types", out ? &out->types : nullptr);
-  if (err.empty() && out != nullptr) {
-    out->handles.resize(static_cast<size_t>(n));
-    if (n > 0) std::memcpy(out->handles.data(), d.arrays[0].bytes.data(), 4 * static_cast<size_t>(n));
+  for (const auto& a : d.arrays)
+    if (a.spec.shape[0] != n) {
+      std::string lengths;
+      for (const auto& b : d.arrays) lengths += (lengths.empty() ? "" : ", ") + b.spec.name + " " + std::to_string(b.spec.shape[0]);
+      return m + ": array lengths differ: " + lengths;
+    }
+  for (size_t k = 0; k < columns.size(); ++k)
+    if (*columns[k].dtype == '\0') {
+      std::string err = check_names(msg, d.arrays[k], columns[k].name, columns[k].limit, nullptr);
+      if (!err.empty()) return err;
+    }
+  return {};
+}
+
+const std::vector<Column>& id_columns() {
+  static const std::vector<Column> kColumns = {{"handles", "<u4", 0, 0},      {"ids", "", 0, kNameLimit},
+                                               {"types", "", 0, kNameLimit},  {"classes", "", 0, kNameLimit},
+                                               {"size_cm", "<f4", 3, 0},      {"color", "|u1", 4, 0}};
+  return kColumns;
+}
+
+const std::vector<Column>& light_columns() {
+  static const std::vector<Column> kColumns = {{"ids", "", 0, kNameLimit}, {"states", "", 0, kStateLimit}};
+  return kColumns;
+}
+
+// A VEHICLE_IDS message's arrays (id_columns). Fills `out` (when given).
+std::string check_vehicle_ids(const Decoded& d, VehicleIdTable* out) {
+  std::string err = check_columns("VEHICLE_IDS", d, id_columns());
+  if (!err.empty() || out == nullptr) return err;
+  const auto n = static_cast<size_t>(d.arrays[0].spec.shape[0]);
+  out->handles.resize(n);
+  out->size_cm.resize(n);
+  out->color.resize(n);
+  if (n > 0) {
+    std::memcpy(out->handles.data(), d.arrays[0].bytes.data(), 4 * n);  // little-endian targets
+    std::memcpy(out->size_cm.data(), d.arrays[4].bytes.data(), 12 * n);
+    std::memcpy(out->color.data(), d.arrays[5].bytes.data(), 4 * n);
   }
-  return err;
+  check_names("VEHICLE_IDS", d.arrays[1], "ids", kNameLimit, &out->ids);
+  check_names("VEHICLE_IDS", d.arrays[2], "types", kNameLimit, &out->types);
+  check_names("VEHICLE_IDS", d.arrays[3], "classes", kNameLimit, &out->classes);
+  return {};
+}
+
+std::string check_traffic_lights(const Decoded& d, TrafficLightTable* out) {
+  std::string err = check_columns("TRAFFIC_LIGHTS", d, light_columns());
+  if (!err.empty() || out == nullptr) return err;
+  check_names("TRAFFIC_LIGHTS", d.arrays[0], "ids", kNameLimit, &out->ids);
+  check_names("TRAFFIC_LIGHTS", d.arrays[1], "states", kStateLimit, &out->states);
+  return {};
+}
+
+// A "|S<w>" column of `names` clipped to `limit` characters; a NUL or invalid UTF-8 is an error.
+Result<Array> name_array(const char* msg, const char* what, const std::vector<std::string>& names, size_t limit) {
+  std::vector<std::string_view> kept_names;
+  kept_names.reserve(names.size());
+  size_t width = 1;
+  for (const auto& name : names) {
+    size_t chars = 0;
+    if (name.find('\0') != std::string::npos)
+      return Result<Array>::fail(std::string(msg) + ": a name in " + what + " contains a NUL character");
+    if (!utf8_codepoints(name, chars))
+      return Result<Array>::fail(std::string(msg) + ": a name in " + what + " is not UTF-8");
+    std::string_view kept(name);
+    if (chars > limit) {  // clip to the first `limit` characters
+      size_t end = 0, started = 0;
+      for (; end < name.size(); ++end)  // up to the byte that starts character limit + 1
+        if ((static_cast<unsigned char>(name[end]) & 0xc0) != 0x80 && started++ == limit) break;
+      kept = kept.substr(0, end);
+    }
+    kept_names.push_back(kept);
+    width = std::max(width, kept.size());
+  }
+  const size_t n = names.size();
+  Array a{ArraySpec{what, "|S" + std::to_string(width), {static_cast<int64_t>(n)}}, std::vector<uint8_t>(n * width, 0)};
+  for (size_t i = 0; i < n; ++i) std::memcpy(a.bytes.data() + i * width, kept_names[i].data(), kept_names[i].size());
+  return a;
 }
 
 }  // namespace
@@ -660,51 +743,84 @@ Result<Decoded> decode(const std::vector<std::string_view>& frames, Channel chan
     if (out.find(spec.name)) return R::fail("array '" + spec.name + "' appears twice");
     out.arrays.push_back(Array{spec, std::vector<uint8_t>(frame.begin(), frame.end())});
   }
-  if (std::holds_alternative<VehicleIds>(out.msg)) {
-    err = check_vehicle_ids(out, nullptr);
-    if (!err.empty()) return R::fail(err);
-  }
+  if (std::holds_alternative<VehicleIds>(out.msg)) err = check_vehicle_ids(out, nullptr);
+  if (std::holds_alternative<TrafficLights>(out.msg)) err = check_traffic_lights(out, nullptr);
+  if (!err.empty()) return R::fail(err);
   return out;
 }
 
 // --- the vehicle id table ----------------------------------------------------------------------
 
 Result<std::vector<Array>> vehicle_ids_arrays(const std::vector<uint32_t>& handles, const std::vector<std::string>& ids,
-                                              const std::vector<std::string>& types) {
+                                              const std::vector<std::string>& types,
+                                              const std::vector<std::string>& classes,
+                                              const std::vector<std::array<float, 3>>& size_cm,
+                                              const std::vector<std::array<uint8_t, 4>>& color) {
   using R = Result<std::vector<Array>>;
   const size_t n = handles.size();
-  if (ids.size() != n || types.size() != n)
-    return R::fail("VEHICLE_IDS: " + std::to_string(n) + " handles, " + std::to_string(ids.size()) + " ids and " +
-                   std::to_string(types.size()) + " types");
+  const std::vector<std::string> no_classes(classes.empty() ? n : 0);
+  const std::vector<std::array<float, 3>> no_sizes(size_cm.empty() ? n : 0, std::array<float, 3>{});
+  const std::vector<std::array<uint8_t, 4>> no_colors(color.empty() ? n : 0, std::array<uint8_t, 4>{});
+  const auto& cls = classes.empty() ? no_classes : classes;
+  const auto& sizes = size_cm.empty() ? no_sizes : size_cm;
+  const auto& colors = color.empty() ? no_colors : color;
+  if (ids.size() != n || types.size() != n || cls.size() != n || sizes.size() != n || colors.size() != n)
+    return R::fail("VEHICLE_IDS: columns of different lengths: " + std::to_string(n) + " handles, " +
+                   std::to_string(ids.size()) + " ids, " + std::to_string(types.size()) + " types, " +
+                   std::to_string(cls.size()) + " classes, " + std::to_string(sizes.size()) + " sizes, " +
+                   std::to_string(colors.size()) + " colours");
+  for (const auto& row : sizes)
+    for (float v : row)
+      if (!std::isfinite(v)) return R::fail("VEHICLE_IDS: size_cm must be finite numbers");
   std::vector<Array> out;
-  auto h = make_array("handles", "<u4", {static_cast<int64_t>(n)}, handles.data(), 4 * n);  // little-endian targets
+  const auto len = static_cast<int64_t>(n);
+  auto h = make_array("handles", "<u4", {len}, handles.data(), 4 * n);  // little-endian targets
   if (!h) return R::fail(h.error());
   out.push_back(h.take());
-  for (const auto* column : {&ids, &types}) {
-    const char* what = column == &ids ? "ids" : "types";
-    std::vector<std::string_view> names;
-    names.reserve(n);
-    size_t width = 1;
-    for (const auto& name : *column) {
-      size_t chars = 0;
-      if (name.find('\0') != std::string::npos)
-        return R::fail(std::string("VEHICLE_IDS: a name in ") + what + " contains a NUL character");
-      if (!utf8_codepoints(name, chars)) return R::fail(std::string("VEHICLE_IDS: a name in ") + what + " is not UTF-8");
-      std::string_view kept(name);
-      if (chars > kNameLimit) {  // clip to the first kNameLimit characters
-        size_t end = 0, started = 0;
-        for (; end < name.size(); ++end)  // up to the byte that starts character kNameLimit + 1
-          if ((static_cast<unsigned char>(name[end]) & 0xc0) != 0x80 && started++ == kNameLimit) break;
-        kept = kept.substr(0, end);
-      }
-      names.push_back(kept);
-      width = std::max(width, kept.size());
-    }
-    Array a{ArraySpec{what, "|S" + std::to_string(width), {static_cast<int64_t>(n)}}, std::vector<uint8_t>(n * width, 0)};
-    for (size_t i = 0; i < n; ++i) std::memcpy(a.bytes.data() + i * width, names[i].data(), names[i].size());
-    out.push_back(std::move(a));
+  for (const auto& [what, column] : {std::pair<const char*, const std::vector<std::string>*>{"ids", &ids},
+                                     {"types", &types}, {"classes", &cls}}) {
+    auto a = name_array("VEHICLE_IDS", what, *column, kNameLimit);
+    if (!a) return R::fail(a.error());
+    out.push_back(a.take());
   }
+  auto sz = make_array("size_cm", "<f4", {len, 3}, sizes.data(), 12 * n);
+  auto co = make_array("color", "|u1", {len, 4}, colors.data(), 4 * n);
+  if (!sz) return R::fail(sz.error());
+  if (!co) return R::fail(co.error());
+  out.push_back(sz.take());
+  out.push_back(co.take());
   return out;
+}
+
+Result<std::vector<Array>> traffic_lights_arrays(const std::vector<std::string>& ids,
+                                                 const std::vector<std::string>& states) {
+  using R = Result<std::vector<Array>>;
+  if (ids.size() != states.size())
+    return R::fail("TRAFFIC_LIGHTS: " + std::to_string(ids.size()) + " ids and " + std::to_string(states.size()) +
+                   " states");
+  for (const auto& state : states)
+    if (state.size() > kStateLimit)
+      return R::fail("TRAFFIC_LIGHTS: a state is longer than " + std::to_string(kStateLimit) + " characters");
+  auto a = name_array("TRAFFIC_LIGHTS", "ids", ids, kNameLimit);
+  auto b = name_array("TRAFFIC_LIGHTS", "states", states, kStateLimit);
+  if (!a) return R::fail(a.error());
+  if (!b) return R::fail(b.error());
+  std::vector<Array> out;
+  out.push_back(a.take());
+  out.push_back(b.take());
+  return out;
+}
+
+Result<TrafficLightTable> parse_traffic_lights(const Decoded& msg) {
+  const auto* header = std::get_if<TrafficLights>(&msg.msg);
+  if (header == nullptr)
+    return Result<TrafficLightTable>::fail(std::string("not a TRAFFIC_LIGHTS message: ") + type_name(msg.msg));
+  TrafficLightTable table;
+  table.lights_version = header->lights_version;
+  table.sim_ns = header->sim_ns;
+  const std::string err = check_traffic_lights(msg, &table);
+  if (!err.empty()) return Result<TrafficLightTable>::fail(err);
+  return table;
 }
 
 Result<VehicleIdTable> parse_vehicle_ids(const Decoded& msg) {

@@ -46,7 +46,8 @@ Result<std::vector<VehicleState>> parse_vehicle_table(const Decoded& msg) {
   auto yaw = column(msg, "yaw_deg", "<f4", n, 1, true);
   auto speed = column(msg, "speed_cms", "<f4", n, 1, true);
   auto pitch = column(msg, "pitch_deg", "<f4", n, 1, false);
-  for (const auto* c : {&h, &pos, &yaw, &speed, &pitch})
+  auto signals = column(msg, "signals", "<u2", n, 1, false);
+  for (const auto* c : {&h, &pos, &yaw, &speed, &pitch, &signals})
     if (!*c) return R::fail(c->error());
   std::vector<VehicleState> out(n);
   for (size_t i = 0; i < n; ++i) {
@@ -56,6 +57,7 @@ Result<std::vector<VehicleState>> parse_vehicle_table(const Decoded& msg) {
     s.yaw_deg = f32_at(yaw.value(), i);
     s.speed_cms = f32_at(speed.value(), i);
     s.pitch_deg = pitch.value() ? f32_at(pitch.value(), i) : 0.0;
+    if (signals.value()) std::memcpy(&s.signals, signals.value()->bytes.data() + 2 * i, 2);
     const bool finite = std::isfinite(s.yaw_deg) && std::isfinite(s.speed_cms) && std::isfinite(s.pitch_deg) &&
                         std::isfinite(s.position_cm[0]) && std::isfinite(s.position_cm[1]) &&
                         std::isfinite(s.position_cm[2]);
@@ -80,6 +82,15 @@ VehicleState hermite(const VehicleState& a, const VehicleState& b, int64_t span_
   out.yaw_deg = units::wrap180(a.yaw_deg + u * units::wrap180(b.yaw_deg - a.yaw_deg));
   out.pitch_deg = units::wrap180(a.pitch_deg + u * units::wrap180(b.pitch_deg - a.pitch_deg));
   out.speed_cms = a.speed_cms + u * (b.speed_cms - a.speed_cms);
+  out.signals = u < 1 ? a.signals : b.signals;  // as SUMO reported them at the older table, until the newer
+  return out;
+}
+
+Vec3 body_centre_cm(const VehicleState& s, const VehicleInfo* info) {
+  Vec3 out = s.position_cm;
+  if (info == nullptr || !(info->size_cm[0] > 0)) return out;
+  const Vec3 forward = units::velocity_cms(1.0, s.yaw_deg, s.pitch_deg);
+  for (int k = 0; k < 3; ++k) out[k] -= forward[k] * 0.5 * info->size_cm[0];
   return out;
 }
 
@@ -89,7 +100,8 @@ Outcome VehicleScene::apply_ids(const Decoded& ids_msg) {
   VehicleIdTable& table = parsed.value();
   infos_.clear();
   for (size_t i = 0; i < table.handles.size(); ++i)
-    infos_[table.handles[i]] = VehicleInfo{std::move(table.ids[i]), std::move(table.types[i])};
+    infos_[table.handles[i]] = VehicleInfo{std::move(table.ids[i]), std::move(table.types[i]),
+                                           std::move(table.classes[i]), table.size_cm[i], table.color[i]};
   ids_version_ = table.ids_version;
   return Outcome::ok();
 }

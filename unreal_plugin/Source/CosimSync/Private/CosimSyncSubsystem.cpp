@@ -297,8 +297,10 @@ void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 		{
 			continue;
 		}
-		// Already Unreal units and axes (cosim/units.h is the one conversion, done by the bridge).
-		Actor->SetActorLocationAndRotation(FVector(S->position_cm[0], S->position_cm[1], S->position_cm[2]),
+		// Already Unreal units and axes (cosim/units.h is the one conversion, done by the bridge); the
+		// actor's pivot is the body's centre, half its length behind SUMO's front-bumper point.
+		const cosim::Vec3 Centre = cosim::body_centre_cm(*S, State->Vehicles.info(Pair.Key));
+		Actor->SetActorLocationAndRotation(FVector(Centre[0], Centre[1], Centre[2]),
 		                                   FRotator(S->pitch_deg, S->yaw_deg, 0.0));
 	}
 	const int64 Now = State->Receiver->SessionNowNs();

@@ -23,7 +23,7 @@
 
 namespace cosim {
 
-constexpr int64_t kProtocolVersion = 4;
+constexpr int64_t kProtocolVersion = 5;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kMaxPayloadFrames = 16;
 constexpr size_t kMaxMessageBytes = 64u * 1024u * 1024u;
@@ -40,6 +40,7 @@ constexpr std::string_view kTick = "tick";
 constexpr std::string_view kSession = "session";
 constexpr std::string_view kVehicles = "sumo.vehicles";
 constexpr std::string_view kVehicleIds = "sumo.ids";
+constexpr std::string_view kTrafficLights = "sumo.tls";
 constexpr std::string_view kEvents = "events";
 constexpr std::string_view kPose = "pose";
 constexpr std::string_view kResiduals = "refine.residuals";
@@ -300,19 +301,24 @@ COSIM_MESSAGE(ClientEvent, "CLIENT")
 };
 
 // --- data bus --------------------------------------------------------------------------------
+// Everything that moves (vehicles, and persons of class "pedestrian"); lights_version names the
+// TRAFFIC_LIGHTS table in force (0: none).
 COSIM_MESSAGE(Vehicles, "VEHICLES")
   int64_t sim_ns = 0;
   int64_t ids_version = 0;
+  int64_t lights_version = 0;
   std::vector<ArraySpec> arrays;
   template <class S, class V> static void each(S& s, V& v) {
     v("sim_ns", s.sim_ns, Lim::kNone, kRequired);
     v("ids_version", s.ids_version, Lim::kU32, kRequired);
+    v("lights_version", s.lights_version, Lim::kU32, kOptional);
     v("arrays", s.arrays, Lim::kNone, kOptional);
   }
 };
 
-// The table is the payload: arrays handles "<u4" (n), ids and types "|S<w>" (n), in that order
-// (vehicle_ids_arrays builds them, parse_vehicle_ids reads them; decode checks them).
+// The table is the payload: arrays handles "<u4" (n), ids, types and classes "|S<w>" (n),
+// size_cm "<f4" (n, 3) and color "|u1" (n, 4), in that order (vehicle_ids_arrays builds them,
+// parse_vehicle_ids reads them; decode checks them).
 COSIM_MESSAGE(VehicleIds, "VEHICLE_IDS")
   int64_t ids_version = 0;
   std::vector<ArraySpec> arrays;
@@ -427,11 +433,25 @@ COSIM_MESSAGE(Request, "REQUEST")
   template <class S, class V> static void each(S& s, V& v) { v("what", s.what, Lim::kName, kRequired); }
 };
 
+// Every traffic light's state, on change and on request: arrays ids and states "|S<w>" (m), a
+// state being SUMO's signal string, one character per controlled link (traffic_lights_arrays builds
+// them, parse_traffic_lights reads them; decode checks them).
+COSIM_MESSAGE(TrafficLights, "TRAFFIC_LIGHTS")
+  int64_t sim_ns = 0;
+  int64_t lights_version = 0;
+  std::vector<ArraySpec> arrays;
+  template <class S, class V> static void each(S& s, V& v) {
+    v("sim_ns", s.sim_ns, Lim::kNone, kRequired);
+    v("lights_version", s.lights_version, Lim::kU32, kRequired);
+    v("arrays", s.arrays, Lim::kNone, kOptional);
+  }
+};
+
 #undef COSIM_MESSAGE
 
 using Message = std::variant<Hello, Ready, Ack, Probe, Heartbeat, Bye, Welcome, Reject, ProbeReply, Error,
                              Tick, Start, End, Status, ClientEvent, Vehicles, VehicleIds, Event, Pose,
-                             Residuals, Asset, AudioOnset, FrameReport, Request>;
+                             Residuals, Asset, AudioOnset, FrameReport, Request, TrafficLights>;
 
 // Which decoder: the same four directions as protocol.py (plus kAny for tools and tests).
 enum class Channel : uint8_t { kControlRequest, kControlReply, kBroadcast, kBus, kAny };
@@ -470,23 +490,45 @@ COSIMCORE_API Result<std::vector<std::string>> encode(std::string_view topic, Me
 COSIMCORE_API Result<Decoded> decode(const std::vector<std::string_view>& frames, Channel channel,
                                      size_t max_message_bytes = kMaxMessageBytes);
 
-// The vehicle id table of a VEHICLE_IDS message: handle -> (SUMO id, vehicle type), row by row.
+// The vehicle id table of a VEHICLE_IDS message, row by row: handle -> SUMO id, type, class
+// ("passenger", "bus", "pedestrian" for a person, "" unknown), size (length, width, height in cm;
+// 0 unknown) and colour (RGBA; alpha 0: none given).
 struct VehicleIdTable {
   int64_t ids_version = 0;
   std::vector<uint32_t> handles;
   std::vector<std::string> ids;
   std::vector<std::string> types;
+  std::vector<std::string> classes;
+  std::vector<std::array<float, 3>> size_cm;
+  std::vector<std::array<uint8_t, 4>> color;
 };
 
-// The payload of a VEHICLE_IDS: handles "<u4", ids and types "|S<w>" (w = the longest name's UTF-8
-// bytes, at least 1; NUL-padded). Names are clipped to kNameLimit characters; names that are not
-// UTF-8 or contain a NUL, and columns of different lengths, are errors.
+// The payload of a VEHICLE_IDS: handles "<u4", ids, types and classes "|S<w>" (w = the longest
+// name's UTF-8 bytes, at least 1; NUL-padded), size_cm "<f4" (n, 3), color "|u1" (n, 4). Names
+// are clipped to kNameLimit characters; names that are not UTF-8 or contain a NUL, and columns of
+// different lengths, are errors. Left empty, classes are "", sizes and colours 0.
 COSIMCORE_API Result<std::vector<Array>> vehicle_ids_arrays(const std::vector<uint32_t>& handles,
                                                             const std::vector<std::string>& ids,
-                                                            const std::vector<std::string>& types);
+                                                            const std::vector<std::string>& types,
+                                                            const std::vector<std::string>& classes = {},
+                                                            const std::vector<std::array<float, 3>>& size_cm = {},
+                                                            const std::vector<std::array<uint8_t, 4>>& color = {});
 
-// Reads a VEHICLE_IDS message's table; an error names the problem (missing array, wrong dtype, not
-// 1-D, length mismatch, invalid UTF-8, a NUL inside a name, a name over kNameLimit characters).
+// Reads a VEHICLE_IDS message's table; an error names the problem (missing array, wrong dtype or
+// shape, length mismatch, invalid UTF-8, a NUL inside a name, a name over kNameLimit characters).
 COSIMCORE_API Result<VehicleIdTable> parse_vehicle_ids(const Decoded& msg);
+
+// The traffic lights of a TRAFFIC_LIGHTS message: id -> state, row by row.
+struct TrafficLightTable {
+  int64_t lights_version = 0;
+  int64_t sim_ns = 0;
+  std::vector<std::string> ids;
+  std::vector<std::string> states;
+};
+
+constexpr size_t kStateLimit = 512;  // characters of a traffic light's state (one per controlled link)
+COSIMCORE_API Result<std::vector<Array>> traffic_lights_arrays(const std::vector<std::string>& ids,
+                                                               const std::vector<std::string>& states);
+COSIMCORE_API Result<TrafficLightTable> parse_traffic_lights(const Decoded& msg);
 
 }  // namespace cosim

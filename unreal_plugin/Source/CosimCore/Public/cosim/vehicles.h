@@ -3,6 +3,7 @@
 // (tangents = velocity from speed, yaw, pitch), shortest-arc yaw/pitch, linear speed; past the
 // newest table a short straight-line extrapolation, then hold. Times are int64 ns of session time.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -21,16 +22,25 @@ struct VehicleState {
   double yaw_deg = 0;
   double pitch_deg = 0;
   double speed_cms = 0;
+  uint16_t signals = 0;  // SUMO's bits: 1 right blinker, 2 left, 4 emergency blinkers, 8 brake light, ...
 };
 
 // Columns of a VEHICLES message: handle <u4 (n), position_cm <f4 (n,3), yaw_deg <f4 (n),
-// speed_cms <f4 (n), optional pitch_deg <f4 (n). Anything else is an error naming the column.
+// speed_cms <f4 (n), optional pitch_deg <f4 (n) and signals <u2 (n). A column of the wrong dtype or
+// shape is an error naming it.
 COSIMCORE_API Result<std::vector<VehicleState>> parse_vehicle_table(const Decoded& msg);
 
 struct VehicleInfo {
   std::string id;
   std::string type;
+  std::string vclass;                    // "passenger", "bus", "pedestrian" (a person), "" unknown
+  std::array<float, 3> size_cm{};        // length, width, height; 0 unknown
+  std::array<uint8_t, 4> color{};        // RGBA; alpha 0: none given
 };
+
+// The wire's position is SUMO's front-bumper point; the centre of the body is half its length
+// behind it along its heading (and pitch). Without a known length, the bumper point itself.
+COSIMCORE_API Vec3 body_centre_cm(const VehicleState& s, const VehicleInfo* info);
 
 struct VehicleChanges {
   std::vector<uint32_t> spawned;    // now known (state and type), not reported before

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A syncserver client written from docs/protocol.md alone (wire protocol version 4).
+"""A syncserver client written from docs/protocol.md alone (wire protocol version 5; written for 4, whose control messages are the same).
 
 Standard library + pyzmq + msgpack only; no project code (it runs under ``python -I``).
 
@@ -175,7 +175,7 @@ import time
 import msgpack
 import zmq
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 COMMON = ("type", "v", "frame", "t_ns", "src")
 LOST_PROBE_NS = 100_000_000  # "A probe unanswered for 100 ms is lost"
 DEFAULT_SILENCE_S = 4.0  # "two heartbeat_timeout_s (4 s by default)"

@@ -206,6 +206,27 @@ def test_a_vehicle_box_is_centred_behind_the_front_bumper_in_world_metres():
     assert math.isclose(yaw, -math.pi / 2, abs_tol=1e-9)
 
 
+def test_the_scene_takes_sizes_colours_persons_brake_lights_and_traffic_lights_from_the_wire():
+    view = FoxgloveView(scene_hz=0)
+    ids = p.vehicle_ids_arrays([1, 2], ["car", "walker"], ["hatch", "ped"], ["passenger", "pedestrian"],
+                               [[380.0, 160.0, 140.0], [21.5, 47.8, 171.9]], [[255, 0, 0, 255], [0, 0, 0, 0]])
+    list(view.convert(p.TOPIC_VEHICLE_IDS, p.VehicleIds(ids_version=1), ids))
+    arrays = {"handle": np.array([1, 2], "<u4"), "position_cm": np.array([[0, 0, 0], [500, 0, 0]], "<f4"),
+              "yaw_deg": np.array([0.0, 0.0], "<f4"), "signals": np.array([8, 0], "<u2")}
+    [(_, scene)] = list(view.convert(p.TOPIC_VEHICLES, p.Vehicles(sim_ns=0, ids_version=1, t_ns=5), arrays))
+    car, walker = decode_pb(scene).entities
+    body, brake = car.cubes  # the body, sized and coloured as SUMO said, and a red bar across its rear
+    assert (round(body.size.x, 3), round(body.size.y, 3)) == (3.8, 1.6) and body.color.r == 1.0 and body.color.b == 0.0
+    assert brake.color.r == 1.0 and round(brake.pose.position.x, 6) == -3.8
+    assert not walker.cubes and round(walker.cylinders[0].size.z, 3) == 1.719  # a person: a cylinder, typical colour
+    lights = p.traffic_lights_arrays(["C", "J"], ["GGrr", "rrGG"])
+    first = list(view.convert(p.TOPIC_TRAFFIC_LIGHTS, p.TrafficLights(sim_ns=0, lights_version=1), lights))
+    changed = p.traffic_lights_arrays(["C", "J"], ["yyrr", "rrGG"])
+    second = list(view.convert(p.TOPIC_TRAFFIC_LIGHTS, p.TrafficLights(sim_ns=1, lights_version=2), changed))
+    assert [d["id"] for _, d in first] == ["C", "J"]  # every light the first time, then the changed ones
+    assert second == [("/scene/traffic_lights", {"id": "C", "state": "yyrr", "lights_version": 2})]
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_export_tables_read_back_with_pyarrow_one_row_per_message(session, tmp_path, fmt):
     """Counted against the standard MCAP reader and a msgpack library of their own, not our reader."""

@@ -150,7 +150,7 @@ def test_version_mismatch_hello_fails_the_handshake_clearly(write_config, procs,
     sock.send_multipart([b"ctl", p.msgspec.msgpack.encode({"type": "HELLO", "v": 1, "name": "old"})])
     assert sock.poll(5000)
     reply = p.control_reply_decoder().decode(sock.recv_multipart())[1]
-    assert isinstance(reply, p.Error) and "unsupported protocol version 1 (this side speaks 4)" in reply.reason
+    assert isinstance(reply, p.Error) and "unsupported protocol version 1 (this side speaks 5)" in reply.reason
     sock.close()
 
 
@@ -314,7 +314,7 @@ def test_implausible_values_and_endless_error_kinds_are_bounded(write_config, pr
                     node._send(p.Heartbeat(offset_ns=0, rtt_ns=-5, offset_error_ns=2**60))
                     stranger = raw_dealer(cfg)
                     for i in range(60):  # 60 different error texts
-                        stranger.send_multipart([b"ctl", p.msgspec.msgpack.encode({"type": f"T{i}", "v": 4})])
+                        stranger.send_multipart([b"ctl", p.msgspec.msgpack.encode({"type": f"T{i}", "v": p.PROTOCOL_VERSION})])
                     time.sleep(0.3)
                     stranger.close()
     assert server.wait(30) == 0

@@ -26,6 +26,8 @@ TOPIC_TYPES: dict[bytes, tuple[type[p.Message], ...]] = {
     p.TOPIC_VEHICLES: (p.Vehicles,),
     p.TOPIC_VEHICLE_IDS: (p.VehicleIds,),
     p.TOPIC_TRAFFIC_LIGHTS: (p.TrafficLights,),
+    p.TOPIC_AREA_VEHICLES: (p.Vehicles,),
+    p.TOPIC_AREA_IDS: (p.VehicleIds,),
     p.TOPIC_EVENTS: (p.Event,),
     p.TOPIC_POSE: (p.Pose,),
     p.TOPIC_RESIDUALS: (p.Residuals,),

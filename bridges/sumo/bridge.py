@@ -14,6 +14,9 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
+import numpy as np
+
+from bridges.sumo.area import Area
 from bridges.sumo.config import Settings
 from bridges.sumo.interp import Workspace, evaluate
 from bridges.sumo.segment import Segment
@@ -46,6 +49,11 @@ class SumoBridge:
         self.seeking = False  # a seek was asked for: its first frame waits for the new state
         self.published_version: int | None = None
         self.published_lights = 0
+        self.area = Area(settings.area, settings.origin_m)
+        self.area_rows = Samples()
+        self.area_ids_sent = 0
+        self._area_ids: p.VehicleIds | None = None  # the area's newest id table, for a request
+        self._area_ids_arrays: dict[str, np.ndarray] = {}
         self.current: Segment | None = None
         self.work = Workspace()  # the frame's scratch arrays, reused
         self.frames = 0
@@ -105,6 +113,8 @@ class SumoBridge:
             self.publish(p.TOPIC_VEHICLES, p.Vehicles(frame=tick.frame, t_ns=tick.t_ns, sim_ns=shown,
                                                        ids_version=seg.ids_version,
                                                        lights_version=seg.lights_version), arrays=table)
+            if self.area.active:
+                self._publish_area(seg, table, tick, shown)
             self.seeking = False
             self.publish_ns.append(time.perf_counter_ns() - t0)
         # Only once the table is out: wake the stepping process (so that its step does not compete
@@ -183,6 +193,30 @@ class SumoBridge:
         self.published_version = table.version
         self.ids_sent += 1
 
+    def _publish_area(self, seg: Segment, table: dict[str, np.ndarray], tick: p.Tick, shown: int) -> None:
+        """The frame's rows within the area of interest, after its own id table when the set changed."""
+        keep, changed = self.area.select(table["handle"], table["position_cm"])
+        if changed and seg.table is not None:
+            self._area_ids = p.VehicleIds(frame=tick.frame, t_ns=tick.t_ns, ids_version=self.area.version)
+            self._area_ids_arrays = Area.subset(seg.table.arrays, keep)
+            self._send_area_ids(tick)
+        self.publish(p.TOPIC_AREA_VEHICLES, p.Vehicles(frame=tick.frame, t_ns=tick.t_ns, sim_ns=shown,
+                                                       ids_version=self.area.version,
+                                                       lights_version=seg.lights_version),
+                     arrays=Area.subset(table, keep))
+        self.area_rows.append(int(keep.sum()))
+
+    def _send_area_ids(self, tick: p.Tick) -> None:
+        if self._area_ids is None:
+            return
+        self._area_ids.frame, self._area_ids.t_ns = tick.frame, tick.t_ns
+        self.publish(p.TOPIC_AREA_IDS, self._area_ids, arrays=self._area_ids_arrays)
+        self.area_ids_sent += 1
+
+    def place_area(self, east_m: float, north_m: float) -> None:
+        """The participant's position (net metres relative to the origin): the area's new centre."""
+        self.area.centre_cm = Area.wire(east_m, north_m)
+
     def _send_lights(self, seg: Segment, frame: int, t_ns: int) -> None:
         lights = seg.lights
         if lights is None:
@@ -205,6 +239,18 @@ class SumoBridge:
         elif what == "sumo.tls":
             if self.current is not None and self.tick is not None:
                 self._send_lights(self.current, self.tick.frame, self.tick.t_ns)
+        elif what == "area.ids":
+            if self.tick is not None:
+                self._send_area_ids(self.tick)
+        elif what.startswith("sumo.area:"):
+            try:
+                radius = float(what.split(":", 1)[1])
+            except ValueError:
+                radius = math.nan
+            if not 0 <= radius <= 100_000:
+                log.warning("ignored request %r: the area needs a radius in metres in [0, 100000], e.g. sumo.area:250", what)
+                return
+            self.area.set_radius(radius)
         elif what == "sumo.pause":
             self.clock.pause(t)
         elif what == "sumo.resume":
@@ -259,6 +305,8 @@ class SumoBridge:
             "events": dict(self.events),
             "ids_tables_sent": self.ids_sent,
             "lights_tables_sent": self.lights_sent,
+            "area": {"radius_m": self.area.radius_cm / 100, "hysteresis_m": self.area.hysteresis_cm / 100,
+                     "rows": percentile_block(self.area_rows), "ids_tables_sent": self.area_ids_sent},
             "requests": dict(self.requests),
             "source_ended": self.stepper.ended,
             "error": self.stepper.failed,

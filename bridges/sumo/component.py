@@ -67,14 +67,16 @@ class SumoComponent(Component):
         self.frame = 0
         self.calibration: ParticipantSettings | None = None
         self.placed: tuple[float, float, float] | None = None  # the newest participant position, not yet sent
-        if s.participant.enabled:
+        if s.participant.enabled or s.area.radius_m > 0:
             self.calibration = read_config(ctx.config_path).participant
+        if s.participant.enabled:
             if self.calibration is None:
                 raise ConfigError("sumo: participant.enabled needs the config's participant: block (the rig's "
                                   "calibration onto the net; docs/safety.md)")
             if s.backend == "fcd":
                 raise ConfigError("sumo: participant.enabled needs live SUMO (libsumo or traci): an FCD replay "
                                   "cannot react to the participant")
+        if self.calibration is not None:  # the participant places SUMO's person and/or centres the area
             self.subscribe = (p.TOPIC_REQUEST, p.TOPIC_POSE)
         self.section["participant_in_sumo"] = s.participant.enabled and s.participant.visible
         self.section["participant_followed"] = s.participant.enabled
@@ -104,7 +106,14 @@ class SumoComponent(Component):
         if isinstance(ev.msg, p.Request) and self.bridge is not None:
             self.bridge.on_request(ev.msg, self.frame)
         elif isinstance(ev.msg, p.Pose) and self.calibration is not None:
-            self.placed = net_position(ev.msg, self.calibration, self.settings.origin_m) or self.placed
+            where = net_position(ev.msg, self.calibration, self.settings.origin_m)
+            if where is None:
+                return
+            if self.settings.participant.enabled:
+                self.placed = where
+            if self.bridge is not None:
+                origin = self.settings.origin_m
+                self.bridge.place_area(where[0] - origin[0], where[1] - origin[1])
 
     def on_end(self, ev: EndEvent) -> None:
         if self.bridge is not None:

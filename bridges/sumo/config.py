@@ -32,6 +32,15 @@ class ParticipantInSumo(Strict):
     braking_ms2: Annotated[float, msgspec.Meta(gt=0)] = 2.0  # a deceleration this strong near them: braked
 
 
+class AreaOfInterest(Strict):
+    """Also publish, on ``area.vehicles``/``area.ids``, only what is within ``radius_m`` of the
+    participant (or of ``center_m``): what a renderer needs of a city (docs/sumo.md)."""
+
+    radius_m: Annotated[float, msgspec.Meta(ge=0)] = 0.0  # 0: no area (a subscriber may ask: sumo.area:<m>)
+    hysteresis_m: Annotated[float, msgspec.Meta(ge=0)] = 20.0  # enter inside radius_m, leave beyond radius_m + this
+    center_m: tuple[float, float] | None = None  # net metres; the participant's position replaces it (None: origin_m)
+
+
 class Settings(Strict):
     backend: Literal["libsumo", "traci", "fcd"] = "libsumo"
     # .sumocfg for libsumo/traci (relative paths are taken from the repository root), FCD
@@ -55,6 +64,7 @@ class Settings(Strict):
     emergency_decel_ms2: Annotated[float, msgspec.Meta(gt=0)] = 7.0
     traci: TraciSettings = msgspec.field(default_factory=TraciSettings)
     participant: ParticipantInSumo = msgspec.field(default_factory=ParticipantInSumo)
+    area: AreaOfInterest = msgspec.field(default_factory=AreaOfInterest)
     # run the bridge's main thread (the per-frame work) SCHED_FIFO at this priority (0 = no); on a
     # loaded machine a woken frame otherwise waits for a CPU behind other processes' time slices
     rt_priority: Annotated[int, msgspec.Meta(ge=0, le=99)] = 0

@@ -32,6 +32,7 @@ class IdsTable:
 class Capture:
     frames: list[tuple[int, int, dict[str, np.ndarray]]] = field(default_factory=list)  # frame, sim_ns, table
     vehicle_msgs: list[p.Vehicles] = field(default_factory=list)
+    area: list[tuple[p.Message, dict[str, np.ndarray]]] = field(default_factory=list)  # area.vehicles and area.ids
     ids: list[IdsTable] = field(default_factory=list)
     events: list[p.Event] = field(default_factory=list)
     lights: list[tuple[p.TrafficLights, dict[str, str]]] = field(default_factory=list)
@@ -41,7 +42,9 @@ class Capture:
     def __call__(self, topic: bytes, msg: p.Message, arrays: dict | None = None) -> None:
         # what a subscriber gets: everything published must encode and decode
         _, msg, arrays = self.decoder.decode([bytes(f) for f in p.encode(topic, msg, arrays)])
-        if isinstance(msg, p.Vehicles):
+        if topic in (p.TOPIC_AREA_VEHICLES, p.TOPIC_AREA_IDS):
+            self.area.append((msg, {k: np.array(v) for k, v in arrays.items()}))
+        elif isinstance(msg, p.Vehicles):
             self.frames.append((msg.frame, msg.sim_ns, {k: np.array(v) for k, v in arrays.items()}))
             self.vehicle_msgs.append(msg)
             table = self.ids[-1] if self.ids else None

@@ -58,3 +58,24 @@ def test_the_pedestrian_walked_in_sumo_where_the_headset_walked(runs):
     log = (runs[True] / "logs" / "sumo.log").read_text()
     assert "participant placed in SUMO" in log
     assert "participant placed in SUMO" not in (runs[False] / "logs" / "sumo.log").read_text()
+
+
+def test_the_area_of_interest_follows_the_participant(runs):
+    """area.vehicles (radius 60 m, band 20 m) around where the headset is, mapped by the calibration."""
+    from cosim import protocol as p
+    from cosim.config import read_config
+    cal = read_config(REPO / "configs" / "crossing.yaml").participant
+    rec = Recording.open(runs[True])
+    where = None
+    rows = full = 0
+    for d in rec.messages([p.TOPIC_POSE, p.TOPIC_AREA_VEHICLES, p.TOPIC_VEHICLES]):
+        if isinstance(d.msg, p.Pose) and cal.follows(d.msg.device, d.msg.device_class):
+            where = cal.to_net(d.msg.position[0], d.msg.position[2])
+        elif d.topic == p.TOPIC_VEHICLES:
+            full += len(d.arrays["handle"])
+        elif where is not None:
+            pos = d.arrays["position_cm"]
+            dist = ((pos[:, 0] / 100 - where[0]) ** 2 + (-pos[:, 1] / 100 - where[1]) ** 2) ** 0.5
+            assert (dist < 80 + 1).all(), dist.max()  # within the band (+1 m: the walker moves between poses)
+            rows += len(pos)
+    assert 0 < rows < full

@@ -41,6 +41,7 @@ TOPIC_SAFETY = "/participant/safety"
 TOPIC_LIGHTS = "/scene/traffic_lights"
 BRAKE_LIGHT = 8  # SUMO's VEH_SIGNAL_BRAKELIGHT bit of the table's ``signals``
 WELL_KNOWN = (SceneUpdate, FrameTransform, PoseInFrame, Log)
+WELL_KNOWN_TOPICS = {TOPIC_VEHICLES: SceneUpdate, TOPIC_TF: FrameTransform, TOPIC_HEAD: PoseInFrame, TOPIC_EVENTS: Log}
 
 @dataclass(frozen=True)
 class JsonChannel:
@@ -244,12 +245,12 @@ class FoxgloveView:
         return out
 
 
-def schema_of(topic: str, message: Out) -> tuple[str, str, str, bytes]:
+def schema_of(topic: str, message: Out | None = None) -> tuple[str, str, str, bytes]:
     """``(schema name, schema encoding, message encoding, schema data)`` of a viewing channel."""
-    if isinstance(message, dict):
+    if isinstance(message, dict) or (message is None and topic in JSON_CHANNELS):
         channel = JSON_CHANNELS[topic]
         return channel.title, "jsonschema", "json", msgspec.json.encode(channel.schema())
-    schema = type(message).get_schema()
+    schema = (WELL_KNOWN_TOPICS[topic] if message is None else type(message)).get_schema()
     return schema.name, schema.encoding, "protobuf", bytes(schema.data)
 
 
@@ -265,20 +266,19 @@ class LiveView:
 
     def __init__(self, host: str, port: int, name: str) -> None:
         import foxglove
-        self._foxglove = foxglove
+        # every channel before the server: a client is told of all of them when it connects (a channel
+        # opened while a client subscribes could be refused by the SDK as unknown)
+        self._channels: dict[str, Any] = {}
+        for topic in [*WELL_KNOWN_TOPICS, *JSON_CHANNELS]:
+            title, schema_encoding, encoding, schema = schema_of(topic)
+            self._channels[topic] = foxglove.Channel(
+                topic, message_encoding=encoding, schema=foxglove.Schema(name=title, encoding=schema_encoding, data=schema))
         self.server = foxglove.start_server(name=name, host=host, port=port)
         self.port = self.server.port
-        self._channels: dict[str, Any] = {}
         self.sent = 0
 
     def log(self, topic: str, message: Out, log_ns: int) -> None:
-        channel = self._channels.get(topic)
-        if channel is None:
-            name, schema_encoding, encoding, schema = schema_of(topic, message)
-            channel = self._channels[topic] = self._foxglove.Channel(
-                topic, message_encoding=encoding, schema=self._foxglove.Schema(name=name, encoding=schema_encoding,
-                                                                              data=schema))
-        channel.log(data_of(message), log_time=max(0, log_ns))
+        self._channels[topic].log(data_of(message), log_time=max(0, log_ns))
         self.sent += 1
 
     def close(self) -> None:

@@ -181,8 +181,9 @@ def test_every_viewing_channel_decodes_with_foxglove_libraries(session):
 def test_a_websocket_client_receives_the_scene_live(session):
     _, live = session
     assert live.error is None, live.error
-    assert live.server_info is not None
+    assert live.server_info is not None and live.server_info["name"].startswith("cosim ")
     assert {c["topic"] for c in live.channels.values()} >= {TOPIC_VEHICLES, TOPIC_TF, "/timing/ticks"}
+    assert not [m for op, _, m in live.log if op == "status"]  # no channel refused, no error
     assert set(live.got) == LIVE_TOPICS, (sorted(live.got), live.raw, live.log)
     scene = live.got[TOPIC_VEHICLES][-1]
     assert len(scene.entities) > 0 and scene.entities[0].cubes[0].size.z > 0

@@ -5,12 +5,19 @@ inserted in the first 5 s, the session starting at sim time 6 s) it runs real se
 (syncserver + bridge, realtime, 90 Hz) with libsumo and traci side by side, and replays an FCD trace
 of the same run written by SUMO itself (``sumo --fcd-output``, covering the whole session, so the
 replay never runs past its end). A subscriber in this process counts the vehicle tables that
-actually arrive on the bus. Each case reports the machine's load average before and after it: on a
+actually arrive on the bus.
+
+The ``city`` block (``--city N``, default 20,000; 0 skips it): N vehicles at once on a 40x40 grid
+(6 km square), with a 250 m area of interest at its centre. FCD replay (SUMO's own trace of the run)
+at 90 Hz with the shipped real-time priorities: frame cost, and what a subscriber of the area
+receives next to one of the whole table. libsumo in unpaced lockstep (SUMO cannot step N vehicles in
+real time on two cores): SUMO's bare ``simulationStep`` CPU time next to the bridge's own CPU per
+SUMO step (the stepping process's work around the step, plus the main thread's frames of that step). Each case reports the machine's load average before and after it: on a
 shared machine, wall-clock figures include time the processes were descheduled (``frame_cpu_ms``
 and ``step_cpu_ms`` are the same work in CPU time). Prints one JSON object (last line of stdout).
 
     python -m bench.sumo [--sizes 100,1000,5000] [--backends libsumo,traci,fcd] [--seconds 8]
-                         [--lookahead S] [--record] [--rt-priority N]
+                         [--lookahead S] [--record] [--rt-priority N] [--city N] [--area M]
 """
 from __future__ import annotations
 
@@ -40,13 +47,18 @@ KEYS = ("frames", "lagged_frames", "vehicles", "vehicles_max", "frame_cost_ms", 
 START_S = 6.0
 
 
+def make_grid(out: Path, grid: int, vehicles: int) -> None:
+    """A grid of ``grid`` x ``grid`` junctions with ``vehicles`` trips, all inserted in the first 5 s."""
+    env = dict(os.environ, TRIP_ATTRS='departLane="random" departSpeed="0" departPos="random_free"',
+               MIN_DISTANCE="1500")
+    subprocess.run(["bash", str(REPO / "scenarios" / "make_demo.sh"), str(out), str(grid), str(5.0 / vehicles), "5"],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+
+
 def make_scenarios(root: Path, sizes: list[int]) -> dict[int, Path]:
     """One grid, the largest trip set from randomTrips; smaller sets are evenly spaced subsets."""
     big = max(sizes)
-    env = dict(os.environ, TRIP_ATTRS='departLane="random" departSpeed="0" departPos="random_free"',
-               MIN_DISTANCE="1500")
-    subprocess.run(["bash", str(REPO / "scenarios" / "make_demo.sh"), str(root / "net"), "24", str(5.0 / big), "5"],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    make_grid(root / "net", 24, big)
     tree = ET.parse(root / "net" / "routes.rou.xml")
     vehicles = [el for el in tree.getroot() if el.tag == "vehicle"]
     out = {}
@@ -78,26 +90,46 @@ def load() -> list[float]:
 
 
 class BusCounter(threading.Thread):
+    """Counts the tables and bytes that arrive per topic (``sumo.vehicles``, ``area.vehicles``)."""
+
     def __init__(self, endpoint: str) -> None:
         super().__init__(daemon=True)
-        self.endpoint, self.frames, self.bytes, self.stop = endpoint, 0, 0, False
+        self.endpoint, self.stop = endpoint, False
+        self.counts = {p.TOPIC_VEHICLES: [0, 0], p.TOPIC_AREA_VEHICLES: [0, 0]}  # tables, bytes
+
+    @property
+    def frames(self) -> int:
+        return self.counts[p.TOPIC_VEHICLES][0]
+
+    @property
+    def bytes(self) -> int:
+        return self.counts[p.TOPIC_VEHICLES][1]
 
     def run(self) -> None:
         sock = zmq.Context.instance().socket(zmq.SUB)
-        sock.setsockopt(zmq.SUBSCRIBE, p.TOPIC_VEHICLES)
+        for topic in self.counts:
+            sock.setsockopt(zmq.SUBSCRIBE, topic)
         sock.setsockopt(zmq.LINGER, 0)
         sock.connect(self.endpoint)
         while not self.stop:
             if sock.poll(100):
                 frames = sock.recv_multipart(copy=False)
-                self.frames += 1
-                self.bytes += sum(len(f) for f in frames)
+                count = self.counts.get(bytes(frames[0]))
+                if count is not None:
+                    count[0] += 1
+                    count[1] += sum(len(f) for f in frames)
         sock.close()
 
+    def per_table_kb(self, topic: bytes) -> float | None:
+        tables, size = self.counts[topic]
+        return round(size / tables / 1e3, 1) if tables else None
 
-def run_case(tmp: Path, name: str, settings: dict[str, Any], seconds: float) -> dict[str, Any]:
+
+def run_case(tmp: Path, name: str, settings: dict[str, Any], seconds: float, mode: str = "realtime",
+             pace: float = 1.0) -> dict[str, Any]:
     eps = resolve_endpoints(NetworkSettings(base_port=0))  # free ports, known here for the counter
-    cfg = {"session": {"name": name, "mode": "realtime", "rate_hz": 90, "duration_s": seconds},
+    cfg = {"session": {"name": name, "mode": mode, "pace": pace, "rate_hz": 90, "duration_s": seconds,
+                       "ready_timeout_s": 600},
            "network": msgspec.structs.asdict(eps),
            "components": {"sumo": {"module": "bridges.sumo", "settings": {"startup_timeout_s": 300, **settings}}}}
     path = tmp / f"{name}.yaml"
@@ -117,9 +149,63 @@ def run_case(tmp: Path, name: str, settings: dict[str, Any], seconds: float) -> 
     out = {k: section.get(k) for k in KEYS}
     out["received_tables"] = counter.frames
     out["received_mb_per_s"] = round(counter.bytes / 1e6 / seconds, 2)
+    out["table_kb"] = counter.per_table_kb(p.TOPIC_VEHICLES)
+    if counter.counts[p.TOPIC_AREA_VEHICLES][0]:
+        out["area"] = {**(section.get("area") or {}), "received_tables": counter.counts[p.TOPIC_AREA_VEHICLES][0],
+                       "table_kb": counter.per_table_kb(p.TOPIC_AREA_VEHICLES)}
+    for k in ("sumo_step_ms", "sumo_step_cpu_ms", "step_length_ms"):
+        if section.get(k) is not None:
+            out[k] = section[k]
     out["wall_s"] = round(time.monotonic() - t0, 1)
     out["load_avg_before"], out["load_avg_after"] = load_before, load()
     print(f"{name}: {json.dumps(out)}", file=sys.stderr)
+    return out
+
+
+def city(tmp: Path, vehicles: int, radius_m: float, seconds: float) -> dict[str, Any]:
+    """The city block (module docstring)."""
+    t0 = time.monotonic()
+    grid = 40
+    make_grid(tmp / "city", grid, vehicles)
+    cfg = tmp / "city" / "demo.sumocfg"
+    centre = [grid * 150 / 2, grid * 150 / 2]  # make_demo.sh: 150 m edges
+    area = {"radius_m": radius_m, "center_m": centre}
+    out: dict[str, Any] = {"vehicles_inserted": vehicles, "grid": grid, "area_radius_m": radius_m,
+                           "scenario_generation_s": round(time.monotonic() - t0, 1)}
+    fcd = tmp / "city.xml.gz"
+    out["fcd_generation_s"] = make_fcd(cfg, fcd, START_S + seconds + 3.0)
+    shipped = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())["components"]["sumo"]["settings"]
+    rt = int(shipped.get("rt_priority", 0))
+    out["fcd"] = run_case(tmp, "city_fcd", {"backend": "fcd", "scenario": str(fcd), "start_s": START_S, "area": area,
+                                            "fcd_cache_dir": str(tmp / "fcd-cache"), "rt_priority": rt}, seconds)
+    out["libsumo"] = run_case(tmp, "city_libsumo", {"backend": "libsumo", "scenario": str(cfg), "start_s": START_S,
+                                                    "area": area, "state_cache_dir": None, "wait_timeout_s": 120},
+                              2.0, mode="lockstep", pace=0.0)
+    goals: dict[str, Any] = {}
+    f = out["fcd"]
+    if f.get("frame_cost_ms"):
+        p99 = f["frame_cost_ms"]["p99"]
+        goals["city_fcd_frame_cost_p99_ms"] = {
+            "value": p99, "goal": 2.0, "met": p99 is not None and p99 <= 2.0, "rt_priority": rt,
+            "vehicles_p50": (f.get("vehicles") or {}).get("p50"), "lagged_frames": f.get("lagged_frames"),
+            "frame_cpu_p99_ms": (f.get("frame_cpu_ms") or {}).get("p99"), "load_avg_before": f["load_avg_before"],
+            "table_kb": f.get("table_kb"), "area_table_kb": (f.get("area") or {}).get("table_kb"),
+            "area_rows_p50": ((f.get("area") or {}).get("rows") or {}).get("p50")}
+    live = out["libsumo"]
+    try:
+        frames_per_step = live["step_length_ms"] / (1000 / 90)
+        sumo_cpu = live["sumo_step_cpu_ms"]["p50"]
+        around = live["step_cpu_ms"]["p50"] - sumo_cpu  # the stepping process's work besides SUMO's step
+        main = live["frame_cpu_ms"]["p50"] * frames_per_step
+        overhead = (around + main) / sumo_cpu
+        goals["city_libsumo_overhead"] = {
+            "sumo_step_cpu_ms_p50": sumo_cpu, "worker_around_step_cpu_ms_p50": round(around, 3),
+            "main_thread_cpu_ms_per_step": round(main, 3), "frames_per_step": round(frames_per_step, 2),
+            "ratio": round(overhead, 4), "goal": 0.10, "met": overhead <= 0.10,
+            "vehicles_p50": (live.get("vehicles") or {}).get("p50")}
+    except (KeyError, TypeError, ZeroDivisionError) as exc:
+        goals["city_libsumo_overhead"] = {"met": False, "error": f"no figures: {exc!r}; {live.get('error')}"}
+    out["goals"] = goals
     return out
 
 
@@ -130,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", default="libsumo,traci,fcd")
     ap.add_argument("--lookahead", type=float, default=None, help="lookahead_s for every case (default: the bridge's)")
     ap.add_argument("--record", action="store_true", help="the libsumo cases also record FCD (record_fcd)")
+    ap.add_argument("--city", type=int, default=20_000, help="vehicles of the city block (0: skip it)")
+    ap.add_argument("--area", type=float, default=250.0, help="the city's area of interest radius, m")
+    ap.add_argument("--city-seconds", type=float, default=5.0, help="session seconds of the city's FCD case")
     ap.add_argument("--rt-priority", type=int, default=0,
                     help="also run each FCD case with the bridge's main thread at this SCHED_FIFO priority")
     args = ap.parse_args(argv)
@@ -162,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                     results.setdefault("fcd_rt", {})[str(n)] = run_case(
                         tmp, f"fcd_rt{n}", {**common, "backend": "fcd", "scenario": str(fcd),
                                             "rt_priority": args.rt_priority}, args.seconds)
+        if args.city:
+            report_city = city(tmp, args.city, args.area, args.city_seconds)
     report: dict[str, Any] = {"bench": "sumo", "rate_hz": 90, "seconds": args.seconds, "cpus": os.cpu_count(),
                               "load_avg": load(), "lookahead_s": args.lookahead, "record_fcd": args.record,
                               "scenario_generation_s": gen_s, "fcd_generation_s": fcd_generation_s,
@@ -184,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                                      "rtf_capacity_p50": (live1k["rtf_capacity"] or {}).get("p50"),
                                      "step_cpu_ms_p50": (live1k.get("step_cpu_ms") or {}).get("p50"),
                                      "load_avg_before": live1k["load_avg_before"], "met": ok}
+    if args.city:
+        report["city"] = report_city
+        goals.update(report_city.pop("goals"))
     report["goals"] = goals
     print(json.dumps(report))
     return 0

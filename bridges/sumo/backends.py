@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ class SumoSource:
         self.step_ns = 0
         self.info: dict[str, Any] = {}
         self.info_state: dict[str, Any] = {}
+        self.sumo_step_ns = (0, 0)  # wall and CPU ns of SUMO's own simulationStep, the last step
         self.participant = Participant(self.api, settings.participant) if settings.participant.enabled else None
 
     def _command(self, sumo_args: list[str] | None = None) -> list[str]:
@@ -209,6 +211,8 @@ class SumoSource:
 
     def _snapshot(self, events: list[RawEvent]) -> Snapshot:
         res = self.api.vehicle.getAllSubscriptionResults()
+        if self.participant is not None and self.participant.vehicle:
+            res.pop(self.participant.person, None)  # the participant's own car: drawn by the rig, not from the scene
         people = self.api.person.getAllSubscriptionResults() if self._persons else {}
         people = {k: r for k, r in people.items() if k in self._persons}
         ids = [*res, *people]
@@ -232,11 +236,15 @@ class SumoSource:
             return None
         if self.participant is not None:
             self.participant.before_step()
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         api.simulationStep()
+        self.sumo_step_ns = (time.perf_counter_ns() - t0, time.thread_time_ns() - c0)
         sim = api.simulation.getSubscriptionResults()
         departed, arrived = sim.get(DEPARTED, ()), sim.get(ARRIVED, ())
         for vid in departed:
             self._subscribe(vid)
+        if self.participant is not None:
+            departed = [v for v in departed if v != self.participant.person]
         events = [RawEvent("depart", v, {"type": self._types.get(v, "")}) for v in departed]
         events += [RawEvent("arrive", v) for v in arrived]
         events += [RawEvent("teleport", v) for v in sim.get(TELEPORTING, ())]

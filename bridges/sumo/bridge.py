@@ -65,6 +65,8 @@ class SumoBridge:
         self.vs_session_ns = Samples()  # shown sim time - sim time of the session clock at publication
         self.step_ms = Samples()
         self.step_cpu_ms = Samples()
+        self.sumo_step_ms = Samples()  # of the step: SUMO's own simulationStep (live SUMO)
+        self.sumo_step_cpu_ms = Samples()
         self.capacity = Samples()  # sim seconds per wall second SUMO could do, per step
         self.vehicles = Samples()
         self.rtf = Samples()  # sim seconds per session second over ~1 s windows of frames
@@ -152,6 +154,9 @@ class SumoBridge:
             if seg.s_b > seg.s_a:
                 self.step_ms.append(seg.step_ms)
                 self.step_cpu_ms.append(seg.step_cpu_ms)
+                if seg.sumo_step_ms:
+                    self.sumo_step_ms.append(seg.sumo_step_ms)
+                    self.sumo_step_cpu_ms.append(seg.sumo_step_cpu_ms)
                 if seg.step_ms > 0:
                     self.capacity.append((seg.s_b - seg.s_a) / 1e6 / seg.step_ms)
             for ev in seg.events:
@@ -294,6 +299,8 @@ class SumoBridge:
             "rtf_capacity": percentile_block(self.capacity),
             "step_ms": percentile_block(self.step_ms),
             "step_cpu_ms": percentile_block(self.step_cpu_ms),
+            "sumo_step_ms": percentile_block(self.sumo_step_ms),
+            "sumo_step_cpu_ms": percentile_block(self.sumo_step_cpu_ms),
             "frame_cost_ms": percentile_block(self.frame_cost_ns, 1e-6),
             "frame_cpu_ms": percentile_block(self.frame_cpu_ns, 1e-6),
             "publish_ms": percentile_block(self.publish_ns, 1e-6),

@@ -28,6 +28,9 @@ class ParticipantInSumo(Strict):
 
     enabled: bool = False
     visible: bool = True  # false: SUMO does not see the person (the open-loop baseline); reactions are still watched
+    # pedestrian studies: a person; driving studies: an ego vehicle, put on the nearest road each step
+    kind: Literal["pedestrian", "vehicle"] = "pedestrian"
+    vehicle_type: str = "DEFAULT_VEHTYPE"  # the ego vehicle's SUMO type (kind: vehicle)
     react_distance_m: Annotated[float, msgspec.Meta(gt=0)] = 30.0  # vehicles this near count as reacting
     braking_ms2: Annotated[float, msgspec.Meta(gt=0)] = 2.0  # a deceleration this strong near them: braked
 

@@ -40,6 +40,8 @@ class SegmentHeader(_Msg, tag="segment"):
     ids_version: int
     step_ms: float
     step_cpu_ms: float
+    sumo_step_ms: float
+    sumo_step_cpu_ms: float
     epoch: int
     terminal: bool
     lights_version: int = 0
@@ -86,7 +88,8 @@ def encode_segment(seg: Segment) -> list[bytes | memoryview]:
     """One header and the segment's arrays; when the vehicle set changed, also the id table's arrays,
     exactly the VEHICLE_IDS payload the bridge will publish (built once, in this process)."""
     header = SegmentHeader(s_a=seg.s_a, s_b=seg.s_b, ids_version=seg.ids_version, step_ms=seg.step_ms,
-                           step_cpu_ms=seg.step_cpu_ms, epoch=seg.epoch, terminal=seg.terminal,
+                           step_cpu_ms=seg.step_cpu_ms, sumo_step_ms=seg.sumo_step_ms,
+                           sumo_step_cpu_ms=seg.sumo_step_cpu_ms, epoch=seg.epoch, terminal=seg.terminal,
                            lights_version=seg.lights_version,
                            lights_sim_ns=seg.lights.sim_ns if seg.lights is not None else None,
                            events=[EventRec(e.kind, e.sim_ns, e.subject, e.data) for e in seg.events])
@@ -153,5 +156,6 @@ def decode_to_bridge(frames: list[Any]) -> Hello | Failed | Segment:
     table = _table(msg.ids_version, n, arrays)
     events = [SimEvent(e.kind, e.sim_ns, e.subject, e.data) for e in msg.events]
     return Segment(s_a=msg.s_a, s_b=msg.s_b, handles=handles, pos_coef=pos_coef, lin=lin, ids_version=msg.ids_version,
-                   signals=signals, table=table, lights_version=msg.lights_version, lights=_lights(msg, arrays), events=events, step_ms=msg.step_ms, step_cpu_ms=msg.step_cpu_ms, epoch=msg.epoch,
+                   signals=signals, table=table, lights_version=msg.lights_version, lights=_lights(msg, arrays), events=events,
+                   sumo_step_ms=msg.sumo_step_ms, sumo_step_cpu_ms=msg.sumo_step_cpu_ms, step_ms=msg.step_ms, step_cpu_ms=msg.step_cpu_ms, epoch=msg.epoch,
                    terminal=msg.terminal)

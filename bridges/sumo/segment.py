@@ -68,6 +68,8 @@ class Segment:
     events: list[SimEvent] = field(default_factory=list)
     step_ms: float = 0.0  # cost of producing B (wall time)
     step_cpu_ms: float = 0.0  # the stepping process's CPU time for it (wall minus time it was descheduled)
+    sumo_step_ms: float = 0.0  # of which SUMO's own simulationStep (live SUMO; 0 for FCD)
+    sumo_step_cpu_ms: float = 0.0
     epoch: int = 0  # seek generation; segments of an older epoch are stale
     terminal: bool = False
 

@@ -123,6 +123,8 @@ class Worker:
         seg = self.builder.next(snap)
         seg.step_ms = (time.perf_counter_ns() - t0) / 1e6
         seg.step_cpu_ms = (time.thread_time_ns() - c0) / 1e6
+        wall, cpu = getattr(self.source, "sumo_step_ns", (0, 0))
+        seg.sumo_step_ms, seg.sumo_step_cpu_ms = wall / 1e6, cpu / 1e6
         seg.epoch = self.epoch
         if snap is None:
             self.ended = True

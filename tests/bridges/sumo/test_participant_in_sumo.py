@@ -20,15 +20,20 @@ SHORT = ["--set", "session.duration_s=22", "--set", "components.pose.settings.sy
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[bool, Path]:
+def runs(tmp_path_factory) -> dict[bool | str, Path]:
+    """True: the walker visible to SUMO; False: invisible; "vehicle": the participant as an ego car,
+    standing where the headset is (10 m from the eastbound lane: SUMO puts the car on the road)."""
     base = tmp_path_factory.mktemp("crossing")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     procs = {}
-    for visible in (True, False):
-        out = base / ("visible" if visible else "invisible")
-        procs[visible] = (out, subprocess.Popen(
-            [sys.executable, "run_session.py", "--config", "configs/crossing.yaml", "--out", str(out), *SHORT,
-             "--set", f"components.sumo.settings.participant.visible={str(visible).lower()}"],
+    for run, extra in ((True, ["participant.visible=true"]), (False, ["participant.visible=false"]),
+                       ("vehicle", ["participant.kind=vehicle"])):
+        out = base / str(run)
+        sets = [x for e in extra for x in ("--set", "components.sumo.settings." + e)]
+        if run == "vehicle":
+            sets += ["--set", "components.pose.settings.synthetic.walk_start_s=1000"]
+        procs[run] = (out, subprocess.Popen(
+            [sys.executable, "run_session.py", "--config", "configs/crossing.yaml", "--out", str(out), *SHORT, *sets],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     for visible, (out, proc) in procs.items():
         text, _ = proc.communicate(timeout=240)
@@ -79,3 +84,15 @@ def test_the_area_of_interest_follows_the_participant(runs):
             assert (dist < 80 + 1).all(), dist.max()  # within the band (+1 m: the walker moves between poses)
             rows += len(pos)
     assert 0 < rows < full
+
+
+def test_as_an_ego_vehicle_the_traffic_queues_behind_the_participant(runs):
+    """Driving studies: the participant's car is on the road in SUMO; drivers behind it stop and
+    brake for it (none did for the invisible participant), and the car is not in the published scene."""
+    ego, unseen = summary(runs["vehicle"]), summary(runs[False])
+    assert ego["participant"]["in_sumo"] and ego["participant"]["vehicles_yielded"] > 0
+    assert unseen["participant"]["vehicles_yielded"] == 0
+    assert "placed in SUMO as a vehicle" in (runs["vehicle"] / "logs" / "sumo.log").read_text()
+    from cosim import protocol as p
+    for d in Recording.open(runs["vehicle"]).messages([p.TOPIC_VEHICLE_IDS]):
+        assert "participant" not in p.vehicle_id_table(d.msg, d.arrays).ids

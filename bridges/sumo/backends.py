@@ -109,7 +109,7 @@ class SumoSource:
                      "traffic_lights": len(api.trafficlight.getIDList()),
                      "sumo_version": str(api.getVersion()[1]) if hasattr(api, "getVersion") else "",
                      **self.info_state}
-        self._read_tls(initial=True)
+        self._read_tls(api.trafficlight.getAllSubscriptionResults(), initial=True)
         first = self.step()  # executes the begin step, so the first state is labelled ``begin``
         if first is None:
             raise InputFileError(f"SUMO scenario {str(self.path)!r} has nothing to simulate")
@@ -200,16 +200,18 @@ class SumoSource:
         getTime() is already one step later. SUMO time is integer milliseconds."""
         return int(round(self.api.simulation.getTime() * 1000)) * 1_000_000 - self.step_ns
 
-    def _read_tls(self, initial: bool = False) -> list[RawEvent]:
+    def _read_tls(self, lights: dict[str, Any], initial: bool = False) -> list[RawEvent]:
+        """tls_phase events of the traffic lights' subscription results (one batch a step: with
+        hundreds of lights, fetching them costs as much as the vehicles' results)."""
         out = []
-        for tls, r in self.api.trafficlight.getAllSubscriptionResults().items():
+        for tls, r in lights.items():
             phase = int(r[TL_CURRENT_PHASE])
             if not initial and self._tls.get(tls) != phase:
                 out.append(RawEvent("tls_phase", tls, {"phase": phase, "state": r[TL_RED_YELLOW_GREEN_STATE]}))
             self._tls[tls] = phase
         return out
 
-    def _snapshot(self, events: list[RawEvent]) -> Snapshot:
+    def _snapshot(self, events: list[RawEvent], lights: dict[str, Any] | None = None) -> Snapshot:
         res = self.api.vehicle.getAllSubscriptionResults()
         if self.participant is not None and self.participant.vehicle:
             res.pop(self.participant.person, None)  # the participant's own car: drawn by the rig, not from the scene
@@ -224,11 +226,13 @@ class SumoSource:
         unknown = ("", (0.0, 0.0, 0.0), (0, 0, 0, 0))
         what = [self._what.get(v, unknown) for v in res] + [self._persons[p] for p in people]
         types = [self._types.get(v, "") for v in ids]
-        lights = {tls: r[TL_RED_YELLOW_GREEN_STATE] for tls, r in self.api.trafficlight.getAllSubscriptionResults().items()}
+        if lights is None:
+            lights = self.api.trafficlight.getAllSubscriptionResults()
+        states = {tls: r[TL_RED_YELLOW_GREEN_STATE] for tls, r in lights.items()}
         return Snapshot(self._now_ns(), ids, types, rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4],
                         rows[:, 5], None, events, persons=len(people), signals=signals,
                         classes=[w[0] for w in what], size_m=np.array([w[1] for w in what], dtype=np.float64).reshape(-1, 3),
-                        color=np.array([w[2] for w in what], dtype=np.float64).reshape(-1, 4), lights=lights)
+                        color=np.array([w[2] for w in what], dtype=np.float64).reshape(-1, 4), lights=states)
 
     def step(self) -> Snapshot | None:
         api = self.api
@@ -253,12 +257,13 @@ class SumoSource:
                 events.append(RawEvent("collision", c.collider, {
                     "victim": c.victim, "type": c.type, "lane": c.lane,
                     "collider_speed_ms": round(c.colliderSpeed, 3), "victim_speed_ms": round(c.victimSpeed, 3)}))
-        events += self._read_tls()
+        lights = api.trafficlight.getAllSubscriptionResults()
+        events += self._read_tls(lights)
         for vid in arrived:
             self._types.pop(vid, None)
             self._what.pop(vid, None)
         self._follow_persons()
-        snap = self._snapshot(events)
+        snap = self._snapshot(events, lights)
         if self.participant is not None:
             snap.events += self.participant.after_step(snap, self.step_ns / 1e9)
         return snap

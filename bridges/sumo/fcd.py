@@ -6,10 +6,14 @@ A timestep's persons follow its vehicles. Containers are ignored. A malformed tr
 the timestep and the vehicle named. Parsing XML in Python costs ~20 us per vehicle, far too slow for
 a 10 Hz trace of thousands of vehicles, so a trace is converted once to :class:`FcdColumns` (numpy
 columns with a time index), which ``bridges.sumo.fcdcache`` keeps on disk; a step or a seek is then
-an array slice.
+an array slice. Parsed into a folder (the cache's), the row columns go to disk a timestep at a time
+and come back memory-mapped (bridges.sumo.rows): bounded memory for a trace of any size. A parse
+logs its progress every tenth of the file.
 """
 from __future__ import annotations
 
+import logging
+import time
 import xml.etree.ElementTree as ET
 import zlib
 from dataclasses import dataclass
@@ -18,11 +22,15 @@ from typing import Iterator
 
 import numpy as np
 
+from bridges.sumo import rows as rowfiles
 from bridges.sumo.scenario import check_file, open_maybe_gz
 from bridges.sumo.snapshot import Snapshot
 from cosim.errors import InputFileError
 
+log = logging.getLogger("sumo.fcd")
+
 VALUES = ("x", "y", "z", "angle", "speed", "slope", "acceleration")  # columns of FcdColumns.values
+ROW_ARRAYS = {"vid": ("<i4", 0), "vtype": ("<i4", 0), "values": ("<f8", len(VALUES)), "signals": ("<i4", 0)}
 PERSON_KEY = "\0person:"  # keeps a person's id apart from a vehicle's of the same name while parsing
 
 
@@ -57,6 +65,12 @@ class FcdColumns:
                         persons=persons, signals=self.signals[a:b],
                         classes=None if not persons else [""] * (b - a - persons) + ["pedestrian"] * persons)
 
+    def release_before(self, k: int) -> None:
+        """The rows of timesteps before ``k`` are not needed now (memory-mapped columns let them go)."""
+        rows = int(self.offsets[max(min(k, len(self)), 0)])
+        for name in ROW_ARRAYS:
+            rowfiles.release(getattr(self, name), rows)
+
     def index_at(self, sim_ns: int) -> int:
         """The last timestep at or before ``sim_ns`` (the first one if ``sim_ns`` is earlier)."""
         return max(int(np.searchsorted(self.times_ns, sim_ns, side="right")) - 1, 0)
@@ -86,24 +100,32 @@ class FcdColumns:
             return "time index (offsets) is not a partition of the rows"
         if t > 1 and np.any(np.diff(self.times_ns) <= 0):
             return "times do not increase"
-        if n and (self.vid.min() < 0 or self.vid.max() >= len(self.ids)
-                  or self.vtype.min() < 0 or self.vtype.max() >= len(self.types)):
-            return "vehicle id or type index out of range"
-        if not np.isfinite(self.values).all():
-            return "non-finite values"
+        for a in rowfiles.chunks(n):  # a chunk at a time, let go of after: a mapped trace stays unread
+            b = min(a + rowfiles.CHUNK_ROWS, n)
+            vid, vtype = self.vid[a:b], self.vtype[a:b]
+            if vid.min() < 0 or vid.max() >= len(self.ids) or vtype.min() < 0 or vtype.max() >= len(self.types):
+                return "vehicle id or type index out of range"
+            if not np.isfinite(self.values[a:b]).all():
+                return "non-finite values"
+            if self.signals[a:b].min() < 0 or self.signals[a:b].max() >= 1 << 16:
+                return "signals out of range"
+            for name in ROW_ARRAYS:
+                rowfiles.release(getattr(self, name), b)
         return None
 
 
 class _Builder:
-    """Collects parsed timesteps; one numpy block per timestep keeps the peak memory near the result's."""
+    """Collects parsed timesteps: the row columns in memory (a numpy block per timestep), or, with a
+    ``folder``, on disk a timestep at a time (bounded memory)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, folder: Path | None = None) -> None:
         self.name = name
+        self.folder = folder
         self.times: list[int] = []
-        self.blocks: list[np.ndarray] = []
-        self.vid: list[np.ndarray] = []
-        self.vtype: list[np.ndarray] = []
-        self.signals: list[np.ndarray] = []
+        self.counts: list[int] = []
+        self.columns: dict[str, list[np.ndarray] | rowfiles.RowWriter] = {
+            k: rowfiles.RowWriter(folder, k, dtype, width) if folder is not None else []
+            for k, (dtype, width) in ROW_ARRAYS.items()}
         self.persons: list[int] = []
         self.has_accel: list[bool] = []
         self.ids: dict[str, int] = {}
@@ -161,36 +183,49 @@ class _Builder:
         if not np.isfinite(block).all():
             raise InputFileError(f"FCD trace {name!r}: timestep {t}: non-finite coordinate or speed")
         self.times.append(sim_ns)
-        self.blocks.append(block)
-        self.vid.append(np.array(vid, dtype=np.int32))
-        self.vtype.append(np.array(vtype, dtype=np.int32))
-        self.signals.append(np.array(signals, dtype=np.int32))
+        self.counts.append(len(block))
+        for k, col in (("values", block), ("vid", np.array(vid, dtype=np.int32)),
+                       ("vtype", np.array(vtype, dtype=np.int32)), ("signals", np.array(signals, dtype=np.int32))):
+            self.columns[k].append(col)
         self.persons.append(len(persons))
         self.has_accel.append(all_accel and bool(rows))
 
     def result(self) -> FcdColumns:
         if not self.times:
             raise InputFileError(f"FCD trace {self.name!r} has no <timestep>")
-        counts = np.array([len(b) for b in self.blocks], dtype=np.int64)
-        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        return FcdColumns(np.array(self.times, dtype=np.int64), offsets, np.concatenate(self.vid),
-                          np.concatenate(self.vtype), np.concatenate(self.blocks), np.array(self.has_accel, dtype=bool),
+        offsets = np.zeros(len(self.counts) + 1, dtype=np.int64)
+        np.cumsum(self.counts, out=offsets[1:])
+        rows: dict[str, np.ndarray] = {}
+        for k, col in self.columns.items():
+            if isinstance(col, rowfiles.RowWriter):
+                col.finish()
+                rows[k] = rowfiles.load(col.path, mapped=True)
+            else:
+                dtype, width = ROW_ARRAYS[k]
+                rows[k] = np.concatenate(col).astype(dtype, copy=False) if col else \
+                    np.zeros((0, width) if width else 0, dtype=dtype)
+        return FcdColumns(np.array(self.times, dtype=np.int64), offsets, rows["vid"], rows["vtype"], rows["values"],
+                          np.array(self.has_accel, dtype=bool),
                           _strings([k.removeprefix(PERSON_KEY) for k in self.ids]), _strings(list(self.types)),
-                          np.concatenate(self.signals), np.array(self.persons, dtype=np.int32))
+                          rows["signals"], np.array(self.persons, dtype=np.int32))
 
 
 def _strings(names: list[str]) -> np.ndarray:
     return np.array(names, dtype=str) if names else np.zeros(0, dtype="<U1")
 
 
-def parse_fcd(path: Path) -> FcdColumns:
-    """Parse a whole trace (times must increase). Raises InputFileError naming the file and the problem."""
+def parse_fcd(path: Path, folder: Path | None = None) -> FcdColumns:
+    """Parse a whole trace (times must increase); with ``folder``, its row columns go there, a
+    timestep at a time, and come back memory-mapped. Raises InputFileError naming the file and the
+    problem."""
     check_file(path, "FCD trace")
     name = str(path)
-    builder = _Builder(name)
+    builder = _Builder(name, folder)
+    size = max(path.stat().st_size, 1)
     with open_maybe_gz(path) as fh:
+        raw = getattr(fh, "fileobj", None) or fh  # progress: how far into the (compressed) file
         it = ET.iterparse(fh, events=("start", "end"))
+        t0, next_report = time.monotonic(), 0.1
         try:
             _, root = next(it)
             if root.tag != "fcd-export":
@@ -199,6 +234,10 @@ def parse_fcd(path: Path) -> FcdColumns:
                 if ev == "end" and el.tag == "timestep":
                     builder.timestep(el)
                     root.clear()
+                    if len(builder.times) % 64 == 0 and raw.tell() / size >= next_report:
+                        log.info("FCD trace %s: %.0f%% read, %d timesteps, %d rows, %.0f s", path.name,
+                                 100 * raw.tell() / size, len(builder.times), sum(builder.counts), time.monotonic() - t0)
+                        next_report = raw.tell() / size + 0.1
         except ET.ParseError as exc:
             raise InputFileError(f"FCD trace {name!r} is not well-formed XML: {exc}") from None
         except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt .gz

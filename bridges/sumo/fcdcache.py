@@ -1,8 +1,9 @@
-"""The on-disk cache of parsed FCD traces: ``<cache_dir>/<sha256 of the trace>.npz``.
+"""The on-disk cache of parsed FCD traces: ``<cache_dir>/<sha256 of the trace>.fcd/``.
 
-One uncompressed .npz per trace content (numpy arrays only, loaded with ``allow_pickle=False``):
-the :class:`~bridges.sumo.fcd.FcdColumns` arrays plus ``meta``, a JSON document (format version,
-the source's path, size, mtime and sha256). Keyed by content, so an edited trace gets a new entry and
+One folder per trace content: a ``.npy`` per :class:`~bridges.sumo.fcd.FcdColumns` array (loaded
+with ``allow_pickle=False``; the row columns memory-mapped, so a trace of any size loads at once and
+replays in bounded memory) and ``meta.json`` (format version, the source's path, size, mtime and
+sha256). The parse writes straight into a scratch folder beside it, renamed into place when done. Keyed by content, so an edited trace gets a new entry and
 a copy of a trace reuses the old one. A cache file that cannot be read, has another format version,
 describes another source or fails the consistency checks is rebuilt from the trace (with a warning
 naming it); a cache directory that cannot be written only costs the parse on every start.
@@ -16,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -25,13 +27,14 @@ from typing import Sequence
 
 import numpy as np
 
-from bridges.sumo.fcd import FcdColumns, parse_fcd
+from bridges.sumo import rows as rowfiles
+from bridges.sumo.fcd import ROW_ARRAYS, FcdColumns, parse_fcd
 from bridges.sumo.scenario import check_file
 from cosim.errors import InputFileError
 
 log = logging.getLogger("sumo.fcdcache")
 
-FORMAT = 2  # 2: signals and persons
+FORMAT = 3  # 2: signals and persons; 3: a folder of .npy, row columns memory-mapped
 ARRAYS = ("times_ns", "offsets", "vid", "vtype", "values", "has_accel", "ids", "types", "signals", "persons")
 DEFAULT_DIR = "~/.cache/cosim/sumo-fcd"
 
@@ -55,19 +58,18 @@ def sha256_of(path: Path) -> str:
 
 
 def cache_file(cache_dir: Path, digest: str) -> Path:
-    return cache_dir / f"{digest}.npz"
+    return cache_dir / f"{digest}.fcd"
 
 
-def read_cache(file: Path, digest: str) -> FcdColumns:
-    """Load and check one cache file; raises ValueError saying what is wrong with it."""
+def read_cache(folder: Path, digest: str) -> FcdColumns:
+    """Load and check one cache folder; raises ValueError saying what is wrong with it."""
     try:
-        with np.load(file, allow_pickle=False) as z:
-            missing = [k for k in (*ARRAYS, "meta") if k not in z.files]
-            if missing:
-                raise ValueError(f"lacks {missing}")
-            meta = json.loads(z["meta"].tobytes().decode())
-            arrays = {k: z[k] for k in ARRAYS}
-    except Exception as exc:  # whatever a damaged or hostile file makes zipfile/numpy/json raise
+        meta = json.loads((folder / "meta.json").read_text())
+        missing = [k for k in ARRAYS if not (folder / f"{k}.npy").is_file()]
+        if missing:
+            raise ValueError(f"lacks {missing}")
+        arrays = {k: rowfiles.load(folder / f"{k}.npy", mapped=k in ROW_ARRAYS) for k in ARRAYS}
+    except Exception as exc:  # whatever a damaged or hostile folder makes numpy/json raise
         raise ValueError(f"unreadable ({type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"format {meta.get('format') if isinstance(meta, dict) else meta!r}, expected {FORMAT}")
@@ -80,21 +82,27 @@ def read_cache(file: Path, digest: str) -> FcdColumns:
     return cols
 
 
-def write_cache(file: Path, cols: FcdColumns, source: Path, digest: str) -> None:
-    """Atomically (temporary file + rename), so a concurrent reader never sees half a file."""
-    st = source.stat()
-    meta = {"format": FORMAT, "source": str(source), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "sha256": digest, "timesteps": len(cols), "rows": cols.rows}
-    file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}.", suffix=".tmp")
+def build_cache(folder: Path, source: Path, digest: str) -> FcdColumns:
+    """Parse ``source`` into a scratch folder beside ``folder``, then rename it into place (a reader
+    never sees half a cache; an old or bad one is replaced)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.stem}.", suffix=".tmp"))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                     **{k: getattr(cols, k) for k in ARRAYS})
-        os.replace(tmp, file)
+        cols = parse_fcd(source, scratch)
+        st = source.stat()
+        for k in ARRAYS:
+            if k not in ROW_ARRAYS:  # the row columns are written already
+                np.save(scratch / f"{k}.npy", getattr(cols, k), allow_pickle=False)
+        (scratch / "meta.json").write_text(json.dumps({
+            "format": FORMAT, "source": str(source), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "sha256": digest, "timesteps": len(cols), "rows": cols.rows}))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(scratch, folder)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
         raise
+    return read_cache(folder, digest)
 
 
 def load_columns(source: Path, cache_dir: Path | None) -> tuple[FcdColumns, LoadInfo]:
@@ -113,12 +121,12 @@ def load_columns(source: Path, cache_dir: Path | None) -> tuple[FcdColumns, Load
         except ValueError as exc:
             log.warning("FCD cache %r for %r is bad (%s); rebuilding it from the trace", str(file), str(source), exc)
             state = "rebuilt"
-    cols = parse_fcd(source)
     try:
-        write_cache(file, cols, source, digest)
-    except OSError as exc:
-        log.warning("cannot write the FCD cache %r (%s); the trace will be parsed again next time", str(file), exc)
-        return cols, LoadInfo("uncached", None, (time.perf_counter() - t0) * 1e3)
+        cols = build_cache(file, source, digest)
+    except (OSError, ValueError) as exc:
+        log.warning("cannot write the FCD cache %r (%s); the trace is parsed into memory, and again next time",
+                    str(file), exc)
+        return parse_fcd(source), LoadInfo("uncached", None, (time.perf_counter() - t0) * 1e3)
     return cols, LoadInfo(state, str(file), (time.perf_counter() - t0) * 1e3)
 
 

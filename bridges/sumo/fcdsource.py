@@ -1,4 +1,5 @@
-"""An FCD trace as the SUMO bridge's source: replayed from its columns, without SUMO."""
+"""An FCD trace as the SUMO bridge's source: replayed from its columns, without SUMO, in bounded
+memory (the cached columns are memory-mapped and let go of behind the replay)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +7,9 @@ from pathlib import Path
 from bridges.sumo.fcd import FcdColumns
 from bridges.sumo.fcdcache import load_columns
 from bridges.sumo.snapshot import Snapshot
+
+
+RELEASE_EVERY = 64  # timesteps
 
 
 class FcdSource:
@@ -33,6 +37,8 @@ class FcdSource:
             self.k = len(self.cols)
             return None
         self.k += 1
+        if self.k % RELEASE_EVERY == 0:  # memory-mapped columns: what has been played leaves the resident set
+            self.cols.release_before(self.k - RELEASE_EVERY)
         return self.cols.snapshot(self.k)
 
     def seek(self, sim_ns: int) -> Snapshot:

@@ -51,7 +51,7 @@ def test_built_then_hit_gives_the_same_columns(tmp_path):
     built, info1 = load_columns(src, cache)
     hit, info2 = load_columns(src, cache)
     assert (info1.state, info2.state) == ("built", "hit") and info1.file == info2.file
-    assert Path(info1.file).name == f"{sha256_of(src)}.npz"
+    assert Path(info1.file).name == f"{sha256_of(src)}.fcd"
     for k in range(len(built)):
         same(built.snapshot(k), hit.snapshot(k))
     assert [p.name for p in cache.iterdir()] == [Path(info1.file).name]  # no temporary file left behind
@@ -65,53 +65,77 @@ def test_changed_trace_gets_a_new_entry(tmp_path):
     assert second.state == "built" and second.file != first.file and len(cols) == 6
 
 
-def _rewrite(file: Path, **replace) -> None:
-    with np.load(file, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    arrays.update(replace)
-    with file.open("wb") as fh:
-        np.savez(fh, **arrays)
-
-
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "wrong_format", "other_trace", "bad_index",
-                                    "non_finite", "offsets", "missing_array", "pickled_object_array"])
-def test_a_bad_cache_file_is_rebuilt(tmp_path, damage, caplog):
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty_meta", "wrong_format", "other_trace", "bad_index",
+                                    "non_finite", "offsets", "missing_array", "pickled_object_array", "short_column",
+                                    "signals"])
+def test_a_bad_cache_is_rebuilt(tmp_path, damage, caplog):
     src, cache = trace(tmp_path), tmp_path / "cache"
     good, info = load_columns(src, cache)
-    file = Path(info.file)
-    raw = file.read_bytes()
-    with np.load(file) as z:
-        meta = json.loads(z["meta"].tobytes())
+    rows = good.rows
+    del good  # its columns map the files damaged below
+    expected = parse_fcd(src)  # in memory, from the trace itself
+    folder = Path(info.file)
+    meta = json.loads((folder / "meta.json").read_text())
+    values = folder / "values.npy"
     if damage == "truncated":
-        file.write_bytes(raw[: len(raw) // 2])
+        values.write_bytes(values.read_bytes()[: values.stat().st_size // 2])
     elif damage == "garbage":
-        file.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
-    elif damage == "empty":
-        file.write_bytes(b"")
+        values.write_bytes(b"\x93NUMPY" + bytes(range(256)) * 4)
+    elif damage == "empty_meta":
+        (folder / "meta.json").write_text("")
     elif damage in ("wrong_format", "other_trace"):
         meta.update({"format": 99} if damage == "wrong_format" else {"sha256": "0" * 64})
-        _rewrite(file, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        (folder / "meta.json").write_text(json.dumps(meta))
     elif damage == "bad_index":
-        _rewrite(file, vid=np.full(good.rows, 10**6, dtype=np.int32))
+        np.save(folder / "vid.npy", np.full(rows, 10**6, dtype=np.int32))
     elif damage == "non_finite":
-        _rewrite(file, values=np.full_like(good.values, np.nan))
+        np.save(values, np.full((rows, 7), np.nan))
     elif damage == "offsets":
-        _rewrite(file, offsets=good.offsets[::-1].copy())
+        np.save(folder / "offsets.npy", expected.offsets[::-1].copy())
     elif damage == "missing_array":
-        with np.load(file) as z:
-            arrays = {k: z[k] for k in z.files if k != "values"}
-        with file.open("wb") as fh:
-            np.savez(fh, **arrays)
+        values.unlink()
     elif damage == "pickled_object_array":
-        _rewrite(file, ids=np.array([object()] * len(good.ids), dtype=object))  # never unpickled
+        np.save(folder / "ids.npy", np.array([object()] * len(expected.ids), dtype=object), allow_pickle=True)
+    elif damage == "short_column":
+        np.save(folder / "signals.npy", np.zeros(rows - 1, dtype=np.int32))
+    elif damage == "signals":
+        np.save(folder / "signals.npy", np.full(rows, 1 << 20, dtype=np.int32))
     with pytest.raises(ValueError):
-        read_cache(file, sha256_of(src))
+        read_cache(folder, sha256_of(src))
     with caplog.at_level(logging.WARNING, logger="sumo.fcdcache"):
         cols, again = load_columns(src, cache)
-    assert again.state == "rebuilt" and str(file) in caplog.text and str(src) in caplog.text
-    for k in range(len(good)):
-        same(cols.snapshot(k), good.snapshot(k))
-    assert load_columns(src, cache)[1].state == "hit"  # the rebuilt file is good
+    assert again.state == "rebuilt" and str(folder) in caplog.text and str(src) in caplog.text
+    for k in range(len(expected)):
+        same(cols.snapshot(k), expected.snapshot(k))
+    assert load_columns(src, cache)[1].state == "hit"  # the rebuilt cache is good
+
+
+def _resident_kb(path: Path) -> int:
+    """This process's resident memory in mappings of ``path``, as the kernel counts it (smaps Rss)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if "-" in line.split(" ", 1)[0]:
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+def test_a_cached_trace_replays_memory_mapped_and_lets_go_behind(tmp_path):
+    """The row columns are mapped, not read: loading costs no memory for the rows, and what the
+    replay has passed leaves the resident set (bounded memory for a trace of any size)."""
+    src, cache = trace(tmp_path, steps=400), tmp_path / "cache"
+    load_columns(src, cache)
+    cols, info = load_columns(src, cache)
+    values = Path(info.file) / "values.npy"
+    assert info.state == "hit" and isinstance(cols.values, np.memmap) and values.stat().st_size > 4_000_000
+    after_load = _resident_kb(values)  # the load's consistency check read it, a chunk at a time, and let go
+    float(np.asarray(cols.values).sum())  # the whole replay's worth of rows, read
+    touched = _resident_kb(values)
+    cols.release_before(len(cols))
+    released = _resident_kb(values)
+    assert after_load < 1024 and touched > 4000 and released < 64, (after_load, touched, released)
+    same(cols.snapshot(len(cols) - 1), parse_fcd(src).snapshot(len(cols) - 1))  # it reads back after
 
 
 def test_unusable_cache_dir_still_replays(tmp_path, caplog):
@@ -154,3 +178,11 @@ def test_cli_converts_ahead(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "hit" in captured.out and "nope.xml' does not exist" in captured.err
 
+
+
+def test_a_long_parse_says_how_far_it_is(tmp_path, caplog):
+    src = trace(tmp_path, steps=400)
+    with caplog.at_level(logging.INFO, logger="sumo.fcd"):
+        parse_fcd(src)
+    reports = [r.getMessage() for r in caplog.records if "% read" in r.getMessage()]
+    assert 3 <= len(reports) <= 11 and "timesteps" in reports[0]

@@ -10,7 +10,7 @@ public class CosimCore : ModuleRules
 		// so that Unreal's macros (check, verify, TEXT, ...) never reach libzmq's or msgpack's headers.
 		PCHUsage = PCHUsageMode.NoPCHs;
 		bUseUnity = false;
-		CppStandard = CppStandardVersion.Cpp17;
+		CppStandard = CppStandardVersion.Cpp20;  // the core is C++17 (held to it by the CMake build) and compiles as C++20
 		// Unreal's defaults: no exceptions, no RTTI. The core is written for exactly that.
 		bEnableExceptions = false;
 		bUseRTTI = false;

@@ -20,8 +20,6 @@ struct FCosimGameState
 	TUniquePtr<FCosimReceiver> Receiver;
 	cosim::VehicleScene Vehicles;
 	TMap<uint32, TWeakObjectPtr<AStaticMeshActor>> Actors;
-	TMap<FName, TObjectPtr<UStaticMesh>> Meshes;
-	TObjectPtr<UStaticMesh> FallbackMesh;
 	std::vector<std::pair<cosim::Tick, int64>> PendingTicks;  // (tick, recv_ns) consumed this frame
 	FName GarmentAsset;
 	TWeakObjectPtr<UDynamicMeshComponent> Garment;
@@ -42,6 +40,7 @@ struct FCosimGameState
 };
 
 UCosimSyncSubsystem::UCosimSyncSubsystem() = default;
+UCosimSyncSubsystem::UCosimSyncSubsystem(FVTableHelper& Helper) : Super(Helper) {}
 UCosimSyncSubsystem::~UCosimSyncSubsystem() = default;
 
 bool UCosimSyncSubsystem::ShouldCreateSubsystem(UObject* Outer) const
@@ -86,9 +85,9 @@ bool UCosimSyncSubsystem::Connect()
 	{
 		for (const auto& Pair : Types->Meshes)
 		{
-			State->Meshes.Add(Pair.Key, Pair.Value.LoadSynchronous());
+			LoadedMeshes.Add(Pair.Key, Pair.Value.LoadSynchronous());
 		}
-		State->FallbackMesh = Types->Fallback.LoadSynchronous();
+		LoadedFallbackMesh = Types->Fallback.LoadSynchronous();
 	}
 
 	cosim::Endpoints Endpoints{TCHAR_TO_UTF8(*S->ControlEndpoint), TCHAR_TO_UTF8(*S->TicksEndpoint),
@@ -129,6 +128,8 @@ void UCosimSyncSubsystem::Disconnect()
 	}
 	UE_LOG(LogCosim, Log, TEXT("Cosim: left after %d frames"), static_cast<int32>(State->Mtp.frames()));
 	State.Reset();
+	LoadedMeshes.Empty();
+	LoadedFallbackMesh = nullptr;
 }
 
 void UCosimSyncSubsystem::RegisterGarment(FName Asset, UDynamicMeshComponent* Mesh)
@@ -276,8 +277,8 @@ void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 	for (uint32 Handle : Changes.spawned)
 	{
 		const cosim::VehicleInfo* Info = State->Vehicles.info(Handle);
-		const TObjectPtr<UStaticMesh>* Mesh = Info ? State->Meshes.Find(FName(UTF8_TO_TCHAR(Info->type.c_str()))) : nullptr;
-		UStaticMesh* Chosen = Mesh ? Mesh->Get() : State->FallbackMesh.Get();
+		const TObjectPtr<UStaticMesh>* Mesh = Info ? LoadedMeshes.Find(FName(UTF8_TO_TCHAR(Info->type.c_str()))) : nullptr;
+		UStaticMesh* Chosen = Mesh ? Mesh->Get() : LoadedFallbackMesh.Get();
 		FActorSpawnParameters Params;
 		Params.SpawnCollisionHandlingOverride = ESpawnActorCollisionHandlingMethod::AlwaysSpawn;
 		AStaticMeshActor* Actor = World->SpawnActor<AStaticMeshActor>(FVector::ZeroVector, FRotator::ZeroRotator, Params);

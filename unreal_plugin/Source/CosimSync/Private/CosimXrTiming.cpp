@@ -5,17 +5,16 @@
 
 #if WITH_COSIM_OPENXR
 #include "IOpenXRHMD.h"
+#include "OpenXRCore.h"  // OpenXRDynamicAPI: the engine builds OpenXR with XR_NO_PROTOTYPES and loads the loader itself
 #if PLATFORM_WINDOWS
 #include "Windows/AllowWindowsPlatformTypes.h"
-#include <windows.h>
+#include "Windows/WindowsHWrapper.h"
 #define XR_USE_PLATFORM_WIN32
-#include <openxr/openxr.h>
 #include <openxr/openxr_platform.h>
 #include "Windows/HideWindowsPlatformTypes.h"
 #else
 #include <time.h>
 #define XR_USE_TIMESPEC
-#include <openxr/openxr.h>
 #include <openxr/openxr_platform.h>
 #endif
 #endif
@@ -39,7 +38,7 @@ bool PredictedPhotonLocalNs(int64& OutLocalNs)
 	}
 #if PLATFORM_WINDOWS
 	PFN_xrConvertTimeToWin32PerformanceCounterKHR Convert = nullptr;
-	if (XR_FAILED(xrGetInstanceProcAddr(Instance, "xrConvertTimeToWin32PerformanceCounterKHR",
+	if (XR_FAILED(OpenXRDynamicAPI::xrGetInstanceProcAddr(Instance, "xrConvertTimeToWin32PerformanceCounterKHR",
 	                                    reinterpret_cast<PFN_xrVoidFunction*>(&Convert))) || Convert == nullptr)
 	{
 		return false;
@@ -55,7 +54,7 @@ bool PredictedPhotonLocalNs(int64& OutLocalNs)
 	return true;
 #else
 	PFN_xrConvertTimeToTimespecTimeKHR Convert = nullptr;
-	if (XR_FAILED(xrGetInstanceProcAddr(Instance, "xrConvertTimeToTimespecTimeKHR",
+	if (XR_FAILED(OpenXRDynamicAPI::xrGetInstanceProcAddr(Instance, "xrConvertTimeToTimespecTimeKHR",
 	                                    reinterpret_cast<PFN_xrVoidFunction*>(&Convert))) || Convert == nullptr)
 	{
 		return false;

@@ -1,4 +1,4 @@
-// Project Settings > Plugins > Cosim Sync (Config/DefaultGame.ini, [/Script/CosimSync.CosimSyncSettings]).
+// Project Settings > Game > Cosim Sync (Config/DefaultGame.ini, [/Script/CosimSync.CosimSyncSettings]).
 // Durations are integers (microseconds/milliseconds): no time value is ever a float of milliseconds.
 #pragma once
 

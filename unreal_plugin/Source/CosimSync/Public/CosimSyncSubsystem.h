@@ -10,6 +10,7 @@
 #include "CosimSyncSubsystem.generated.h"
 
 class UDynamicMeshComponent;
+class UStaticMesh;
 struct FCosimGameState;
 
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FCosimSessionEnded, const FString&, Reason);
@@ -21,6 +22,8 @@ class COSIMSYNC_API UCosimSyncSubsystem : public UTickableWorldSubsystem
 
 public:
 	UCosimSyncSubsystem();
+	// UHT would define this one in the .gen.cpp, where FCosimGameState is incomplete (Templates/UniquePtr.h)
+	UCosimSyncSubsystem(FVTableHelper& Helper);
 	virtual ~UCosimSyncSubsystem() override;  // out of line: FCosimGameState is private
 
 	virtual bool ShouldCreateSubsystem(UObject* Outer) const override;
@@ -54,4 +57,10 @@ private:
 	void DisplayTimes(int64& OutPresentNs, int64& OutPhotonNs);
 
 	TUniquePtr<FCosimGameState> State;
+
+	// UObjects the game state uses, held where the garbage collector sees them
+	UPROPERTY(Transient)
+	TMap<FName, TObjectPtr<UStaticMesh>> LoadedMeshes;
+	UPROPERTY(Transient)
+	TObjectPtr<UStaticMesh> LoadedFallbackMesh;
 };

@@ -140,3 +140,36 @@ TEST(Vehicles, SignalsAndTheBodyCentre) {
 }
 
 }  // namespace
+
+namespace {
+
+cosim::Decoded lights(int64_t version, std::vector<std::string> ids, std::vector<std::string> states) {
+  cosim::TrafficLights m;
+  m.lights_version = version;
+  auto arrays = cosim::traffic_lights_arrays(ids, states);
+  EXPECT_TRUE(arrays) << arrays.error();
+  return cosim::Decoded{"sumo.tls", m, arrays.take()};
+}
+
+TEST(Vehicles, TrafficLightsKeepTheNewestStateAndReportChanges) {
+  cosim::TrafficLightStates tls;
+  EXPECT_TRUE(tls.needs(2));   // a table names version 2, none held: ask
+  EXPECT_FALSE(tls.needs(0));  // no lights in the scenario
+  ASSERT_TRUE(tls.apply(lights(2, {"C", "J"}, {"GGrr", "rrGG"})));
+  EXPECT_FALSE(tls.needs(2));
+  EXPECT_EQ(tls.take_changes().size(), 2u);  // everything, the first time
+  ASSERT_TRUE(tls.apply(lights(3, {"C", "J"}, {"yyrr", "rrGG"})));
+  const auto changed = tls.take_changes();
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].first, "C");
+  EXPECT_EQ(changed[0].second, "yyrr");
+  ASSERT_TRUE(tls.apply(lights(2, {"C", "J"}, {"GGrr", "rrGG"})));  // older: ignored
+  EXPECT_EQ(*tls.state("C"), "yyrr");
+  EXPECT_EQ(tls.state("nope"), nullptr);
+  cosim::Decoded bad = lights(4, {"C"}, {"G"});
+  bad.arrays.pop_back();
+  EXPECT_FALSE(tls.apply(bad));  // no states: refused, nothing changes
+  EXPECT_EQ(tls.version(), 3);
+}
+
+}  // namespace

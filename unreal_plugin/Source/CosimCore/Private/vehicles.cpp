@@ -113,6 +113,7 @@ Outcome VehicleScene::apply_table(const Decoded& msg) {
   if (header.t_ns <= latest_t_ns_) return Outcome::ok();  // stale or repeated table
   latest_t_ns_ = header.t_ns;
   table_ids_version_ = header.ids_version;
+  table_lights_version_ = header.lights_version;
   std::map<uint32_t, Track> next;
   for (const auto& row : rows.value()) {
     Track t;
@@ -160,6 +161,32 @@ std::optional<VehicleState> VehicleScene::evaluate(uint32_t handle, int64_t t_ns
   const Vec3 v = units::velocity_cms(s.speed_cms, s.yaw_deg, s.pitch_deg);
   for (int k = 0; k < 3; ++k) s.position_cm[k] += v[k] * static_cast<double>(ahead) * 1e-9;
   return s;
+}
+
+Outcome TrafficLightStates::apply(const Decoded& msg) {
+  auto parsed = parse_traffic_lights(msg);
+  if (!parsed) return Outcome::fail(parsed.error());
+  TrafficLightTable& table = parsed.value();
+  if (table.lights_version < version_) return Outcome::ok();  // an older table, e.g. re-sent on request
+  version_ = table.lights_version;
+  states_.clear();
+  for (size_t i = 0; i < table.ids.size(); ++i) states_[std::move(table.ids[i])] = std::move(table.states[i]);
+  return Outcome::ok();
+}
+
+const std::string* TrafficLightStates::state(const std::string& id) const {
+  auto it = states_.find(id);
+  return it == states_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::pair<std::string, std::string>> TrafficLightStates::take_changes() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& kv : states_) {
+    auto seen = reported_.find(kv.first);
+    if (seen == reported_.end() || seen->second != kv.second) out.emplace_back(kv.first, kv.second);
+  }
+  reported_ = states_;
+  return out;
 }
 
 const VehicleInfo* VehicleScene::info(uint32_t handle) const {

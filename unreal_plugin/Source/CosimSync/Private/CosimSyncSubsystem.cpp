@@ -19,6 +19,9 @@ struct FCosimGameState
 {
 	TUniquePtr<FCosimReceiver> Receiver;
 	cosim::VehicleScene Vehicles;
+	cosim::TrafficLightStates Lights;
+	bool bArea = false;  // the area of interest's topics instead of the whole table's
+	int64 LastLightsRequestNs = INT64_MIN;
 	TMap<uint32, TWeakObjectPtr<AStaticMeshActor>> Actors;
 	std::vector<std::pair<cosim::Tick, int64>> PendingTicks;  // (tick, recv_ns) consumed this frame
 	FName GarmentAsset;
@@ -96,8 +99,11 @@ bool UCosimSyncSubsystem::Connect()
 	Options.name = TCHAR_TO_UTF8(*S->ClientName);
 	Options.role = "client";
 	Options.required = S->bRequired;
-	Options.data_topics = {std::string(cosim::topic::kVehicles), std::string(cosim::topic::kVehicleIds),
-	                       std::string(cosim::topic::kResiduals), std::string(cosim::topic::kAsset)};
+	State->bArea = S->bAreaOfInterest;
+	Options.data_topics = {std::string(State->bArea ? cosim::topic::kAreaVehicles : cosim::topic::kVehicles),
+	                       std::string(State->bArea ? cosim::topic::kAreaIds : cosim::topic::kVehicleIds),
+	                       std::string(cosim::topic::kTrafficLights), std::string(cosim::topic::kResiduals),
+	                       std::string(cosim::topic::kAsset)};
 	Options.publish = true;
 	Options.host = TCHAR_TO_UTF8(FPlatformProcess::ComputerName());
 	FString Error;
@@ -217,6 +223,14 @@ void UCosimSyncSubsystem::DrainInbound()
 					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
 				}
 			}
+			else if (std::holds_alternative<cosim::TrafficLights>(In.msg.msg))
+			{
+				const cosim::Outcome Applied = State->Lights.apply(In.msg);
+				if (!Applied)
+				{
+					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
+				}
+			}
 			else if (std::holds_alternative<cosim::Asset>(In.msg.msg))
 			{
 				auto Info = cosim::parse_asset(In.msg);
@@ -309,9 +323,26 @@ void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 	{
 		State->LastIdsRequestNs = Now;
 		cosim::Request Ask;
-		Ask.what = std::string(cosim::topic::kVehicleIds);
+		Ask.what = std::string(State->bArea ? cosim::topic::kAreaIds : cosim::topic::kVehicleIds);
 		State->Receiver->Publish(cosim::topic::kRequest, MoveTemp(Ask));
 	}
+	if (State->Lights.needs(State->Vehicles.lights_version()) && Now - State->LastLightsRequestNs > 1000000000LL)
+	{
+		State->LastLightsRequestNs = Now;
+		cosim::Request Ask;
+		Ask.what = std::string(cosim::topic::kTrafficLights);
+		State->Receiver->Publish(cosim::topic::kRequest, MoveTemp(Ask));
+	}
+	for (const auto& Change : State->Lights.take_changes())
+	{
+		OnTrafficLightChanged.Broadcast(UTF8_TO_TCHAR(Change.first.c_str()), UTF8_TO_TCHAR(Change.second.c_str()));
+	}
+}
+
+FString UCosimSyncSubsystem::GetTrafficLightState(const FString& Id) const
+{
+	const std::string* Found = State ? State->Lights.state(TCHAR_TO_UTF8(*Id)) : nullptr;
+	return Found ? FString(UTF8_TO_TCHAR(Found->c_str())) : FString();
 }
 
 void UCosimSyncSubsystem::ApplyGarment()

@@ -48,6 +48,11 @@ public:
 	UPROPERTY(Config, EditAnywhere, Category = "Vehicles")
 	TSoftObjectPtr<UCosimVehicleTypes> VehicleTypes;
 
+	// Draw only the SUMO bridge's area of interest (area.vehicles / area.ids: the traffic around the
+	// participant), not the whole table (sumo.vehicles / sumo.ids). Needs the bridge's area.radius_m.
+	UPROPERTY(Config, EditAnywhere, Category = "Vehicles")
+	bool bAreaOfInterest = false;
+
 	// Garment residuals: the RESIDUALS asset name applied to the registered dynamic mesh.
 	UPROPERTY(Config, EditAnywhere, Category = "Garment")
 	FName GarmentAsset = TEXT("skirt");

@@ -14,6 +14,7 @@ class UStaticMesh;
 struct FCosimGameState;
 
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FCosimSessionEnded, const FString&, Reason);
+DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FCosimTrafficLightChanged, const FString&, Id, const FString&, LightState);
 
 UCLASS()
 class COSIMSYNC_API UCosimSyncSubsystem : public UTickableWorldSubsystem
@@ -48,6 +49,14 @@ public:
 
 	UPROPERTY(BlueprintAssignable, Category = "Cosim")
 	FCosimSessionEnded OnSessionEnded;
+
+	// A traffic light's SUMO state string changed (one character per controlled link: r y g G ...).
+	UPROPERTY(BlueprintAssignable, Category = "Cosim")
+	FCosimTrafficLightChanged OnTrafficLightChanged;
+
+	// A traffic light's current SUMO state string, empty if unknown.
+	UFUNCTION(BlueprintPure, Category = "Cosim")
+	FString GetTrafficLightState(const FString& Id) const;
 
 private:
 	void DrainInbound();

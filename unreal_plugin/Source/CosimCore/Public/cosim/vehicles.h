@@ -58,6 +58,8 @@ class COSIMCORE_API VehicleScene {
   Outcome apply_table(const Decoded& vehicles_msg);
   // The ids_version of the newest table differs from the id map we hold: ask for sumo.ids.
   bool needs_ids() const { return table_ids_version_ && *table_ids_version_ != ids_version_; }
+  // The TRAFFIC_LIGHTS version the newest table says is in force (0: none).
+  int64_t lights_version() const { return table_lights_version_; }
 
   VehicleChanges take_changes();
   std::optional<VehicleState> evaluate(uint32_t handle, int64_t t_ns) const;
@@ -74,10 +76,29 @@ class COSIMCORE_API VehicleScene {
   int64_t latest_t_ns_ = INT64_MIN;
   int64_t ids_version_ = -1;
   std::optional<int64_t> table_ids_version_;
+  int64_t table_lights_version_ = 0;
   std::map<uint32_t, Track> tracks_;
   std::map<uint32_t, VehicleInfo> infos_;
   std::map<uint32_t, bool> reported_;  // handle -> spawned reported
   std::vector<uint32_t> despawned_;
+};
+
+// The traffic lights (TRAFFIC_LIGHTS): every light's state, and which changed since the last look.
+class COSIMCORE_API TrafficLightStates {
+ public:
+  // A TRAFFIC_LIGHTS message; one older than the version held is ignored. On an error nothing changes.
+  Outcome apply(const Decoded& msg);
+  // The newest VEHICLES names `version` but we hold another: ask for sumo.tls.
+  bool needs(int64_t version) const { return version != 0 && version != version_; }
+  const std::string* state(const std::string& id) const;
+  // (id, state) of the lights whose state changed since the last call (all of them the first time).
+  std::vector<std::pair<std::string, std::string>> take_changes();
+  int64_t version() const { return version_; }
+
+ private:
+  int64_t version_ = 0;
+  std::map<std::string, std::string> states_;
+  std::map<std::string, std::string> reported_;
 };
 
 // Cubic Hermite between two states `span_ns` apart at fraction u in [0, 1] (exposed for tests).

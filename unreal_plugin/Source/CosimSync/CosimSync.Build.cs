@@ -17,6 +17,7 @@ public class CosimSync : ModuleRules
 		if (bOpenXR)
 		{
 			PrivateDependencyModuleNames.Add("OpenXRHMD");
+			AddEngineThirdPartyPrivateStaticDependencies(Target, "OpenXR");  // as the engine's OpenXR extension plugins do
 		}
 		PrivateDefinitions.Add("WITH_COSIM_OPENXR=" + (bOpenXR ? "1" : "0"));
 	}

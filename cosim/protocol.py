@@ -537,6 +537,8 @@ def _rows(name: str, values: np.ndarray | Sequence, dtype: str, width: int) -> n
     a = np.asarray(values, dtype=np.float64)
     if a.ndim != 2 or a.shape[1] != width or not np.isfinite(a).all():
         raise ProtocolError(f"VEHICLE_IDS: {name} must be finite numbers of shape (n, {width}), got {a.shape}")
+    if dtype == "<f4" and (a < 0).any():
+        raise ProtocolError(f"VEHICLE_IDS: {name} must not be negative")
     if dtype == "|u1" and (a.min(initial=0) < 0 or a.max(initial=0) > 255):
         raise ProtocolError(f"VEHICLE_IDS: {name} values must lie in [0, 255]")
     return np.ascontiguousarray(a, dtype=dtype)
@@ -593,6 +595,9 @@ def check_vehicle_id_arrays(arrays: Mapping[str, np.ndarray], names: bool = True
     """The ``handles`` of a VEHICLE_IDS payload after checking it (VEHICLE_ID_ARRAYS, their dtypes
     and shapes, one length, valid names unless ``names`` is False)."""
     _check_columns("VEHICLE_IDS", arrays, _ID_COLUMNS, names)
+    size = arrays["size_cm"]
+    if size.size and not (np.isfinite(size).all() and (size >= 0).all()):
+        raise ProtocolError("VEHICLE_IDS: size_cm must be finite and not negative")
     return arrays["handles"]
 
 

@@ -23,8 +23,7 @@ class Area:
         self.hysteresis_cm = s.hysteresis_m * CM_PER_M
         centre = s.center_m if s.center_m is not None else origin_m[:2]
         self.centre_cm = self.wire(centre[0] - origin_m[0], centre[1] - origin_m[1])
-        self._inside = np.zeros(0, dtype=bool)  # by handle: in the area after the last frame
-        self._members: np.ndarray | None = None  # the handles of the area's id table
+        self._members: np.ndarray | None = None  # the handles of the area's id table (sorted)
         self.version = 0
         self.rows: list[int] = []  # per frame, bounded by the bridge's Samples
 
@@ -39,16 +38,16 @@ class Area:
 
     def set_radius(self, radius_m: float) -> None:
         self.radius_cm = radius_m * CM_PER_M
+        self._members = None  # a new area: nobody is inside through the band, and it gets a new id table
 
     def select(self, handles: np.ndarray, position_cm: np.ndarray) -> tuple[np.ndarray, bool]:
         """The rows of a frame's table inside the area, and whether the area's set changed."""
-        top = int(handles.max()) + 1 if len(handles) else 0
-        if top > len(self._inside):
-            self._inside = np.concatenate([self._inside, np.zeros(max(top - len(self._inside), 1024), dtype=bool)])
         d2 = (position_cm[:, 0] - self.centre_cm[0]) ** 2 + (position_cm[:, 1] - self.centre_cm[1]) ** 2
-        was = self._inside[handles]
+        # only the last frame's members may stay through the band (a vehicle that left the table and
+        # comes back, or a seek, enters like anyone else)
+        was = np.isin(handles, self._members, assume_unique=True) if self._members is not None \
+            else np.zeros(len(handles), dtype=bool)
         keep = (d2 < self.radius_cm ** 2) | (was & (d2 < (self.radius_cm + self.hysteresis_cm) ** 2))
-        self._inside[handles] = keep  # rows gone from the table stay marked, harmlessly: handles are never reused
         members = handles[keep]
         changed = self._members is None or not np.array_equal(members, self._members)
         if changed:

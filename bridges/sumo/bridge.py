@@ -200,8 +200,10 @@ class SumoBridge:
 
     def _publish_area(self, seg: Segment, table: dict[str, np.ndarray], tick: p.Tick, shown: int) -> None:
         """The frame's rows within the area of interest, after its own id table when the set changed."""
+        if seg.table is None or len(seg.table.arrays["handles"]) != len(table["handle"]):
+            return  # no id table of this set yet (the frame after a seek waits for it)
         keep, changed = self.area.select(table["handle"], table["position_cm"])
-        if changed and seg.table is not None:
+        if changed:
             self._area_ids = p.VehicleIds(frame=tick.frame, t_ns=tick.t_ns, ids_version=self.area.version)
             self._area_ids_arrays = Area.subset(seg.table.arrays, keep)
             self._send_area_ids(tick)
@@ -281,6 +283,7 @@ class SumoBridge:
             self.clock.seek(self.frame_clock.content_ns(now_frame + 1), sim_ns)
             self.stepper.seek(sim_ns)
             self.seeking = True
+            self.area.set_radius(self.area.radius_cm / 100)  # who is inside starts over
         else:
             return
         self.requests[what.split(":")[0]] += 1

@@ -16,6 +16,10 @@ class SimEvent:
     data: dict[str, bool | int | float | str] = field(default_factory=dict)
 
 
+def _vehicles(ids: list[str], persons: np.ndarray | None) -> list[str]:
+    return ids if persons is None else [v for v, pp in zip(ids, persons.tolist()) if not pp]
+
+
 class EventDetector:
     """depart/arrive come from the source when it reports them (SUMO), else from the change of the
     vehicle set (FCD). emergency_braking fires when a vehicle's deceleration crosses the threshold."""
@@ -34,9 +38,9 @@ class EventDetector:
             set_a = set(ids_a) if persons_a is None else {v for v, pp in zip(ids_a, persons_a.tolist()) if not pp}
             set_b = set(ids_b) if persons_b is None else {v for v, pp in zip(ids_b, persons_b.tolist()) if not pp}
             if "depart" not in reported:
-                raw = raw + [RawEvent("depart", v) for v in ids_b if v in set_b and v not in set_a]
+                raw = raw + [RawEvent("depart", v) for v in _vehicles(ids_b, persons_b) if v not in set_a]
             if "arrive" not in reported:
-                raw = raw + [RawEvent("arrive", v) for v in ids_a if v in set_a and v not in set_b]
+                raw = raw + [RawEvent("arrive", v) for v in _vehicles(ids_a, persons_a) if v not in set_b]
         for e in raw:
             if e.kind in self.kinds:
                 out.append(SimEvent(e.kind, sim_ns, e.subject, dict(e.data)))

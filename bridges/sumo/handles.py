@@ -20,6 +20,10 @@ class HandleTable:
             table[vid] = len(table)
         return np.fromiter(map(table.__getitem__, ids), dtype=np.uint32, count=len(ids))
 
+    def forget_active(self) -> None:
+        """After a seek: the next active set gets a table (and a version) whatever it is."""
+        self._active = None
+
     def activate(self, sorted_handles: np.ndarray) -> bool:
         """Make ``sorted_handles`` the active set; True (and a new version) when it changed."""
         if self._active is not None and np.array_equal(self._active, sorted_handles):

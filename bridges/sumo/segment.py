@@ -108,6 +108,7 @@ class SegmentBuilder:
         """Forget the previous state (after a seek); handles stay, the lights are sent again."""
         self._prev = None
         self._lights = None
+        self.table.forget_active()  # the bridge dropped segments in flight: the first one after must carry its table
 
     def _convert(self, snap: Snapshot, prev: _State | None) -> _State:
         n, persons = len(snap), snap.persons

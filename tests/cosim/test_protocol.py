@@ -173,6 +173,11 @@ def test_what_each_vehicle_is_travels_with_its_id():
     assert table.color.tolist() == [[255, 0, 0, 255], [0, 0, 0, 0]]
     with pytest.raises(ProtocolError, match=r"size_cm must be finite numbers of shape \(n, 3\)"):
         p.vehicle_ids_arrays([1], ["a"], ["t"], ["c"], [[1.0, 2.0]])
+    bad = dict(arrays, size_cm=np.array([[np.nan, 1, 1], [1, 1, 1]], "<f4"))
+    with pytest.raises(ProtocolError, match="size_cm must be finite and not negative"):
+        p.bus_decoder().decode([bytes(f) for f in p.encode(p.TOPIC_VEHICLE_IDS, p.VehicleIds(ids_version=1), bad)])
+    with pytest.raises(ProtocolError, match="must not be negative"):
+        p.vehicle_ids_arrays([1], ["a"], ["t"], ["c"], [[-1.0, 2.0, 1.0]])
     with pytest.raises(ProtocolError, match=r"color values must lie in \[0, 255\]"):
         p.vehicle_ids_arrays([1], ["a"], ["t"], ["c"], None, [[0, 0, 256, 0]])
 

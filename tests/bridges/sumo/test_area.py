@@ -54,3 +54,19 @@ def test_the_area_holds_what_is_inside_and_names_it(runs):
 def test_the_hysteresis_band_keeps_the_area_steady(runs):
     (_, with_band), (_, without) = runs
     assert with_band["area"]["ids_tables_sent"] < without["area"]["ids_tables_sent"]
+
+
+def test_only_the_last_frames_members_stay_through_the_band():
+    """A vehicle that was inside, left the table and comes back in the band is not in the area
+    (handles are kept for life, so marks of vehicles gone must not linger)."""
+    from bridges.sumo.area import Area
+    from bridges.sumo.config import AreaOfInterest
+    area = Area(AreaOfInterest(radius_m=100, hysteresis_m=20), (0.0, 0.0, 0.0))
+    at = lambda *xs: np.array([[x * 100, 0, 0] for x in xs], dtype=np.float32)  # metres east of the centre
+    keep, _ = area.select(np.array([1, 2], "<u4"), at(50, 110))
+    assert keep.tolist() == [True, False]
+    keep, _ = area.select(np.array([1, 2], "<u4"), at(110, 90))  # 1 stays through the band, 2 enters
+    assert keep.tolist() == [True, True]
+    keep, _ = area.select(np.array([2], "<u4"), at(90))  # 1 leaves the table
+    keep, _ = area.select(np.array([1, 2], "<u4"), at(110, 90))  # and comes back in the band: outside
+    assert keep.tolist() == [False, True]

@@ -93,3 +93,23 @@ def test_terminal_segment_holds_last_state():
     end = bld.next(None)
     assert end.terminal and end.s_a == end.s_b
     np.testing.assert_allclose(evaluate(end, end.s_a + 10**9)["position_cm"], evaluate(end, end.s_a)["position_cm"])
+
+
+def test_a_person_named_like_a_vehicle_does_not_repeat_its_events():
+    from bridges.sumo.events import EventDetector
+    det = EventDetector(["depart", "arrive"], 7.0)
+    got = det.detect(0, [], ["car7", "car7"], [], np.zeros(2), np.zeros(2), np.zeros(2), None,
+                     np.array([False, True]))
+    assert [(e.kind, e.subject) for e in got] == [("depart", "car7")]
+
+
+def test_after_a_reset_the_next_segment_carries_its_id_table():
+    """The bridge drops segments in flight on a seek; the first one after must name its vehicles."""
+    bld = builder()
+    snap = Snapshot.from_rows(0, ["a"], ["t"], [[0, 0, 0, 90, 10, 0]])
+    bld.first(snap)
+    assert bld.next(Snapshot.from_rows(STEP_NS, ["a"], ["t"], [[1, 0, 0, 90, 10, 0]])).table is not None
+    assert bld.next(Snapshot.from_rows(2 * STEP_NS, ["a"], ["t"], [[2, 0, 0, 90, 10, 0]])).table is None
+    bld.reset()
+    bld.first(Snapshot.from_rows(5 * STEP_NS, ["a"], ["t"], [[5, 0, 0, 90, 10, 0]]))
+    assert bld.next(Snapshot.from_rows(6 * STEP_NS, ["a"], ["t"], [[6, 0, 0, 90, 10, 0]])).table is not None

@@ -557,7 +557,14 @@ const std::vector<Column>& light_columns() {
 // A VEHICLE_IDS message's arrays (id_columns). Fills `out` (when given).
 std::string check_vehicle_ids(const Decoded& d, VehicleIdTable* out) {
   std::string err = check_columns("VEHICLE_IDS", d, id_columns());
-  if (!err.empty() || out == nullptr) return err;
+  if (!err.empty()) return err;
+  const auto& size = d.arrays[4].bytes;
+  for (size_t k = 0; k + 4 <= size.size(); k += 4) {
+    float v;
+    std::memcpy(&v, size.data() + k, 4);
+    if (!std::isfinite(v) || v < 0) return "VEHICLE_IDS: size_cm must be finite and not negative";
+  }
+  if (out == nullptr) return err;
   const auto n = static_cast<size_t>(d.arrays[0].spec.shape[0]);
   out->handles.resize(n);
   out->size_cm.resize(n);

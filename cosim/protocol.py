@@ -477,6 +477,7 @@ def _dtype_error(name: str, dtype: str) -> str:
 
 VEHICLE_ID_ARRAYS = ("handles", "ids", "types", "classes", "size_cm", "color")
 TRAFFIC_LIGHT_ARRAYS = ("ids", "states")
+PERSON_CLASS = "pedestrian"  # the class of a VEHICLE_IDS row that is a SUMO person
 STATE_LIMIT = MAX_STRING_BYTES  # characters of a traffic light's state (one per controlled link)
 # the column of each array: numeric dtype and the shape of one row, or "names" (|S<w>, UTF-8)
 _ID_COLUMNS = {"handles": ("<u4", ()), "ids": "names", "types": "names", "classes": "names",

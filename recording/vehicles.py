@@ -25,7 +25,6 @@ SHAPES: dict[str, tuple[Size, Rgba]] = {
     "bicycle": ((1.8, 0.6, 1.7), (0.3, 0.8, 0.4, 1.0)),
 }
 DEFAULT_SHAPE = SHAPES["passenger"]
-PERSON = "pedestrian"  # SUMO's class of persons
 
 
 def shape_of(name: str) -> tuple[Size, Rgba]:
@@ -43,7 +42,7 @@ class Info(NamedTuple):
 
     @property
     def person(self) -> bool:
-        return self.vclass == PERSON
+        return self.vclass == p.PERSON_CLASS
 
 
 def unknown(handle: int) -> Info:

@@ -38,7 +38,11 @@ class Area:
 
     def set_radius(self, radius_m: float) -> None:
         self.radius_cm = radius_m * CM_PER_M
-        self._members = None  # a new area: nobody is inside through the band, and it gets a new id table
+        self.restart()
+
+    def restart(self) -> None:
+        """Nobody is inside through the band, and the next frame gets a new id table (a new radius, a seek)."""
+        self._members = None
 
     def select(self, handles: np.ndarray, position_cm: np.ndarray) -> tuple[np.ndarray, bool]:
         """The rows of a frame's table inside the area, and whether the area's set changed."""

@@ -22,6 +22,7 @@ from bridges.sumo.participant import Participant
 from bridges.sumo.scenario import check_sumocfg, resolve, scenario_seed
 from bridges.sumo.snapshot import RawEvent, Snapshot
 from cosim.errors import InputFileError
+from cosim.protocol import PERSON_CLASS
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ TL_CURRENT_PHASE, TL_RED_YELLOW_GREEN_STATE = 0x28, 0x20
 # read once, when it departs.
 VEHICLE_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE, VAR_SIGNALS)
 PERSON_VARS = (VAR_POSITION3D, VAR_ANGLE, VAR_SPEED, VAR_SLOPE)
+What = tuple[str, str, tuple[float, float, float], tuple[int, int, int, int]]
+UNKNOWN: What = ("", "", (0.0, 0.0, 0.0), (0, 0, 0, 0))
 SUMO_DEFAULT_COLOR = (255, 255, 0, 255)  # what getColor reports for a vehicle or person given no colour of its own
 
 
@@ -64,9 +67,9 @@ class SumoSource:
         self.backend = settings.backend
         self.api: Any = importlib.import_module(self.backend)
         self.path = resolve(settings.scenario)
-        self._types: dict[str, str] = {}
-        self._what: dict[str, tuple[str, tuple[float, float, float], tuple[int, int, int, int]]] = {}
-        self._persons: dict[str, tuple[str, tuple[float, float, float], tuple[int, int, int, int]]] = {}
+        # what each vehicle / person is, read once: (type, class, (length, width, height) m, RGBA)
+        self._what: dict[str, What] = {}
+        self._persons: dict[str, What] = {}
         self._tls: dict[str, int] = {}
         self.step_ns = 0
         self.info: dict[str, Any] = {}
@@ -170,9 +173,9 @@ class SumoSource:
     def _subscribe(self, vid: str) -> None:
         v = self.api.vehicle
         v.subscribe(vid, VEHICLE_VARS)
-        self._types[vid] = v.getTypeID(vid)
-        self._what[vid] = (v.getVehicleClass(vid), (v.getLength(vid), v.getWidth(vid), v.getHeight(vid)),
-                           self._color(v.getColor(vid), self._types[vid]))
+        vtype = v.getTypeID(vid)
+        self._what[vid] = (vtype, v.getVehicleClass(vid), (v.getLength(vid), v.getWidth(vid), v.getHeight(vid)),
+                           self._color(v.getColor(vid), vtype))
 
     def _color(self, own: tuple[int, ...], vtype: str) -> tuple[int, int, int, int]:
         """The colour SUMO draws by default: the vehicle's (or person's) own, else its type's."""
@@ -189,9 +192,9 @@ class SumoSource:
             now.discard(self.participant.person)
         for pid in now.difference(known):
             api.subscribe(pid, PERSON_VARS)
-            self._types[pid] = api.getTypeID(pid)
-            known[pid] = ("pedestrian", (api.getLength(pid), api.getWidth(pid), api.getHeight(pid)),
-                          self._color(api.getColor(pid), self._types[pid]))
+            ptype = api.getTypeID(pid)
+            known[pid] = (ptype, PERSON_CLASS, (api.getLength(pid), api.getWidth(pid), api.getHeight(pid)),
+                          self._color(api.getColor(pid), ptype))
         for pid in set(known).difference(now):
             del known[pid]
 
@@ -223,16 +226,14 @@ class SumoSource:
                         dtype=np.float64).reshape(len(ids), 6)
         signals = np.zeros(len(ids), dtype=np.int64)
         signals[:len(res)] = [r[VAR_SIGNALS] for r in res.values()]
-        unknown = ("", (0.0, 0.0, 0.0), (0, 0, 0, 0))
-        what = [self._what.get(v, unknown) for v in res] + [self._persons[p] for p in people]
-        types = [self._types.get(v, "") for v in ids]
+        what = [self._what.get(v, UNKNOWN) for v in res] + [self._persons[p] for p in people]
         if lights is None:
             lights = self.api.trafficlight.getAllSubscriptionResults()
         states = {tls: r[TL_RED_YELLOW_GREEN_STATE] for tls, r in lights.items()}
-        return Snapshot(self._now_ns(), ids, types, rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4],
+        return Snapshot(self._now_ns(), ids, [w[0] for w in what], rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4],
                         rows[:, 5], None, events, persons=len(people), signals=signals,
-                        classes=[w[0] for w in what], size_m=np.array([w[1] for w in what], dtype=np.float64).reshape(-1, 3),
-                        color=np.array([w[2] for w in what], dtype=np.float64).reshape(-1, 4), lights=states)
+                        classes=[w[1] for w in what], size_m=np.array([w[2] for w in what], dtype=np.float64).reshape(-1, 3),
+                        color=np.array([w[3] for w in what], dtype=np.float64).reshape(-1, 4), lights=states)
 
     def step(self) -> Snapshot | None:
         api = self.api
@@ -249,7 +250,7 @@ class SumoSource:
             self._subscribe(vid)
         if self.participant is not None:
             departed = [v for v in departed if v != self.participant.person]
-        events = [RawEvent("depart", v, {"type": self._types.get(v, "")}) for v in departed]
+        events = [RawEvent("depart", v, {"type": self._what.get(v, UNKNOWN)[0]}) for v in departed]
         events += [RawEvent("arrive", v) for v in arrived]
         events += [RawEvent("teleport", v) for v in sim.get(TELEPORTING, ())]
         if sim.get(COLLIDING):
@@ -260,7 +261,6 @@ class SumoSource:
         lights = api.trafficlight.getAllSubscriptionResults()
         events += self._read_tls(lights)
         for vid in arrived:
-            self._types.pop(vid, None)
             self._what.pop(vid, None)
         self._follow_persons()
         snap = self._snapshot(events, lights)

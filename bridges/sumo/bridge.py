@@ -283,7 +283,7 @@ class SumoBridge:
             self.clock.seek(self.frame_clock.content_ns(now_frame + 1), sim_ns)
             self.stepper.seek(sim_ns)
             self.seeking = True
-            self.area.set_radius(self.area.radius_cm / 100)  # who is inside starts over
+            self.area.restart()
         else:
             return
         self.requests[what.split(":")[0]] += 1

@@ -24,14 +24,14 @@ import numpy as np
 
 from bridges.sumo import rows as rowfiles
 from bridges.sumo.scenario import check_file, open_maybe_gz
-from bridges.sumo.snapshot import Snapshot
+from bridges.sumo.snapshot import PERSON_KEY, Snapshot
+from cosim.protocol import PERSON_CLASS
 from cosim.errors import InputFileError
 
 log = logging.getLogger("sumo.fcd")
 
 VALUES = ("x", "y", "z", "angle", "speed", "slope", "acceleration")  # columns of FcdColumns.values
 ROW_ARRAYS = {"vid": ("<i4", 0), "vtype": ("<i4", 0), "values": ("<f8", len(VALUES)), "signals": ("<i4", 0)}
-PERSON_KEY = "\0person:"  # keeps a person's id apart from a vehicle's of the same name while parsing
 
 
 @dataclass
@@ -63,7 +63,7 @@ class FcdColumns:
         return Snapshot(int(self.times_ns[k]), self.ids[self.vid[a:b]].tolist(), self.types[self.vtype[a:b]].tolist(),
                         v[:, 0], v[:, 1], v[:, 2], v[:, 3], v[:, 4], v[:, 5], v[:, 6] if self.has_accel[k] else None,
                         persons=persons, signals=self.signals[a:b],
-                        classes=None if not persons else [""] * (b - a - persons) + ["pedestrian"] * persons)
+                        classes=None if not persons else [""] * (b - a - persons) + [PERSON_CLASS] * persons)
 
     def release_before(self, k: int) -> None:
         """The rows of timesteps before ``k`` are not needed now (memory-mapped columns let them go)."""

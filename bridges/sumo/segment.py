@@ -21,11 +21,10 @@ import numpy as np
 from bridges.sumo.coords import CoordinateFrame, wrap180
 from bridges.sumo.events import EventDetector, SimEvent
 from bridges.sumo.handles import HandleTable
-from bridges.sumo.snapshot import Snapshot
+from bridges.sumo.snapshot import PERSON_KEY, Snapshot
 from cosim import protocol as p
 
 ARRAY_FIELDS = ("handles", "pos_coef", "lin", "signals")
-PERSON_KEY = "\0person:"  # a person's key in the handle table: SUMO keeps persons' ids apart from vehicles'
 
 
 @dataclass
@@ -218,7 +217,7 @@ def _persons(state: _State) -> np.ndarray | None:
     """Which rows of a state are persons (None: none are)."""
     if not state.snap.persons:
         return None
-    return np.array([c == "pedestrian" for c in state.what["classes"]], dtype=bool)
+    return np.array([c == p.PERSON_CLASS for c in state.what["classes"]], dtype=bool)
 
 
 def _take(items: list[str], order: np.ndarray) -> list[str]:

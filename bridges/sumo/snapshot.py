@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+# a person's key where ids are kept (handle table, FCD parse): SUMO keeps persons' ids apart from vehicles'
+PERSON_KEY = "\0person:"
+
+
 @dataclass
 class RawEvent:
     kind: str

@@ -5,7 +5,8 @@ while an area is set, the rows within ``radius_m`` of its centre on ``area.vehic
 table of its own on ``area.ids`` that changes only when something enters or leaves the area. A row
 enters inside the radius and leaves beyond radius + ``hysteresis_m``, so a vehicle driving along the
 edge does not flicker in and out (and does not make a new id table every frame). The centre follows
-the participant where the config calibrates one, else it stays where the settings put it.
+the participant where the config calibrates one, else it stays where the settings put it. With
+``at_source`` SUMO itself reports only the area's outer edge (bridges/sumo/sourcearea.py).
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class Area:
         centre = s.center_m if s.center_m is not None else origin_m[:2]
         self.centre_cm = self.wire(centre[0] - origin_m[0], centre[1] - origin_m[1])
         self._members: np.ndarray | None = None  # the handles of the area's id table (sorted)
+        self.at_source = s.at_source
+        self.max_radius_m = s.radius_m if s.at_source else 100_000.0  # at the source SUMO reports no farther
         self.version = 0
         self.rows: list[int] = []  # per frame, bounded by the bridge's Samples
 

@@ -21,6 +21,7 @@ from bridges.sumo.config import Settings
 from bridges.sumo.participant import Participant
 from bridges.sumo.scenario import check_sumocfg, resolve, scenario_seed
 from bridges.sumo.snapshot import RawEvent, Snapshot
+from bridges.sumo.sourcearea import SourceArea
 from cosim.errors import InputFileError
 from cosim.protocol import PERSON_CLASS
 
@@ -76,6 +77,7 @@ class SumoSource:
         self.info_state: dict[str, Any] = {}
         self.sumo_step_ns = (0, 0)  # wall and CPU ns of SUMO's own simulationStep, the last step
         self.participant = Participant(self.api, settings.participant) if settings.participant.enabled else None
+        self.area = SourceArea(self.api, settings.area, settings.origin_m) if settings.area.at_source else None
 
     def _command(self, sumo_args: list[str] | None = None) -> list[str]:
         s = self.settings
@@ -101,8 +103,11 @@ class SumoSource:
         api.simulation.subscribe([VAR_TIME, DEPARTED, ARRIVED, TELEPORTING, COLLIDING])
         for tls in api.trafficlight.getIDList():
             api.trafficlight.subscribe(tls, [TL_CURRENT_PHASE, TL_RED_YELLOW_GREEN_STATE])
-        for vid in api.vehicle.getIDList():  # attached to a running simulation
-            self._subscribe(vid)
+        if self.area is not None:
+            self.area.start(VEHICLE_VARS, PERSON_VARS)
+        else:
+            for vid in api.vehicle.getIDList():  # attached to a running simulation
+                self._subscribe(vid)
         self._follow_persons()
         (x0, y0), (x1, y1) = api.simulation.getNetBoundary()
         self.info = {"backend": self.backend, "scenario": str(self.path), "step_length_ms": self.step_ns / 1e6,
@@ -171,8 +176,11 @@ class SumoSource:
         return path
 
     def _subscribe(self, vid: str) -> None:
+        self.api.vehicle.subscribe(vid, VEHICLE_VARS)
+        self._learn(vid)
+
+    def _learn(self, vid: str) -> None:
         v = self.api.vehicle
-        v.subscribe(vid, VEHICLE_VARS)
         vtype = v.getTypeID(vid)
         self._what[vid] = (vtype, v.getVehicleClass(vid), (v.getLength(vid), v.getWidth(vid), v.getHeight(vid)),
                            self._color(v.getColor(vid), vtype))
@@ -184,19 +192,32 @@ class SumoSource:
             color = tuple(self.api.vehicletype.getColor(vtype))
         return color  # type: ignore[return-value]
 
+    def place(self, x: float, y: float, heading_deg: float) -> None:
+        """The participant's newest position (net metres): SUMO's person or car, the area's centre."""
+        if self.participant is not None:
+            self.participant.place(x, y, heading_deg)
+        if self.area is not None:
+            self.area.move(x, y)
+
     def _follow_persons(self) -> None:
-        """Subscribe persons that appeared (the participant's own excepted); forget those gone."""
+        """Subscribe persons that appeared (the participant's own excepted); forget those gone. With
+        the area at the source, SUMO reports the persons within it: learn what the new ones are."""
         api, known = self.api.person, self._persons
-        now = set(api.getIDList())
+        now = set(api.getIDList() if self.area is None else self.area.persons())
         if self.participant is not None:
             now.discard(self.participant.person)
         for pid in now.difference(known):
-            api.subscribe(pid, PERSON_VARS)
+            if self.area is None:
+                api.subscribe(pid, PERSON_VARS)
             ptype = api.getTypeID(pid)
             known[pid] = (ptype, PERSON_CLASS, (api.getLength(pid), api.getWidth(pid), api.getHeight(pid)),
                           self._color(api.getColor(pid), ptype))
         for pid in set(known).difference(now):
             del known[pid]
+
+    def _type(self, vid: str) -> str:
+        what = self._what.get(vid)
+        return what[0] if what is not None else self.api.vehicle.getTypeID(vid)  # outside the area at the source
 
     def _now_ns(self) -> int:
         """The time of the step just executed, as SUMO's outputs (FCD) label its state; TraCI's
@@ -215,10 +236,15 @@ class SumoSource:
         return out
 
     def _snapshot(self, events: list[RawEvent], lights: dict[str, Any] | None = None) -> Snapshot:
-        res = self.api.vehicle.getAllSubscriptionResults()
+        if self.area is None:
+            res = self.api.vehicle.getAllSubscriptionResults()
+            people = self.api.person.getAllSubscriptionResults() if self._persons else {}
+        else:
+            res, people = self.area.vehicles(), self.area.persons()
+            for vid in res.keys() - self._what.keys():  # entered the area
+                self._learn(vid)
         if self.participant is not None and self.participant.vehicle:
             res.pop(self.participant.person, None)  # the participant's own car: drawn by the rig, not from the scene
-        people = self.api.person.getAllSubscriptionResults() if self._persons else {}
         people = {k: r for k, r in people.items() if k in self._persons}
         ids = [*res, *people]
         vals = [*res.values(), *people.values()]
@@ -246,11 +272,12 @@ class SumoSource:
         self.sumo_step_ns = (time.perf_counter_ns() - t0, time.thread_time_ns() - c0)
         sim = api.simulation.getSubscriptionResults()
         departed, arrived = sim.get(DEPARTED, ()), sim.get(ARRIVED, ())
-        for vid in departed:
-            self._subscribe(vid)
+        if self.area is None:
+            for vid in departed:
+                self._subscribe(vid)
         if self.participant is not None:
             departed = [v for v in departed if v != self.participant.person]
-        events = [RawEvent("depart", v, {"type": self._what.get(v, UNKNOWN)[0]}) for v in departed]
+        events = [RawEvent("depart", v, {"type": self._type(v)}) for v in departed]
         events += [RawEvent("arrive", v) for v in arrived]
         events += [RawEvent("teleport", v) for v in sim.get(TELEPORTING, ())]
         if sim.get(COLLIDING):

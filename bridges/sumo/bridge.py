@@ -254,8 +254,9 @@ class SumoBridge:
                 radius = float(what.split(":", 1)[1])
             except ValueError:
                 radius = math.nan
-            if not 0 <= radius <= 100_000:
-                log.warning("ignored request %r: the area needs a radius in metres in [0, 100000], e.g. sumo.area:250", what)
+            if not 0 <= radius <= self.area.max_radius_m:
+                log.warning("ignored request %r: the area needs a radius in metres in [0, %g], e.g. sumo.area:250%s", what,
+                            self.area.max_radius_m, " (area.at_source: SUMO reports no farther)" if self.area.at_source else "")
                 return
             self.area.set_radius(radius)
         elif what == "sumo.pause":
@@ -316,7 +317,8 @@ class SumoBridge:
             "ids_tables_sent": self.ids_sent,
             "lights_tables_sent": self.lights_sent,
             "area": {"radius_m": self.area.radius_cm / 100, "hysteresis_m": self.area.hysteresis_cm / 100,
-                     "rows": percentile_block(self.area_rows), "ids_tables_sent": self.area_ids_sent},
+                     "rows": percentile_block(self.area_rows), "ids_tables_sent": self.area_ids_sent,
+                     "at_source": self.area.at_source},
             "requests": dict(self.requests),
             "source_ended": self.stepper.ended,
             "error": self.stepper.failed,

@@ -76,6 +76,9 @@ class SumoComponent(Component):
             if s.backend == "fcd":
                 raise ConfigError("sumo: participant.enabled needs live SUMO (libsumo or traci): an FCD replay "
                                   "cannot react to the participant")
+        if s.area.at_source and (s.backend == "fcd" or s.area.radius_m <= 0):
+            raise ConfigError("sumo: area.at_source needs live SUMO (libsumo or traci) and area.radius_m > 0 "
+                              "(an FCD replay holds every vehicle already: its area is cut by the bridge)")
         if self.calibration is not None:  # the participant places SUMO's person and/or centres the area
             self.subscribe = (p.TOPIC_REQUEST, p.TOPIC_POSE)
         self.section["participant_in_sumo"] = s.participant.enabled and s.participant.visible
@@ -109,7 +112,7 @@ class SumoComponent(Component):
             where = net_position(ev.msg, self.calibration, self.settings.origin_m)
             if where is None:
                 return
-            if self.settings.participant.enabled:
+            if self.settings.participant.enabled or self.settings.area.at_source:
                 self.placed = where
             if self.bridge is not None:
                 origin = self.settings.origin_m

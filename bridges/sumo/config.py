@@ -42,6 +42,9 @@ class AreaOfInterest(Strict):
     radius_m: Annotated[float, msgspec.Meta(ge=0)] = 0.0  # 0: no area (a subscriber may ask: sumo.area:<m>)
     hysteresis_m: Annotated[float, msgspec.Meta(ge=0)] = 20.0  # enter inside radius_m, leave beyond radius_m + this
     center_m: tuple[float, float] | None = None  # net metres; the participant's position replaces it (None: origin_m)
+    # live SUMO only: SUMO reports only what is within radius_m + hysteresis_m (bridges/sumo/sourcearea.py),
+    # so sumo.vehicles and the recording hold the area too: what makes a live city affordable
+    at_source: bool = False
 
 
 class Settings(Strict):

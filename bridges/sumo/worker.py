@@ -99,9 +99,9 @@ class Worker:
         elif isinstance(cmd, pipe.Stop):
             self.stop = True
         elif isinstance(cmd, pipe.Place):
-            participant = getattr(self.source, "participant", None)
-            if participant is not None:
-                participant.place(cmd.x, cmd.y, cmd.heading_deg)
+            place = getattr(self.source, "place", None)
+            if place is not None:
+                place(cmd.x, cmd.y, cmd.heading_deg)
             elif not self.open_loop_said:
                 self.open_loop_said = True
                 log.warning("an FCD replay cannot react to the participant: it stays open-loop")

@@ -1,7 +1,10 @@
 """Runs the real bridge core (stepping process + per-frame bridge) without a syncserver."""
 from __future__ import annotations
 
+import shutil
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msgspec
 import numpy as np
@@ -13,6 +16,7 @@ from cosim import protocol as p
 from cosim.frameclock import FrameClock
 
 DT_NS = round(1e9 / 90)
+REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass
@@ -78,3 +82,25 @@ def run_bridge(frames: int, lockstep: bool = True, **settings: object) -> tuple[
 def at_step_times(cap):
     """Frames whose sim time is (within 1 ns per frame of rounding) a SUMO step time."""
     return {f: t for f, s, t in cap.frames if f % 9 == 0}
+
+
+def sumo_fcd(path: Path) -> dict[int, dict[tuple[str, str], dict[str, float]]]:
+    """sim ns -> (tag, id) -> attributes, from SUMO's own FCD output."""
+    out = {}
+    for step in ET.parse(path).getroot():
+        out[round(float(step.get("time")) * 1e9)] = {
+            (el.tag, el.get("id")): {k: float(v) for k, v in el.attrib.items() if k in ("x", "y", "signals")}
+            for el in step}
+    return out
+
+
+def crossing_with_walkers(d: Path) -> Path:
+    """The bundled crossing, copied into ``d``, with walkers crossing the street on the zebra in front
+    of the cars; returns its .sumocfg."""
+    for f in (REPO / "scenarios" / "crossing").iterdir():
+        shutil.copy(f, d)
+    (d / "persons.rou.xml").write_text(
+        '<routes><personFlow id="walkers" begin="0" end="60" period="5"><walk from="SC" to="CW"/></personFlow></routes>')
+    cfg = d / "crossing.sumocfg"
+    cfg.write_text(cfg.read_text().replace('value="routes.rou.xml"', 'value="routes.rou.xml,persons.rou.xml"'))
+    return cfg

@@ -1,10 +1,14 @@
 """The area of interest (docs/sumo.md) on the demo's real SUMO traffic: the area's tables hold
 exactly the rows within its radius (plus those leaving through the hysteresis band), name their
 rows by an id table of their own, and the band cuts how often that table changes."""
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from helpers import run_bridge
+from helpers import REPO, at_step_times, crossing_with_walkers, run_bridge, sumo_fcd
 
 from cosim import protocol as p
 
@@ -70,3 +74,60 @@ def test_only_the_last_frames_members_stay_through_the_band():
     keep, _ = area.select(np.array([2], "<u4"), at(90))  # 1 leaves the table
     keep, _ = area.select(np.array([1, 2], "<u4"), at(110, 90))  # and comes back in the band: outside
     assert keep.tolist() == [False, True]
+
+
+def test_the_area_at_the_source_is_what_sumo_has_within_its_outer_edge(tmp_path):
+    """With ``at_source`` SUMO selects (context subscriptions): each step's table holds exactly the
+    vehicles and persons that SUMO's own FCD output of the same run puts within radius + band."""
+    cfg = crossing_with_walkers(tmp_path)
+    fcd = tmp_path / "fcd.xml"
+    centre, edge = (300.0, 100.0), 60.0 + 20.0
+    cap, section = run_bridge(90 * 30, backend="libsumo", scenario=str(cfg), state_cache_dir=None,
+                              sumo_args=["--fcd-output", str(fcd)],
+                              area={"radius_m": 60, "hysteresis_m": 20, "center_m": centre, "at_source": True})
+    truth = sumo_fcd(fcd)
+    assert section["lagged_frames"] == 0 and cap.table_mismatches == 0 and section["area"]["at_source"]
+    kept = left_out = persons = 0
+    for frame, table in at_step_times(cap).items():
+        ids = next(t for t in reversed(cap.ids) if t.handles == table["handle"].tolist())
+        got = {("person" if c == "pedestrian" else "vehicle", v) for c, v in zip(ids.classes, ids.ids)}
+        d = {k: np.hypot(a["x"] - centre[0], a["y"] - centre[1]) for k, a in truth[cap.frames[frame][1]].items()}
+        near = {k for k, x in d.items() if x < edge - 0.05}
+        far = {k for k, x in d.items() if x > edge + 0.05}  # FCD rounds to 2 decimals
+        assert near <= got and not got & far, frame
+        kept, left_out, persons = kept + len(got), left_out + len(far), persons + ids.classes.count("pedestrian")
+    assert kept > 100 and left_out > 100 and persons > 20  # it selected, and persons are in it
+
+
+MOVE = """
+import json, math, sys, msgspec, libsumo
+from bridges.sumo.backends import SumoSource
+from bridges.sumo.config import Settings
+src = SumoSource(msgspec.convert(json.loads(sys.argv[1]), Settings))
+src.start()
+out = []
+for where in ([150.0, 150.0], [450.0, 300.0], None):
+    if where:
+        src.place(*where, 0.0)
+    for _ in range(50):
+        snap = src.step()
+    truth = {v: libsumo.vehicle.getPosition(v) for v in libsumo.vehicle.getIDList()}
+    c = where or [450.0, 300.0]
+    out.append({"got": sorted(snap.ids), "near": sorted(v for v, (x, y) in truth.items() if math.dist((x, y), c) < 99.9),
+                "far": sorted(v for v, (x, y) in truth.items() if math.dist((x, y), c) > 100.1), "all": len(truth)})
+print(json.dumps(out))
+src.close()
+"""
+
+
+def test_the_area_at_the_source_follows_the_participant():
+    """The area's centre moves where the participant is (``place``), and SUMO's selection with it;
+    truth: libsumo's own positions of every vehicle."""
+    cfg = {"scenario": DEMO, "backend": "libsumo", "start_s": 60, "state_cache_dir": None,
+           "area": {"radius_m": 80, "hysteresis_m": 20, "center_m": [150, 150], "at_source": True}}
+    r = subprocess.run([sys.executable, "-c", MOVE, json.dumps(cfg)], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    for step in json.loads(r.stdout.strip().splitlines()[-1]):
+        got = set(step["got"])
+        assert set(step["near"]) <= got and not got & set(step["far"]) and len(got) < step["all"]

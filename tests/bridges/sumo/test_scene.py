@@ -1,40 +1,22 @@
 """The complete scene per frame (docs/protocol.md, protocol v5), held against SUMO's own outputs:
 its FCD (positions of vehicles and persons, signal bits) and its traffic-light state output
 (SaveTLSStates), written by the same SUMO run the bridge drives."""
-import shutil
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import at_step_times, run_bridge
+from helpers import at_step_times, crossing_with_walkers, run_bridge, sumo_fcd
 
 pytestmark = pytest.mark.timeout(180)
-REPO = Path(__file__).resolve().parents[3]
 FRAMES = 90 * 30
-
-
-def sumo_fcd(path: Path) -> dict[int, dict[tuple[str, str], dict[str, float]]]:
-    """sim ns -> (tag, id) -> attributes, from SUMO's own FCD output."""
-    out = {}
-    for step in ET.parse(path).getroot():
-        out[round(float(step.get("time")) * 1e9)] = {
-            (el.tag, el.get("id")): {k: float(v) for k, v in el.attrib.items() if k in ("x", "y", "signals")}
-            for el in step}
-    return out
 
 
 @pytest.fixture(scope="module")
 def crossing(tmp_path_factory):
     """The bundled crossing with walkers crossing the street on the zebra, in front of the cars."""
     d = tmp_path_factory.mktemp("crossing")
-    for f in (REPO / "scenarios" / "crossing").iterdir():
-        shutil.copy(f, d)
-    (d / "persons.rou.xml").write_text(
-        '<routes><personFlow id="walkers" begin="0" end="60" period="5"><walk from="SC" to="CW"/></personFlow></routes>')
-    cfg = d / "crossing.sumocfg"
-    cfg.write_text(cfg.read_text().replace('value="routes.rou.xml"', 'value="routes.rou.xml,persons.rou.xml"'))
+    cfg = crossing_with_walkers(d)
     fcd = d / "fcd.xml"
     cap, section = run_bridge(FRAMES, backend="libsumo", scenario=str(cfg), state_cache_dir=None,
                               sumo_args=["--fcd-output", str(fcd), "--fcd-output.signals", "true"])

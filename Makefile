@@ -12,7 +12,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	for b in sync sumo pose audio refine recording unreal_client soak multihost; do $(PY) -m bench.$$b || exit 1; done
+	for b in sync sumo pose photon audio refine recording unreal_client soak multihost; do $(PY) -m bench.$$b || exit 1; done
 
 fuzz: setup  # the protocol decoders under atheris for 10 minutes (the suite runs it for 45 s)
 	mkdir -p build/fuzz-corpus

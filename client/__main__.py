@@ -15,6 +15,7 @@ from client.basemotion import BaseMotion
 from client.config import Settings
 from client.display import DisplayModel
 from client.mtp import MotionToPhoton
+from client.photons import Photons
 from client.residuals import ResidualApplier
 from cosim import protocol as p
 from cosim.node import DataEvent, EndEvent, TickEvent
@@ -39,9 +40,11 @@ class HeadlessClient(Component):
         self.display = DisplayModel(s.display)
         self.mtp = MotionToPhoton(s.pose, self.display)
         self.residuals: ResidualApplier | None = None
+        self.photons = Photons(s.flash)
         self.subscribe = (([p.TOPIC_POSE, p.TOPIC_OPENVR] if s.pose.enabled else [])
-                          + ([p.TOPIC_RESIDUALS, p.TOPIC_ASSET] if s.residuals.enabled else []))
-        self.publishes = s.report_frames or s.residuals.enabled
+                          + ([p.TOPIC_RESIDUALS, p.TOPIC_ASSET] if s.residuals.enabled else [])
+                          + ([p.TOPIC_PHOTODIODE] if self.photons.enabled else []))
+        self.publishes = s.report_frames or s.residuals.enabled or self.photons.enabled
         self.frames = 0
         self.present_ns = Samples()
         self.photon_ns = Samples()
@@ -59,6 +62,7 @@ class HeadlessClient(Component):
         ready = render_start + self.display.render_ns
         shown = self.display.present(ready)
         used = self.mtp.on_frame(ready, shown)
+        flash = self.photons.on_frame(ev.frame, render_start, used.sample_ns if used else None, shown.photon_ns)
         residual_frame = self.residuals.on_tick(ev.frame, ev.tick.t_ns) if self.residuals else None
         self.frames += 1
         self.present_ns.append(shown.present_ns - ev.tick.t_ns)
@@ -67,7 +71,8 @@ class HeadlessClient(Component):
             self._report = p.FrameReport(
                 frame=ev.frame, t_ns=ev.tick.t_ns, recv_ns=ev.recv_ns, present_ns=shown.present_ns,
                 photon_ns=shown.photon_ns, pose_sample_ns=used.sample_ns if used else None,
-                data=used.data() if used else {}, residual_frame=residual_frame)
+                data={**(used.data() if used else {}), **({"flash": True} if flash else {})},
+                residual_frame=residual_frame)
         return Presented(shown.present_ns, shown.photon_ns)
 
     def after_ack(self, ev: TickEvent) -> None:  # off the lockstep critical path of the ACK
@@ -81,6 +86,12 @@ class HeadlessClient(Component):
             self.mtp.on_pose(msg, ev.recv_ns, ev.direct)
         elif ev.topic == p.TOPIC_OPENVR and isinstance(msg, p.Event):
             self.mtp.on_openvr_event(msg)
+        elif ev.topic == p.TOPIC_PHOTODIODE and isinstance(msg, p.Event) and msg.kind == "photon" and msg.at_ns is not None:
+            matched = self.photons.on_photon(msg.at_ns)
+            if matched is not None:
+                flash, data = matched
+                self.ctx.publish(p.TOPIC_PHOTONS, p.Event(kind="photon.frame", frame=flash.frame, at_ns=msg.at_ns,
+                                                          subject=self.ctx.name, data=data))
         elif self.residuals is not None and isinstance(msg, p.Asset):
             self.residuals.on_asset(msg, ev.arrays)
         elif self.residuals is not None and isinstance(msg, p.Residuals):
@@ -90,6 +101,9 @@ class HeadlessClient(Component):
 
     def on_end(self, ev: EndEvent) -> None:
         log.info("session ended (%s) after %d frames", ev.reason, self.frames)
+
+    def close(self) -> None:
+        self.photons.close()
 
     def sections(self) -> dict[str, Any]:
         node = self.ctx.node
@@ -105,7 +119,15 @@ class HeadlessClient(Component):
             "direct_streams": node.direct_topics_taken() if node else {},
             "duplicates_dropped": node.direct_in.duplicates if node else 0,
             **({"error": self.ctx.error} if self.ctx.error else {}),
-        }}}, **self.mtp.sections(), **(self.residuals.section() if self.residuals else {})}
+        }}}, **self._mtp_sections(), **(self.residuals.section() if self.residuals else {})}
+
+    def _mtp_sections(self) -> dict[str, Any]:
+        out = self.mtp.sections()
+        if "mtp" in out:  # the figures above come from the display model; a photodiode measures
+            out["mtp"]["photon_times"] = "modelled"
+            if self.photons.enabled:
+                out["mtp"]["measured"] = self.photons.section()
+        return out
 
 
 if __name__ == "__main__":

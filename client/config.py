@@ -36,11 +36,20 @@ class ResidualSettings(Strict):
     base_motion: str | None = None
 
 
+class FlashSettings(Strict):
+    """Flash a patch on every ``every_frames``-th frame for a photodiode (docs/photodiode.md)."""
+
+    every_frames: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 0  # 0: no flashes
+    max_latency_ms: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 200.0  # a photon later than this is not the flash's
+    screen_socket: str | None = None  # headless: the EMULATED board's screen socket (bridges.photodiode.emulator)
+
+
 class Settings(Strict):
     display: DisplaySettings = msgspec.field(default_factory=DisplaySettings)
     pose: PoseUseSettings = msgspec.field(default_factory=PoseUseSettings)
     residuals: ResidualSettings = msgspec.field(default_factory=ResidualSettings)
     report_frames: bool = True  # publish a FRAME_REPORT per frame on the bus
+    flash: FlashSettings = msgspec.field(default_factory=FlashSettings)
 
 
 def check_files(settings: Settings) -> None:

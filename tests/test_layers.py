@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 REPO = Path(__file__).resolve().parent.parent
 OURS = {"cosim", "syncserver", "session", "client", "audio", "refine_runtime", "recording", "bridges",
         "bench", "tests", "run_session"}
-COMPONENTS = {"client", "audio", "refine_runtime", "recording", "bridges.sumo", "bridges.pose"}
+COMPONENTS = {"client", "audio", "refine_runtime", "recording", "bridges.sumo", "bridges.pose", "bridges.photodiode"}
 TOP = {"run_session", "bench", "tests"}  # what people run: above every layer
 
 

@@ -156,7 +156,33 @@ def mtp(d: SessionData) -> Section:
             if len(v):
                 rows += block_rows(percentile_block(v), f"{src}: {name}")
     sec.tables.append(_blocks_table(rows, "ms"))
+    _measured_mtp(d, sec)
     return sec
+
+
+def _measured_mtp(d: SessionData, sec: Section) -> None:
+    """Photons a photodiode saw, matched to their flash frames (EVENT photon.frame, client/photons.py)."""
+    flashes = [e for e in d.events if e.kind == "photon.frame" and e.at_ns is not None]
+    if not flashes:
+        sec.note("Photon times above come from the display model; no photodiode measured them in this session.")
+        return
+    t = seconds(np.array([e.at_ns for e in flashes], dtype=np.float64))
+    col = {k: np.array([float(e.data.get(k, np.nan)) for e in flashes]) for k in
+           ("measured_mtp_ms", "modelled_mtp_ms", "model_error_ms", "screen_to_photon_ms")}
+    fig, ax = figure(width=11, height=3.2)
+    ax.plot(t, col["measured_mtp_ms"], "o", ms=4, label="measured: photodiode photon − pose sample")
+    ax.plot(t, col["modelled_mtp_ms"], "x", ms=4, label="modelled: display model's photon − pose sample")
+    ax.set(xlabel="session time (s)", ylabel="ms", title="Measured motion-to-photon (photodiode), per flash")
+    ax.legend(fontsize=7, loc="upper right")
+    sec.figures.append((f"Measured motion-to-photon: {len(flashes)} flashes", png(fig)))
+    rows = []
+    for name, key in (("measured MTP", "measured_mtp_ms"), ("modelled MTP (same frames)", "modelled_mtp_ms"),
+                      ("model error (measured − modelled photon)", "model_error_ms"),
+                      ("flash to photon", "screen_to_photon_ms")):
+        v = col[key][np.isfinite(col[key])]
+        if len(v):
+            rows += block_rows(percentile_block(v), f"photodiode: {name}")
+    sec.tables.append(_blocks_table(rows, "ms"))
 
 
 def drift(d: SessionData) -> Section:

@@ -3,10 +3,17 @@
 // for every tick (present and photon from the same vsync-grid display model), HEARTBEATs with the
 // clock-offset error when the truth is known, BYE at the end. Prints one JSON summary line.
 //
+// With --bus-out it also takes the scene the way the Unreal glue does (cosim::SceneState: vehicles,
+// traffic lights, the refiner's asset and residuals applied to its rest shape, the HMD pose whose
+// sample time goes into each FRAME_REPORT) and asks for what it misses (--bus-in).
+//
 //   cosim_client --control tcp://127.0.0.1:P --ticks tcp://127.0.0.1:Q --name cpp [--required]
-//                [--bus-in tcp://...] [--report-frames] [--refresh-hz 90] [--vsync-phase-ms 3]
+//                [--bus-in tcp://...] [--bus-out tcp://...] [--asset skirt] [--area]
+//                [--report-frames] [--refresh-hz 90] [--vsync-phase-ms 3]
 //                [--vsync-to-photon-ms 11.1] [--render-ms 1] [--clock-skew-ns 0]
 //                [--connect-timeout-s 30] [--summary FILE] [--curve-secrets DIR [--curve-client NAME]]
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +31,7 @@ struct Args {
   cosim::Endpoints endpoints;
   cosim::LinkOptions link;
   bool report_frames = false;
+  cosim::SceneOptions scene;
   double refresh_hz = 90.0, vsync_phase_ms = 3.0, vsync_to_photon_ms = 11.1, render_ms = 1.0;
   double connect_timeout_s = 30.0;
   std::string summary;
@@ -46,6 +54,7 @@ bool parse_args(int argc, char** argv, Args& a) {
     const std::string flag = argv[i];
     if (flag == "--required") { a.link.required = true; continue; }
     if (flag == "--report-frames") { a.report_frames = true; a.link.publish = true; continue; }
+    if (flag == "--area") { a.scene.area = true; continue; }
     if (i + 1 >= argc) {
       std::fprintf(stderr, "cosim_client: %s needs a value\n", flag.c_str());
       return false;
@@ -57,6 +66,7 @@ bool parse_args(int argc, char** argv, Args& a) {
     else if (flag == "--bus-in") a.endpoints.bus_in = v;
     else if (flag == "--bus-out") a.endpoints.bus_out = v;
     else if (flag == "--name") a.link.name = v;
+    else if (flag == "--asset") a.scene.garment_asset = v;
     else if (flag == "--summary") a.summary = v;
     else if (flag == "--curve-secrets") a.curve_secrets = v;
     else if (flag == "--curve-client") a.curve_client = v;
@@ -81,6 +91,10 @@ bool parse_args(int argc, char** argv, Args& a) {
     std::fprintf(stderr, "cosim_client: --report-frames needs --bus-in\n");
     return false;
   }
+  if (!a.endpoints.bus_out.empty()) {
+    a.link.data_topics = cosim::SceneState(a.scene).topics();
+    a.link.publish = a.link.publish || !a.endpoints.bus_in.empty();  // REQUESTs for what it misses
+  }
   if (!(a.refresh_hz > 0 && a.refresh_hz <= 1000)) {
     std::fprintf(stderr, "cosim_client: --refresh-hz must be in (0, 1000] (got %g)\n", a.refresh_hz);
     return false;
@@ -96,7 +110,7 @@ class Client {
       : args_(args), link_(link),
         display_(static_cast<int64_t>(1e9 / args.refresh_hz + 0.5), ms_to_ns(args.vsync_phase_ms),
                  ms_to_ns(args.vsync_to_photon_ms)),
-        render_ns_(ms_to_ns(args.render_ms)) {}
+        render_ns_(ms_to_ns(args.render_ms)), scene_(args.scene) {}
 
   // HELLO -> WELCOME -> first probe burst -> (a broadcast arrived) READY. False with a message on failure.
   bool join(std::string& error) {
@@ -141,7 +155,21 @@ class Client {
            ", \"probe_bursts\": " + std::to_string(est.bursts()) +
            ", \"clock_offset_error_us\": " + cosim::to_json(cosim::percentiles(abs_errors, 1e-3)) +
            ", \"missed_vsyncs\": " + std::to_string(display_.missed_vsyncs()) +
-           ", \"replaced_frames\": " + std::to_string(display_.replaced()) + ", \"mtp\": " + mtp_.summary_json() + "}";
+           ", \"replaced_frames\": " + std::to_string(display_.replaced()) + ", \"mtp\": " + mtp_.summary_json() +
+           ", \"scene\": " + scene_json() + "}";
+  }
+
+  std::string scene_json() const {
+    const cosim::SceneStats& s = scene_.stats();
+    auto n = [](int64_t v) { return std::to_string(v); };
+    return "{\"vehicle_tables\": " + n(s.vehicle_tables) + ", \"id_tables\": " + n(s.id_tables) +
+           ", \"light_tables\": " + n(s.light_tables) + ", \"spawned\": " + n(s.spawned) +
+           ", \"despawned\": " + n(s.despawned) + ", \"live_max\": " + n(live_max_) +
+           ", \"evaluated\": " + n(evaluated_) + ", \"poses\": " + n(s.poses) + ", \"assets\": " + n(s.assets) +
+           ", \"garment_vertices\": " + n(static_cast<int64_t>(garment_.size() / 3)) +
+           ", \"residual_frames\": " + n(s.residual_frames) + ", \"residuals_applied\": " + n(s.residuals_applied) +
+           ", \"residuals_refused\": " + n(s.residuals_refused) + ", \"requests\": " + n(s.requests) +
+           ", \"errors\": " + n(s.errors) + "}";
   }
 
  private:
@@ -160,6 +188,10 @@ class Client {
     for (const auto& in : inbox_) {
       if (in.kind == cosim::Inbound::Kind::kTick) on_tick(std::get<cosim::Tick>(in.msg.msg), in.recv_ns);
       else if (in.kind == cosim::Inbound::Kind::kEnd) end_reason_ = std::get<cosim::End>(in.msg.msg).reason;
+      else if (in.kind == cosim::Inbound::Kind::kData) {
+        const cosim::Outcome taken = scene_.on_data(in.msg, in.recv_ns);
+        if (!taken && scene_.stats().errors <= 5) std::fprintf(stderr, "cosim_client: %s\n", taken.error().c_str());
+      }
     }
     return true;
   }
@@ -177,8 +209,43 @@ class Client {
     f.recv_ns = recv_ns;
     f.present_ns = shown.present_ns;
     f.photon_ns = shown.photon_ns;
+    if (const auto& pose = scene_.pose()) {
+      f.pose_sample_ns = pose->sample_ns;
+      f.pose_bus_ns = pose->bus_ns;
+      f.pose_recv_ns = pose->recv_ns;
+    }
     mtp_.record(f);
     if (args_.report_frames) link_.publish(cosim::topic::kFrames, cosim::frame_report(f));
+    if (!args_.endpoints.bus_out.empty()) render_scene(tick.t_ns, render_start);
+  }
+
+  // What the glue does per frame, with the engine calls left out: spawn/despawn, every vehicle's
+  // pose at the frame's time (its body centre), the garment, and REQUESTs for what is missing.
+  void render_scene(int64_t t_ns, int64_t now_ns) {
+    const cosim::VehicleChanges changes = scene_.take_changes();
+    for (uint32_t h : changes.spawned) live_.push_back(h);
+    for (uint32_t h : changes.despawned) live_.erase(std::remove(live_.begin(), live_.end(), h), live_.end());
+    live_max_ = std::max<int64_t>(live_max_, static_cast<int64_t>(live_.size()));
+    for (uint32_t h : live_) {
+      if (const auto s = scene_.vehicles().evaluate(h, t_ns)) {
+        const cosim::Vec3 c = cosim::body_centre_cm(*s, scene_.vehicles().info(h));
+        evaluated_ += std::isfinite(c[0]) && std::isfinite(c[1]) && std::isfinite(c[2]);
+      }
+    }
+    if (const auto& asset = scene_.asset(); asset && garment_.size() != asset->rest.size()) garment_.assign(asset->rest.size(), 0.0f);
+    if (!garment_.empty()) {
+      const auto applied = scene_.apply_garment(scene_.asset()->rest.data(), garment_.size() / 3, 1.0f, garment_.data());
+      if (!applied) std::fprintf(stderr, "cosim_client: garment: %s\n", applied.error().c_str());
+    } else {
+      (void)scene_.apply_garment(nullptr, 0, 1.0f, nullptr);  // no asset yet: asks for it
+    }
+    if (!args_.endpoints.bus_in.empty()) {
+      for (const std::string& what : scene_.requests(now_ns)) {
+        cosim::Request ask;
+        ask.what = what;
+        link_.publish(cosim::topic::kRequest, ask);
+      }
+    }
   }
 
   const Args& args_;
@@ -186,6 +253,10 @@ class Client {
   cosim::DisplayModel display_;
   int64_t render_ns_;
   cosim::MtpTracker mtp_;
+  cosim::SceneState scene_;
+  std::vector<uint32_t> live_;
+  std::vector<float> garment_;
+  int64_t live_max_ = 0, evaluated_ = 0;
   std::vector<cosim::Inbound> inbox_;
   int64_t acks_ = 0;
   bool ready_ = false;

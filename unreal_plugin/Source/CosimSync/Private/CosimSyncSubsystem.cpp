@@ -18,21 +18,15 @@ DEFINE_LOG_CATEGORY_STATIC(LogCosim, Log, All);
 struct FCosimGameState
 {
 	TUniquePtr<FCosimReceiver> Receiver;
-	cosim::VehicleScene Vehicles;
-	cosim::TrafficLightStates Lights;
-	bool bArea = false;  // the area of interest's topics instead of the whole table's
-	int64 LastLightsRequestNs = INT64_MIN;
+	// vehicles, traffic lights, the refiner's asset and residuals, and what to ask for: engine-neutral
+	// (cosim/scene.h), the same class the CLI client drives in CI
+	std::unique_ptr<cosim::SceneState> Scene;
 	TMap<uint32, TWeakObjectPtr<AStaticMeshActor>> Actors;
 	std::vector<std::pair<cosim::Tick, int64>> PendingTicks;  // (tick, recv_ns) consumed this frame
 	FName GarmentAsset;
 	TWeakObjectPtr<UDynamicMeshComponent> Garment;
 	TArray<float> GarmentBase;     // registered rest positions, x y z per vertex
 	TArray<float> GarmentScratch;
-	std::optional<cosim::AssetInfo> Asset;  // announced by the refiner (ASSET); residuals need it first
-	std::optional<cosim::ResidualFrame> PendingResiduals;  // newest only
-	int64 AppliedResidualFrame = -1;
-	int64 LastIdsRequestNs = INT64_MIN;
-	int64 LastAssetRequestNs = INT64_MIN;
 	int64 InterpolationDelayNs = 0;
 	int64 VsyncToPhotonNs = 0;
 	std::unique_ptr<cosim::DisplayModel> Display;  // used when XR gives no display time
@@ -82,6 +76,11 @@ bool UCosimSyncSubsystem::Connect()
 	State->bReportFrames = S->bReportFrames;
 	State->ResidualScale = S->ResidualScale;
 	State->GarmentAsset = S->GarmentAsset;
+	cosim::SceneOptions SceneOptions;
+	SceneOptions.area = S->bAreaOfInterest;
+	SceneOptions.garment_asset = TCHAR_TO_UTF8(*S->GarmentAsset.ToString());
+	SceneOptions.pose_device = "";  // the HMD pose is read from the headset (CosimXr), not the bus
+	State->Scene = std::make_unique<cosim::SceneState>(SceneOptions);
 	const int64 PeriodNs = static_cast<int64>(FMath::RoundToDouble(1e9 / FMath::Max(1.0f, S->RefreshHz)));
 	State->Display = std::make_unique<cosim::DisplayModel>(PeriodNs, 0, State->VsyncToPhotonNs);
 	if (UCosimVehicleTypes* Types = S->VehicleTypes.LoadSynchronous())
@@ -99,11 +98,7 @@ bool UCosimSyncSubsystem::Connect()
 	Options.name = TCHAR_TO_UTF8(*S->ClientName);
 	Options.role = "client";
 	Options.required = S->bRequired;
-	State->bArea = S->bAreaOfInterest;
-	Options.data_topics = {std::string(State->bArea ? cosim::topic::kAreaVehicles : cosim::topic::kVehicles),
-	                       std::string(State->bArea ? cosim::topic::kAreaIds : cosim::topic::kVehicleIds),
-	                       std::string(cosim::topic::kTrafficLights), std::string(cosim::topic::kResiduals),
-	                       std::string(cosim::topic::kAsset)};
+	Options.data_topics = State->Scene->topics();
 	Options.publish = true;
 	Options.host = TCHAR_TO_UTF8(FPlatformProcess::ComputerName());
 	FString Error;
@@ -115,6 +110,10 @@ bool UCosimSyncSubsystem::Connect()
 		return false;
 	}
 	UE_LOG(LogCosim, Log, TEXT("Cosim: joining %s as '%s'"), *S->ControlEndpoint, *S->ClientName);
+	if (UDynamicMeshComponent* Mesh = RegisteredMesh.Get())
+	{
+		RegisterGarment(RegisteredAsset, Mesh);  // a reconnect keeps the garment
+	}
 	return true;
 }
 
@@ -140,11 +139,18 @@ void UCosimSyncSubsystem::Disconnect()
 
 void UCosimSyncSubsystem::RegisterGarment(FName Asset, UDynamicMeshComponent* Mesh)
 {
-	if (!State || Mesh == nullptr)
+	if (Mesh == nullptr)
 	{
 		return;
 	}
+	RegisteredAsset = Asset;
+	RegisteredMesh = Mesh;
+	if (!State)
+	{
+		return;  // applied when Connect() makes the state
+	}
 	State->GarmentAsset = Asset;
+	State->Scene->set_garment_asset(TCHAR_TO_UTF8(*Asset.ToString()));
 	State->Garment = Mesh;
 	State->GarmentBase.Reset();
 	Mesh->GetDynamicMesh()->ProcessMesh([this](const UE::Geometry::FDynamicMesh3& M) {
@@ -206,56 +212,15 @@ void UCosimSyncSubsystem::DrainInbound()
 			State->EndReason = UTF8_TO_TCHAR(std::get<cosim::End>(In.msg.msg).reason.c_str());
 			break;
 		case cosim::Inbound::Kind::kData:
-			if (std::holds_alternative<cosim::VehicleIds>(In.msg.msg))
+		{
+			// decode has checked the message; the scene checks its arrays and keeps what it held on an error
+			const cosim::Outcome Taken = State->Scene->on_data(In.msg, In.recv_ns);
+			if (!Taken)
 			{
-				// The table is the message's arrays (handles, ids, types); decode has checked them.
-				const cosim::Outcome Applied = State->Vehicles.apply_ids(In.msg);
-				if (!Applied)
-				{
-					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
-				}
-			}
-			else if (std::holds_alternative<cosim::Vehicles>(In.msg.msg))
-			{
-				const cosim::Outcome Applied = State->Vehicles.apply_table(In.msg);
-				if (!Applied)
-				{
-					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
-				}
-			}
-			else if (std::holds_alternative<cosim::TrafficLights>(In.msg.msg))
-			{
-				const cosim::Outcome Applied = State->Lights.apply(In.msg);
-				if (!Applied)
-				{
-					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
-				}
-			}
-			else if (std::holds_alternative<cosim::Asset>(In.msg.msg))
-			{
-				auto Info = cosim::parse_asset(In.msg);
-				if (!Info)
-				{
-					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Info.error().c_str()));
-				}
-				else if (Info.value().asset == TCHAR_TO_UTF8(*State->GarmentAsset.ToString()))
-				{
-					State->Asset = Info.take();
-				}
-			}
-			else if (std::holds_alternative<cosim::Residuals>(In.msg.msg))
-			{
-				auto Frame = cosim::parse_residuals(In.msg);
-				if (!Frame)
-				{
-					UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Frame.error().c_str()));
-				}
-				else if (Frame.value().asset == TCHAR_TO_UTF8(*State->GarmentAsset.ToString()))
-				{
-					State->PendingResiduals = Frame.take();
-				}
+				UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Taken.error().c_str()));
 			}
 			break;
+		}
 		case cosim::Inbound::Kind::kSession:
 			break;
 		}
@@ -279,7 +244,7 @@ void UCosimSyncSubsystem::DisplayTimes(int64& OutPresentNs, int64& OutPhotonNs)
 void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 {
 	UWorld* World = GetWorld();
-	const cosim::VehicleChanges Changes = State->Vehicles.take_changes();
+	const cosim::VehicleChanges Changes = State->Scene->take_changes();
 	for (uint32 Handle : Changes.despawned)
 	{
 		TWeakObjectPtr<AStaticMeshActor> Actor;
@@ -290,7 +255,7 @@ void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 	}
 	for (uint32 Handle : Changes.spawned)
 	{
-		const cosim::VehicleInfo* Info = State->Vehicles.info(Handle);
+		const cosim::VehicleInfo* Info = State->Scene->vehicles().info(Handle);
 		const TObjectPtr<UStaticMesh>* Mesh = Info ? LoadedMeshes.Find(FName(UTF8_TO_TCHAR(Info->type.c_str()))) : nullptr;
 		UStaticMesh* Chosen = Mesh ? Mesh->Get() : LoadedFallbackMesh.Get();
 		FActorSpawnParameters Params;
@@ -307,33 +272,24 @@ void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 	for (auto& Pair : State->Actors)
 	{
 		AStaticMeshActor* Actor = Pair.Value.Get();
-		const std::optional<cosim::VehicleState> S = State->Vehicles.evaluate(Pair.Key, RenderSessionNs);
+		const std::optional<cosim::VehicleState> S = State->Scene->vehicles().evaluate(Pair.Key, RenderSessionNs);
 		if (Actor == nullptr || !S)
 		{
 			continue;
 		}
 		// Already Unreal units and axes (cosim/units.h is the one conversion, done by the bridge); the
 		// actor's pivot is the body's centre, half its length behind SUMO's front-bumper point.
-		const cosim::Vec3 Centre = cosim::body_centre_cm(*S, State->Vehicles.info(Pair.Key));
+		const cosim::Vec3 Centre = cosim::body_centre_cm(*S, State->Scene->vehicles().info(Pair.Key));
 		Actor->SetActorLocationAndRotation(FVector(Centre[0], Centre[1], Centre[2]),
 		                                   FRotator(S->pitch_deg, S->yaw_deg, 0.0));
 	}
-	const int64 Now = State->Receiver->SessionNowNs();
-	if (State->Vehicles.needs_ids() && Now - State->LastIdsRequestNs > 1000000000LL)
+	for (const std::string& What : State->Scene->requests(State->Receiver->SessionNowNs()))
 	{
-		State->LastIdsRequestNs = Now;
-		cosim::Request Ask;
-		Ask.what = std::string(State->bArea ? cosim::topic::kAreaIds : cosim::topic::kVehicleIds);
+		cosim::Request Ask;  // a late joiner's id table, the lights, the refiner's asset: at most once a second each
+		Ask.what = What;
 		State->Receiver->Publish(cosim::topic::kRequest, MoveTemp(Ask));
 	}
-	if (State->Lights.needs(State->Vehicles.lights_version()) && Now - State->LastLightsRequestNs > 1000000000LL)
-	{
-		State->LastLightsRequestNs = Now;
-		cosim::Request Ask;
-		Ask.what = std::string(cosim::topic::kTrafficLights);
-		State->Receiver->Publish(cosim::topic::kRequest, MoveTemp(Ask));
-	}
-	for (const auto& Change : State->Lights.take_changes())
+	for (const auto& Change : State->Scene->take_light_changes())
 	{
 		OnTrafficLightChanged.Broadcast(UTF8_TO_TCHAR(Change.first.c_str()), UTF8_TO_TCHAR(Change.second.c_str()));
 	}
@@ -341,43 +297,28 @@ void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 
 FString UCosimSyncSubsystem::GetTrafficLightState(const FString& Id) const
 {
-	const std::string* Found = State ? State->Lights.state(TCHAR_TO_UTF8(*Id)) : nullptr;
+	const std::string* Found = State ? State->Scene->lights().state(TCHAR_TO_UTF8(*Id)) : nullptr;
 	return Found ? FString(UTF8_TO_TCHAR(Found->c_str())) : FString();
 }
 
 void UCosimSyncSubsystem::ApplyGarment()
 {
 	UDynamicMeshComponent* Mesh = State->Garment.Get();
-	if (!State->PendingResiduals || Mesh == nullptr)
+	if (Mesh == nullptr)
 	{
 		return;
 	}
-	const cosim::ResidualFrame Frame = std::move(*State->PendingResiduals);
-	State->PendingResiduals.reset();
 	const size_t Vertices = static_cast<size_t>(State->GarmentBase.Num() / 3);
-	if (!State->Asset)
-	{
-		const int64 Now = State->Receiver->SessionNowNs();
-		if (Now - State->LastAssetRequestNs > 1000000000LL)  // joined after the refiner announced it: ask
-		{
-			State->LastAssetRequestNs = Now;
-			cosim::Request Ask;
-			Ask.what = std::string(cosim::topic::kAsset);
-			State->Receiver->Publish(cosim::topic::kRequest, MoveTemp(Ask));
-		}
-		return;
-	}
-	if (const cosim::Outcome Matches = cosim::check_mesh(*State->Asset, Vertices); !Matches)
-	{
-		UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Matches.error().c_str()));
-		return;
-	}
-	const cosim::Outcome Applied = cosim::apply_residuals(Frame, State->GarmentBase.GetData(), Vertices,
-	                                                      State->ResidualScale, State->GarmentScratch.GetData());
+	const cosim::Result<bool> Applied = State->Scene->apply_garment(State->GarmentBase.GetData(), Vertices,
+	                                                                State->ResidualScale, State->GarmentScratch.GetData());
 	if (!Applied)
 	{
 		UE_LOG(LogCosim, Warning, TEXT("Cosim: %s"), UTF8_TO_TCHAR(Applied.error().c_str()));
 		return;
+	}
+	if (!Applied.value())
+	{
+		return;  // no new frame, or the asset is not announced yet (the scene asks for it)
 	}
 	const float* P = State->GarmentScratch.GetData();
 	Mesh->GetDynamicMesh()->EditMesh([P](UE::Geometry::FDynamicMesh3& M) {
@@ -389,7 +330,6 @@ void UCosimSyncSubsystem::ApplyGarment()
 			}
 		}
 	}, EDynamicMeshChangeType::DeformationEdit, EDynamicMeshAttributeChangeFlags::VertexPositions);
-	State->AppliedResidualFrame = Frame.frame;
 }
 
 void UCosimSyncSubsystem::ReportFrame(int64 PoseSampleNs, int64 PresentNs, int64 PhotonNs)
@@ -418,9 +358,9 @@ void UCosimSyncSubsystem::ReportFrame(int64 PoseSampleNs, int64 PresentNs, int64
 	if (State->bReportFrames && !State->PendingTicks.empty())
 	{
 		cosim::FrameReport Report = cosim::frame_report(Times);  // the newest tick's
-		if (State->AppliedResidualFrame >= 0)
+		if (State->Scene->applied_frame() >= 0)
 		{
-			Report.residual_frame = State->AppliedResidualFrame;
+			Report.residual_frame = State->Scene->applied_frame();
 		}
 		State->Receiver->Publish(cosim::topic::kFrames, MoveTemp(Report));
 	}

@@ -17,9 +17,9 @@ public:
 	UPROPERTY(Config, EditAnywhere, Category = "Session")
 	bool bAutoConnect = true;
 
-	// This client's name in the session config (components.<name>), e.g. "client".
+	// This client's name in the session config (components.<name>): configs/rig.yaml calls it "unreal".
 	UPROPERTY(Config, EditAnywhere, Category = "Session")
-	FString ClientName = TEXT("client");
+	FString ClientName = TEXT("unreal");
 
 	// Lockstep waits for this client's ACK of every tick.
 	UPROPERTY(Config, EditAnywhere, Category = "Session")

@@ -39,7 +39,8 @@ public:
 	UFUNCTION(BlueprintCallable, Category = "Cosim")
 	void Disconnect();
 
-	// The dynamic mesh whose vertices (in residual order) RESIDUALS for `Asset` refine.
+	// The dynamic mesh whose vertices (in residual order) RESIDUALS for `Asset` refine; kept across
+	// Disconnect/Connect (a reconnect registers it again), callable before connecting.
 	UFUNCTION(BlueprintCallable, Category = "Cosim")
 	void RegisterGarment(FName Asset, UDynamicMeshComponent* Mesh);
 
@@ -66,6 +67,10 @@ private:
 	void DisplayTimes(int64& OutPresentNs, int64& OutPhotonNs);
 
 	TUniquePtr<FCosimGameState> State;
+
+	// the garment registration, which outlives a connection
+	FName RegisteredAsset;
+	TWeakObjectPtr<UDynamicMeshComponent> RegisteredMesh;
 
 	// UObjects the game state uses, held where the garbage collector sees them
 	UPROPERTY(Transient)

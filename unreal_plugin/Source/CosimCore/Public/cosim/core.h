@@ -28,6 +28,7 @@ THIRD_PARTY_INCLUDES_START
 #include "cosim/protocol.h"
 #include "cosim/residuals.h"
 #include "cosim/result.h"
+#include "cosim/scene.h"
 #include "cosim/time.h"
 #include "cosim/units.h"
 #include "cosim/vehicles.h"

@@ -14,7 +14,7 @@ public class CosimCore : ModuleRules
 		// Unreal's defaults: no exceptions, no RTTI. The core is written for exactly that.
 		bEnableExceptions = false;
 		bUseRTTI = false;
-		PublicDependencyModuleNames.Add("Core");  // only CosimCoreModule.cpp uses it
-		PrivateDependencyModuleNames.AddRange(new string[] { "ZeroMQ", "MsgPack" });
+		PublicDependencyModuleNames.Add("Core");  // only CosimCoreModule.cpp and CosimCoreLibraries.h use it
+		PrivateDependencyModuleNames.AddRange(new string[] { "ZeroMQ", "MsgPack", "Projects" });  // Projects: IPluginManager
 	}
 }

@@ -1,6 +1,38 @@
 #include "CosimReceiver.h"
 
+#include "Async/Async.h"
+#include "HAL/PlatformProcess.h"
+#include "HAL/PlatformTime.h"
 #include "HAL/RunnableThread.h"
+
+namespace
+{
+std::atomic<int32> GBackgroundCloses{0};
+}
+
+void CosimCloseInBackground(TUniquePtr<FCosimReceiver> Receiver)
+{
+	if (!Receiver)
+	{
+		return;
+	}
+	GBackgroundCloses.fetch_add(1, std::memory_order_acq_rel);
+	// a thread of its own: the close may wait on the network, which a task-graph worker must not
+	Async(EAsyncExecution::Thread, [Closing = MoveTemp(Receiver)]() mutable
+	{
+		Closing.Reset();
+		GBackgroundCloses.fetch_sub(1, std::memory_order_acq_rel);
+	});
+}
+
+void CosimWaitForBackgroundCloses(double TimeoutS)
+{
+	const double Deadline = FPlatformTime::Seconds() + TimeoutS;
+	while (GBackgroundCloses.load(std::memory_order_acquire) > 0 && FPlatformTime::Seconds() < Deadline)
+	{
+		FPlatformProcess::Sleep(0.01f);
+	}
+}
 
 TUniquePtr<FCosimReceiver> FCosimReceiver::Start(const cosim::Endpoints& Endpoints, const cosim::LinkOptions& Options,
                                                  int32 PollTimeoutMs, FString& OutError)

@@ -37,7 +37,7 @@ public:
 	// Opens the sockets (game thread) and starts the thread; nullptr and OutError on failure.
 	static TUniquePtr<FCosimReceiver> Start(const cosim::Endpoints& Endpoints, const cosim::LinkOptions& Options,
 	                                        int32 PollTimeoutMs, FString& OutError);
-	virtual ~FCosimReceiver() override;  // Stop(), join, then close sockets (game thread)
+	virtual ~FCosimReceiver() override;  // Stop(), join, then close sockets (CosimCloseInBackground runs it off the game thread)
 
 	virtual uint32 Run() override;
 	virtual void Stop() override { bStopping.store(true, std::memory_order_release); }
@@ -74,3 +74,9 @@ private:
 	FRunnableThread* Thread = nullptr;
 	int32 PollTimeoutMs = 20;
 };
+
+// Stops and destroys a receiver off the game thread: its BYE and the sockets' linger can take up to
+// a second when the syncserver is gone, which would freeze the headset's frames.
+void CosimCloseInBackground(TUniquePtr<FCosimReceiver> Receiver);
+// Waits (at most TimeoutS) for those closes; the module calls it before its code is unloaded.
+void CosimWaitForBackgroundCloses(double TimeoutS);

@@ -7,12 +7,15 @@
 #include "Engine/World.h"
 #include "UDynamicMesh.h"
 
+#include "CosimCoreLibraries.h"
 #include "CosimReceiver.h"
 #include "CosimSyncSettings.h"
 #include "CosimVehicleTypes.h"
 #include "CosimXrTiming.h"
 
 DEFINE_LOG_CATEGORY_STATIC(LogCosim, Log, All);
+
+static constexpr int32 MaxPooledVehicles = 512;
 
 // Game-thread state; never seen by the receiver thread.
 struct FCosimGameState
@@ -22,6 +25,9 @@ struct FCosimGameState
 	// (cosim/scene.h), the same class the CLI client drives in CI
 	std::unique_ptr<cosim::SceneState> Scene;
 	TMap<uint32, TWeakObjectPtr<AStaticMeshActor>> Actors;
+	// actors of despawned vehicles, hidden, reused for the next spawns (a city's turnover would
+	// otherwise spawn and destroy actors every frame)
+	TArray<TWeakObjectPtr<AStaticMeshActor>> Pool;
 	std::vector<std::pair<cosim::Tick, int64>> PendingTicks;  // (tick, recv_ns) consumed this frame
 	FName GarmentAsset;
 	TWeakObjectPtr<UDynamicMeshComponent> Garment;
@@ -69,6 +75,11 @@ TStatId UCosimSyncSubsystem::GetStatId() const
 bool UCosimSyncSubsystem::Connect()
 {
 	Disconnect();
+	if (!CosimZmqLoaded())
+	{
+		UE_LOG(LogCosim, Error, TEXT("Cosim: libzmq is not loaded (see the CosimCore log line above); not connecting"));
+		return false;
+	}
 	const UCosimSyncSettings* S = GetDefault<UCosimSyncSettings>();
 	State = MakeUnique<FCosimGameState>();
 	State->InterpolationDelayNs = static_cast<int64>(S->InterpolationDelayUs) * 1000;
@@ -123,10 +134,17 @@ void UCosimSyncSubsystem::Disconnect()
 	{
 		return;
 	}
-	State->Receiver.Reset();  // stops and joins the thread, says BYE, closes the sockets
+	CosimCloseInBackground(MoveTemp(State->Receiver));  // BYE and the sockets' linger off the game thread
 	for (auto& Pair : State->Actors)
 	{
 		if (AStaticMeshActor* Actor = Pair.Value.Get())
+		{
+			Actor->Destroy();
+		}
+	}
+	for (const TWeakObjectPtr<AStaticMeshActor>& Pooled : State->Pool)
+	{
+		if (AStaticMeshActor* Actor = Pooled.Get())
 		{
 			Actor->Destroy();
 		}
@@ -250,7 +268,15 @@ void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 		TWeakObjectPtr<AStaticMeshActor> Actor;
 		if (State->Actors.RemoveAndCopyValue(Handle, Actor) && Actor.IsValid())
 		{
-			Actor->Destroy();
+			if (State->Pool.Num() < MaxPooledVehicles)
+			{
+				Actor->SetActorHiddenInGame(true);
+				State->Pool.Add(Actor);
+			}
+			else
+			{
+				Actor->Destroy();
+			}
 		}
 	}
 	for (uint32 Handle : Changes.spawned)
@@ -258,15 +284,25 @@ void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 		const cosim::VehicleInfo* Info = State->Scene->vehicles().info(Handle);
 		const TObjectPtr<UStaticMesh>* Mesh = Info ? LoadedMeshes.Find(FName(UTF8_TO_TCHAR(Info->type.c_str()))) : nullptr;
 		UStaticMesh* Chosen = Mesh ? Mesh->Get() : LoadedFallbackMesh.Get();
-		FActorSpawnParameters Params;
-		Params.SpawnCollisionHandlingOverride = ESpawnActorCollisionHandlingMethod::AlwaysSpawn;
-		AStaticMeshActor* Actor = World->SpawnActor<AStaticMeshActor>(FVector::ZeroVector, FRotator::ZeroRotator, Params);
+		AStaticMeshActor* Actor = nullptr;
+		while (Actor == nullptr && State->Pool.Num() > 0)
+		{
+			Actor = State->Pool.Pop().Get();  // a pooled actor the level may have destroyed
+		}
 		if (Actor == nullptr)
 		{
-			continue;
+			FActorSpawnParameters Params;
+			Params.SpawnCollisionHandlingOverride = ESpawnActorCollisionHandlingMethod::AlwaysSpawn;
+			Actor = World->SpawnActor<AStaticMeshActor>(FVector::ZeroVector, FRotator::ZeroRotator, Params);
+			if (Actor == nullptr)
+			{
+				continue;
+			}
+			Actor->GetStaticMeshComponent()->SetMobility(EComponentMobility::Movable);
+			Actor->SetActorEnableCollision(false);  // drawn traffic: SUMO moves it, nothing collides with it
 		}
-		Actor->GetStaticMeshComponent()->SetMobility(EComponentMobility::Movable);
 		Actor->GetStaticMeshComponent()->SetStaticMesh(Chosen);
+		Actor->SetActorHiddenInGame(false);
 		State->Actors.Add(Handle, Actor);
 	}
 	for (auto& Pair : State->Actors)

@@ -42,6 +42,8 @@ def test_cpp_client_takes_the_scene_from_a_live_session(cpp_build: Path, write_c
     assert scene["assets"] >= 1 and scene["garment_vertices"] > 0
     assert scene["residuals_applied"] > 100 and scene["residuals_refused"] == 0
     assert scene["poses"] > 1000
+    # the HUD line: this client's frames behind and clock offset, from the syncserver's STATUS
+    assert "behind ?" not in summary["hud"] and "offset ?" not in summary["hud"], summary["hud"]
     # frames carry the pose sample time: a true MTP (photon - pose sample), as the server's view shows
     assert summary["mtp"]["frames_with_pose"] > 400 and summary["mtp"]["mtp_us"]["p50"] is not None
     frames = outcome.summary["clients"]["unreal"]

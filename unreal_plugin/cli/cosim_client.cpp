@@ -91,6 +91,7 @@ bool parse_args(int argc, char** argv, Args& a) {
     std::fprintf(stderr, "cosim_client: --report-frames needs --bus-in\n");
     return false;
   }
+  a.scene.client_name = a.link.name;
   if (!a.endpoints.bus_out.empty()) {
     a.link.data_topics = cosim::SceneState(a.scene).topics();
     a.link.publish = a.link.publish || !a.endpoints.bus_in.empty();  // REQUESTs for what it misses
@@ -156,7 +157,7 @@ class Client {
            ", \"clock_offset_error_us\": " + cosim::to_json(cosim::percentiles(abs_errors, 1e-3)) +
            ", \"missed_vsyncs\": " + std::to_string(display_.missed_vsyncs()) +
            ", \"replaced_frames\": " + std::to_string(display_.replaced()) + ", \"mtp\": " + mtp_.summary_json() +
-           ", \"scene\": " + scene_json() + "}";
+           ", \"scene\": " + scene_json() + ", \"hud\": \"" + scene_.hud_line(last_frame_, link_.welcomed()) + "\"}";
   }
 
   std::string scene_json() const {
@@ -188,6 +189,7 @@ class Client {
     for (const auto& in : inbox_) {
       if (in.kind == cosim::Inbound::Kind::kTick) on_tick(std::get<cosim::Tick>(in.msg.msg), in.recv_ns);
       else if (in.kind == cosim::Inbound::Kind::kEnd) end_reason_ = std::get<cosim::End>(in.msg.msg).reason;
+      else if (in.kind == cosim::Inbound::Kind::kSession) scene_.on_session(in.msg);
       else if (in.kind == cosim::Inbound::Kind::kData) {
         const cosim::Outcome taken = scene_.on_data(in.msg, in.recv_ns);
         if (!taken && scene_.stats().errors <= 5) std::fprintf(stderr, "cosim_client: %s\n", taken.error().c_str());
@@ -198,6 +200,7 @@ class Client {
 
   void on_tick(const cosim::Tick& tick, int64_t recv_ns) {
     if (!ready_) return;  // ticks before our READY (a late joiner) need no ACK
+    last_frame_ = tick.frame;
     const int64_t render_start = link_.session_now_ns();
     const cosim::Presented shown = display_.present(render_start + render_ns_);
     cosim::Outcome sent = link_.ack(tick, recv_ns, shown.present_ns, shown.photon_ns);
@@ -256,7 +259,7 @@ class Client {
   cosim::SceneState scene_;
   std::vector<uint32_t> live_;
   std::vector<float> garment_;
-  int64_t live_max_ = 0, evaluated_ = 0;
+  int64_t live_max_ = 0, evaluated_ = 0, last_frame_ = -1;
   std::vector<cosim::Inbound> inbox_;
   int64_t acks_ = 0;
   bool ready_ = false;

@@ -155,4 +155,22 @@ TEST(Scene, ABadMessageIsAnErrorAndChangesNothing) {
   EXPECT_EQ(s.vehicles().size(), 0u);
 }
 
+TEST(Scene, TheHudShowsThisClientsLineOfTheStatus) {
+  cosim::SceneOptions o;
+  o.client_name = "unreal";
+  cosim::SceneState s(o);
+  EXPECT_NE(s.hud_line(5, false).find("joining | frame 5 | behind ?"), std::string::npos) << s.hud_line(5, false);
+  cosim::Status st;
+  cosim::ClientStatus other, me;
+  other.name = "pose";
+  other.frames_behind = 9;
+  me.name = "unreal";
+  me.frames_behind = 2;
+  me.offset_us = 12.25;
+  st.clients = {other, me};
+  s.on_session(cosim::Decoded{"session", st, {}});
+  const std::string line = s.hud_line(7, true);
+  EXPECT_NE(line.find("joined | frame 7 | behind 2 | offset 12.2 us"), std::string::npos) << line;
+}
+
 }  // namespace

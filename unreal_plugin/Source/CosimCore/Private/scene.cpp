@@ -1,5 +1,6 @@
 #include "cosim/scene.h"
 
+#include <cstdio>
 #include <variant>
 
 namespace cosim {
@@ -58,6 +59,23 @@ Outcome SceneState::on_data(const Decoded& msg, int64_t recv_ns) {
   }
   if (!done) ++stats_.errors;
   return done;
+}
+
+void SceneState::on_session(const Decoded& msg) {
+  const auto* status = std::get_if<Status>(&msg.msg);
+  if (status == nullptr) return;
+  for (const ClientStatus& c : status->clients)
+    if (c.name == options_.client_name) own_status_ = c;
+}
+
+std::string SceneState::hud_line(int64_t frame, bool clock_known) const {
+  char offset[32] = "?";
+  if (own_status_ && own_status_->offset_us) std::snprintf(offset, sizeof offset, "%.1f us", *own_status_->offset_us);
+  return std::string(clock_known ? "cosim: joined" : "cosim: joining") + " | frame " + std::to_string(frame) +
+         " | behind " + (own_status_ ? std::to_string(own_status_->frames_behind) : std::string("?")) +
+         " | offset " + offset + " | vehicles " + std::to_string(vehicles_.size()) + " | lights " +
+         std::to_string(lights_.version()) + " | residual frame " + std::to_string(applied_frame_) + " | errors " +
+         std::to_string(stats_.errors);
 }
 
 bool SceneState::due(int64_t& last, int64_t now_ns) const {

@@ -4,7 +4,10 @@
 #include "Components/StaticMeshComponent.h"
 #include "Engine/StaticMesh.h"
 #include "Engine/StaticMeshActor.h"
+#include "Engine/Engine.h"
 #include "Engine/World.h"
+#include "HAL/IConsoleManager.h"
+#include "ProfilingDebugging/CpuProfilerTrace.h"
 #include "UDynamicMesh.h"
 
 #include "CosimCoreLibraries.h"
@@ -16,6 +19,11 @@
 DEFINE_LOG_CATEGORY_STATIC(LogCosim, Log, All);
 
 static constexpr int32 MaxPooledVehicles = 512;
+
+static TAutoConsoleVariable<int32> CVarCosimHud(
+	TEXT("cosim.Hud"), 0,
+	TEXT("1: show the Cosim Sync debug line on screen (connection, frame, frames behind, clock offset, scene)"),
+	ECVF_Default);
 
 // Game-thread state; never seen by the receiver thread.
 struct FCosimGameState
@@ -40,6 +48,7 @@ struct FCosimGameState
 	bool bReportFrames = true;
 	float ResidualScale = 100.0f;
 	FString EndReason;
+	int64 LastFrame = -1;  // the newest tick shown
 };
 
 UCosimSyncSubsystem::UCosimSyncSubsystem() = default;
@@ -91,6 +100,7 @@ bool UCosimSyncSubsystem::Connect()
 	SceneOptions.area = S->bAreaOfInterest;
 	SceneOptions.garment_asset = TCHAR_TO_UTF8(*S->GarmentAsset.ToString());
 	SceneOptions.pose_device = "";  // the HMD pose is read from the headset (CosimXr), not the bus
+	SceneOptions.client_name = TCHAR_TO_UTF8(*S->ClientName);
 	State->Scene = std::make_unique<cosim::SceneState>(SceneOptions);
 	const int64 PeriodNs = static_cast<int64>(FMath::RoundToDouble(1e9 / FMath::Max(1.0f, S->RefreshHz)));
 	State->Display = std::make_unique<cosim::DisplayModel>(PeriodNs, 0, State->VsyncToPhotonNs);
@@ -193,6 +203,7 @@ void UCosimSyncSubsystem::Tick(float DeltaTime)
 	{
 		return;
 	}
+	TRACE_CPUPROFILER_EVENT_SCOPE(CosimTick);  // Unreal Insights: the plugin's whole per-frame work
 	DrainInbound();
 	FQuat HmdOrientation;
 	FVector HmdPosition;
@@ -203,6 +214,11 @@ void UCosimSyncSubsystem::Tick(float DeltaTime)
 	UpdateVehicles(PhotonNs - State->InterpolationDelayNs);
 	ApplyGarment();
 	ReportFrame(PoseSampleNs, PresentNs, PhotonNs);
+	if (CVarCosimHud.GetValueOnGameThread() != 0 && GEngine != nullptr)
+	{
+		const std::string Line = State->Scene->hud_line(State->LastFrame, State->Receiver->HasClock());
+		GEngine->AddOnScreenDebugMessage(static_cast<uint64>(0xC051A0), 0.0f, FColor::Cyan, UTF8_TO_TCHAR(Line.c_str()));
+	}
 	if (!State->EndReason.IsEmpty())
 	{
 		const FString Reason = State->EndReason;
@@ -213,6 +229,7 @@ void UCosimSyncSubsystem::Tick(float DeltaTime)
 
 void UCosimSyncSubsystem::DrainInbound()
 {
+	TRACE_CPUPROFILER_EVENT_SCOPE(CosimDrainInbound);
 	FString Error;
 	while (State->Receiver->DequeueError(Error))
 	{
@@ -240,6 +257,7 @@ void UCosimSyncSubsystem::DrainInbound()
 			break;
 		}
 		case cosim::Inbound::Kind::kSession:
+			State->Scene->on_session(In.msg);  // STATUS: this client's frames behind and clock offset, for the HUD
 			break;
 		}
 	}
@@ -261,6 +279,7 @@ void UCosimSyncSubsystem::DisplayTimes(int64& OutPresentNs, int64& OutPhotonNs)
 
 void UCosimSyncSubsystem::UpdateVehicles(int64 RenderSessionNs)
 {
+	TRACE_CPUPROFILER_EVENT_SCOPE(CosimUpdateVehicles);
 	UWorld* World = GetWorld();
 	const cosim::VehicleChanges Changes = State->Scene->take_changes();
 	for (uint32 Handle : Changes.despawned)
@@ -339,6 +358,7 @@ FString UCosimSyncSubsystem::GetTrafficLightState(const FString& Id) const
 
 void UCosimSyncSubsystem::ApplyGarment()
 {
+	TRACE_CPUPROFILER_EVENT_SCOPE(CosimApplyGarment);
 	UDynamicMeshComponent* Mesh = State->Garment.Get();
 	if (Mesh == nullptr)
 	{
@@ -387,6 +407,7 @@ void UCosimSyncSubsystem::ReportFrame(int64 PoseSampleNs, int64 PresentNs, int64
 		Ack.PhotonNs = PhotonNs;
 		State->Receiver->Send(MoveTemp(Ack));
 		Times.frame = Tick.frame;
+		State->LastFrame = Tick.frame;
 		Times.tick_ns = Tick.t_ns;
 		Times.recv_ns = RecvNs;
 		State->Mtp.record(Times);

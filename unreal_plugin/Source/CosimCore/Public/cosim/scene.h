@@ -23,6 +23,7 @@ struct SceneOptions {
   std::string garment_asset;         // the asset whose residuals are applied ("" = none)
   std::string pose_device = "hmd";   // the device whose bus pose renders the view ("": the renderer reads its own)
   int64_t request_every_ns = 1'000'000'000;
+  std::string client_name;           // this client's name: its line of the syncserver's STATUS
 };
 
 struct PoseSample {
@@ -49,6 +50,10 @@ class COSIMCORE_API SceneState {
   // One bus message of those topics; an error names the problem (the caller logs it), and what
   // was held stays as it was.
   Outcome on_data(const Decoded& msg, int64_t recv_ns);
+  // A broadcast (START, STATUS, ...): keeps this client's line of STATUS (frames behind, offset).
+  void on_session(const Decoded& msg);
+  // One line for a debug HUD: connection, frame, frames behind, offset, scene counts.
+  std::string hud_line(int64_t frame, bool clock_known) const;
   // What to ask for now (REQUEST.what values), each kind at most once per request_every_ns.
   std::vector<std::string> requests(int64_t now_ns);
   // Spawned / despawned vehicles since the last call (counted in stats()).
@@ -69,6 +74,7 @@ class COSIMCORE_API SceneState {
   const std::optional<PoseSample>& pose() const { return pose_; }
   const std::optional<AssetInfo>& asset() const { return asset_; }
   const SceneStats& stats() const { return stats_; }
+  const std::optional<ClientStatus>& own_status() const { return own_status_; }
 
  private:
   bool due(int64_t& last, int64_t now_ns) const;
@@ -80,6 +86,7 @@ class COSIMCORE_API SceneState {
   std::optional<PoseSample> pose_;
   bool wants_asset_ = false;
   int64_t applied_frame_ = -1;
+  std::optional<ClientStatus> own_status_;
   int64_t last_ids_ = INT64_MIN, last_lights_ = INT64_MIN, last_asset_ = INT64_MIN;
   SceneStats stats_;
 };

@@ -5,8 +5,8 @@ frames, photodiode bridge) with the EMULATED board (bridges/photodiode/emulator.
 clock drifts (``--drift-ppm``), its USB-serial link has a latency each way (``--link-latency-ms``),
 and it lights a known, jittered delay after each flash reaches its screen (``--delay-ms`` ±
 ``--jitter-ms``). Per flash: the ``injected_ms`` delay (the emulator's truth, host clock), the
-``measured_ms`` one (the photodiode bridge's photon time on the session clock − the moment the flash
-reached the screen), their difference, and the client's measured and modelled motion-to-photon.
+``measured_ms`` one (the photodiode bridge's photon time, the board's clock through the probe fit,
+on the same host clock − the moment the flash reached the screen), their difference, and the client's measured and modelled motion-to-photon.
 Baseline in the same run: timing each photon by when its line reached the host (no device clock),
 ``baseline_error_ms``. Goal: |measured − injected| p99 <= 0.5 ms. Prints one JSON object (last line).
 
@@ -41,45 +41,35 @@ GOAL_MS = 0.5
 
 
 class Listener(threading.Thread):
-    """The session's START (its epoch on this host's clock) and the photon events on the bus."""
+    """The photon events on the bus: the photodiode's and the client's matches."""
 
-    def __init__(self, bus: str, broadcast: str) -> None:
+    def __init__(self, bus: str) -> None:
         super().__init__(daemon=True)
-        self.bus, self.broadcast = bus, broadcast
-        self.epoch_ns: int | None = None
+        self.bus = bus
         self.photons: list[p.Event] = []  # events.photodiode
         self.frames: list[p.Event] = []  # events.photons (the client's matches)
         self.stop = False
 
     def run(self) -> None:
-        ctx = zmq.Context.instance()
-        bus, cast = ctx.socket(zmq.SUB), ctx.socket(zmq.SUB)
-        for sock, endpoint, topics in ((bus, self.bus, (p.TOPIC_PHOTODIODE, p.TOPIC_PHOTONS)),
-                                       (cast, self.broadcast, (p.TOPIC_SESSION,))):
-            sock.setsockopt(zmq.LINGER, 0)
-            for t in topics:
-                sock.setsockopt(zmq.SUBSCRIBE, t)
-            sock.connect(endpoint)
-        bus_dec, cast_dec = p.bus_decoder(), p.broadcast_decoder()
-        poller = zmq.Poller()
-        poller.register(bus, zmq.POLLIN)
-        poller.register(cast, zmq.POLLIN)
+        sock = zmq.Context.instance().socket(zmq.SUB)
+        sock.setsockopt(zmq.LINGER, 0)
+        for t in (p.TOPIC_PHOTODIODE, p.TOPIC_PHOTONS):
+            sock.setsockopt(zmq.SUBSCRIBE, t)
+        sock.connect(self.bus)
+        decoder = p.bus_decoder()
         while not self.stop:
-            for sock, _ in poller.poll(100):
-                frames = sock.recv_multipart()
-                try:
-                    _, msg, _ = (bus_dec if sock is bus else cast_dec).decode(frames)
-                except Exception as exc:
-                    print("bench.photon: undecodable message:", exc, file=sys.stderr)
-                    continue
-                if isinstance(msg, p.Start):
-                    self.epoch_ns = msg.epoch_ns
-                elif isinstance(msg, p.Event) and msg.kind == "photon":
-                    self.photons.append(msg)
-                elif isinstance(msg, p.Event) and msg.kind == "photon.frame":
-                    self.frames.append(msg)
-        bus.close()
-        cast.close()
+            if not sock.poll(100):
+                continue
+            try:
+                _, msg, _ = decoder.decode(sock.recv_multipart())
+            except Exception as exc:
+                print("bench.photon: undecodable message:", exc, file=sys.stderr)
+                continue
+            if isinstance(msg, p.Event) and msg.kind == "photon":
+                self.photons.append(msg)
+            elif isinstance(msg, p.Event) and msg.kind == "photon.frame":
+                self.frames.append(msg)
+        sock.close()
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -105,7 +95,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                    "photodiode": {"module": "bridges.photodiode", "required": True, "settings": {"port": str(link)}}}}
         path = tmp / "bench-photon.yaml"
         path.write_text(yaml.safe_dump(cfg))
-        listener = Listener(eps.bus_out, eps.ticks)
+        listener = Listener(eps.bus_out)
         listener.start()
         proc = subprocess.run([sys.executable, str(REPO / "run_session.py"), "--config", str(path), "--out",
                                str(tmp / "session"), "--quiet"], cwd=REPO, capture_output=True, text=True)
@@ -116,9 +106,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         emu.send_signal(signal.SIGTERM)
         emu.wait(5)
     summary = json.loads((tmp / "session" / "summary.json").read_text()) if (tmp / "session" / "summary.json").exists() else {}
-    if proc.returncode != 0 or listener.epoch_ns is None:
-        raise SystemExit(f"bench.photon: the session failed (exit {proc.returncode}): {proc.stderr[-800:]}")
-    epoch = listener.epoch_ns
+    if proc.returncode != 0 or not listener.photons:
+        raise SystemExit(f"bench.photon: the session failed or saw no photon (exit {proc.returncode}): "
+                         f"{proc.stderr[-800:]}")
     rows = {r["device_us"]: r for r in map(json.loads, truth.read_text().splitlines())}
     by_frame = {e.frame: e.data for e in listener.frames}
     flashes = []
@@ -126,8 +116,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         t = rows.get(int(e.data["device_us"]) % 2**32)
         if t is None:
             continue
-        screen_s = t["screen_ns"] - epoch  # host monotonic -> session time (same host as the master)
-        measured = (e.at_ns - screen_s) / 1e6
+        measured = (int(e.data["host_ns"]) - t["screen_ns"]) / 1e6  # both on this host's CLOCK_MONOTONIC
         frame = by_frame.get(t["frame"], {})
         flashes.append({"frame": t["frame"], "injected_ms": round(t["injected_ms"], 4), "measured_ms": round(measured, 4),
                         "error_ms": round(measured - t["injected_ms"], 4),

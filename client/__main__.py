@@ -123,10 +123,11 @@ class HeadlessClient(Component):
 
     def _mtp_sections(self) -> dict[str, Any]:
         out = self.mtp.sections()
-        if "mtp" in out:  # the figures above come from the display model; a photodiode measures
-            out["mtp"]["photon_times"] = "modelled"
-            if self.photons.enabled:
-                out["mtp"]["measured"] = self.photons.section()
+        if "mtp" in out or self.photons.enabled:  # the per-frame figures come from the display model
+            mtp = out.setdefault("mtp", {})
+            mtp["photon_times"] = "modelled"
+            if self.photons.enabled:  # a photodiode measures (without poses: the model's error only)
+                mtp["measured"] = self.photons.section()
         return out
 
 

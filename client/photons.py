@@ -62,13 +62,23 @@ class Photons:
         return True
 
     def on_photon(self, at_ns: int) -> tuple[Flash, dict[str, float]] | None:
-        """The flash a photon belongs to and its figures; None for a photon no flash explains."""
-        while self.pending and self.pending[0].signal_ns < at_ns - self.max_latency_ns:
-            self.pending.popleft()
-            self.unmatched += 1
-        if not self.pending or self.pending[0].signal_ns > at_ns:
+        """The flash a photon belongs to and its figures; None for a photon no flash explains. It is
+        the newest flash sent before it (flashes are further apart than the display's latency,
+        docs/photodiode.md): the older ones' photons were missed."""
+        newest = None
+        for i, f in enumerate(self.pending):
+            if f.signal_ns > at_ns:
+                break
+            newest = i
+        if newest is None or at_ns - self.pending[newest].signal_ns > self.max_latency_ns:
+            while self.pending and self.pending[0].signal_ns < at_ns - self.max_latency_ns:
+                self.pending.popleft()
+                self.unmatched += 1
             self.stray += 1
             return None
+        for _ in range(newest):
+            self.pending.popleft()
+            self.unmatched += 1
         flash = self.pending.popleft()
         self.matched += 1
         data = {"model_error_ms": round((at_ns - flash.modelled_photon_ns) / 1e6, 4),

@@ -31,9 +31,10 @@ class PhotodiodeBridge(Component):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.link: SerialLink | None = None
-        self.waiting: list[tuple[int, int]] = []  # device µs, host ns the line was read
+        self.waiting: list[tuple[int, int, int, int]] = []  # SerialLink.flashes' rows
         self.published = 0
         self.dropped = 0
+        self.lost_to_reset = 0
         self.onset_gap_ms = Samples()
         self._last_at: int | None = None
 
@@ -52,6 +53,10 @@ class PhotodiodeBridge(Component):
 
     def on_end(self, ev: EndEvent) -> None:
         self._publish(settle=0)  # what the fit knows now
+        untimed = len(self.waiting) + (len(self.link.flashes) if self.link else 0)
+        if untimed:
+            log.warning("%d photons could not be timed: the board's clock was never fitted (does it answer probes?)",
+                        untimed)
 
     def _publish(self, settle: int) -> None:
         """Photons whose time the fit can tell: once ``settle`` probes came back after the flash, so the
@@ -62,15 +67,20 @@ class PhotodiodeBridge(Component):
         if len(self.waiting) > MAX_WAITING:
             self.dropped += len(self.waiting) - MAX_WAITING
             del self.waiting[:-MAX_WAITING]
-        answered = self.link.clock.rtt_ns.count
-        while self.waiting and self.link.clock.synced and answered - self.waiting[0][2] >= settle:
-            t_us, read, _ = self.waiting.pop(0)
+        clock = self.link.clock
+        stale = [w for w in self.waiting if w[3] != clock.resets]  # timed by a clock that has since started over
+        if stale:
+            self.lost_to_reset += len(stale)
+            self.waiting = [w for w in self.waiting if w[3] == clock.resets]
+        while self.waiting and clock.synced and clock.rtt_ns.count - self.waiting[0][2] >= settle:
+            t_us, read, _, _ = self.waiting.pop(0)
             host = self.link.to_host(t_us)
             assert host is not None
             at = self.ctx.node.session_ns(host)
-            # read_us: how long after the photon the host read its line (what timing by arrival would add)
+            # host_ns: the photon on this host's clock; read_us: how long after it the host read its line
+            # (what timing by arrival would add)
             self.ctx.publish(p.TOPIC_PHOTODIODE, p.Event(kind="photon", subject=self.ctx.name, at_ns=at, data={
-                "device_us": t_us, "bound_us": round(self.link.clock.bound_ns / 1e3, 3),
+                "device_us": t_us, "host_ns": host, "bound_us": round(self.link.clock.bound_ns / 1e3, 3),
                 "read_us": round((read - host) / 1e3, 3)}))
             self.published += 1
             if self._last_at is not None:
@@ -89,6 +99,8 @@ class PhotodiodeBridge(Component):
             clock = link.clock.section()
         return {"photodiode": {
             "port": self.settings.port, "device": f"{link.hello.name} {link.hello.version}" if link.hello else None,
-            "photons": self.published, "dropped": self.dropped, "onset_gap_ms": percentile_block(self.onset_gap_ms),
-            "clock": clock, "unanswered_probes": link.unanswered, "bad_lines": link.bad_lines,
+            "photons": self.published, "untimed": len(self.waiting) + len(link.flashes),
+            "dropped": self.dropped + link.overflowed, "lost_to_reset": self.lost_to_reset,
+            "onset_gap_ms": percentile_block(self.onset_gap_ms), "clock": clock, "unanswered_probes": link.unanswered,
+            "unsent_probes": link.unsent, "bad_lines": link.bad_lines,
             "device_errors": link.device_errors, **({"error": link.error} if link.error else {})}}

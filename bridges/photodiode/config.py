@@ -26,6 +26,11 @@ def check_files(settings: Settings) -> None:
     from cosim.errors import InputFileError
     if not settings.port:
         raise InputFileError("photodiode: settings.port is empty (the board's serial port, e.g. /dev/ttyACM0)")
-    if not settings.port.upper().startswith("COM") and not Path(settings.port).exists():
+    if settings.port.upper().startswith("COM"):
+        return
+    if not Path(settings.port).exists():
         raise InputFileError(f"photodiode: serial port {settings.port!r} does not exist (board plugged in? "
                              "for the emulator: python -m bridges.photodiode.emulator --link PATH)")
+    import stat
+    if not stat.S_ISCHR(Path(settings.port).stat().st_mode):
+        raise InputFileError(f"photodiode: {settings.port!r} is not a serial port (not a character device)")

@@ -3,7 +3,8 @@
 A stand-in for the Arduino-class board (docs/photodiode.md) on a pseudo-terminal, for tests and
 ``bench.photon``: it speaks the board's line protocol on the pty (``--link`` is a symlink to it),
 with a clock of its own (``--drift-ppm`` off the host's, micros() resolution of 4 µs, 32-bit wrap)
-and a USB-serial latency each way (``--link-latency-ms LO:HI``, uniform). The headless client's
+and a USB-serial latency each way (``--link-latency-ms LO:HI``, uniform; lines stay in order, as on a
+serial link). The headless client's
 emulated screen (``display.screen_socket``) sends a datagram per flash frame to ``--screen``; the
 "light" rises a known, jittered delay later (``--delay-ms`` ± ``--jitter-ms``), which the board
 reports as ``F <t_us>``. Each flash's truth goes to ``--truth`` (JSON lines, host CLOCK_MONOTONIC ns):
@@ -38,8 +39,10 @@ class Board:
         lo, _, hi = args.link_latency_ms.partition(":")
         self.latency = (float(lo) * 1e6, float(hi or lo) * 1e6)
         self.delay_ns, self.jitter_ns = args.delay_ms * 1e6, args.jitter_ms * 1e6
-        self.queue: list[tuple[int, int, bytes]] = []  # due ns, order, line
+        self.writes: list[tuple[int, int, bytes]] = []  # the board writes the line at ns
+        self.queue: list[tuple[int, int, bytes]] = []  # the line reaches the host at ns
         self.order = 0
+        self.last_out = self.last_in = 0  # a serial link is first in, first out, each way
 
     def micros(self, t_ns: int) -> int:
         """The board's clock at host time ``t_ns``: its own rate, 4 µs steps, 32 bits."""
@@ -50,16 +53,28 @@ class Board:
         return round(self.rng.uniform(*self.latency))
 
     def send(self, at_ns: int, line: bytes) -> None:
-        """The line leaves the board at ``at_ns`` and reaches the host one link latency later."""
+        """The board writes the line at ``at_ns``; it reaches the host a link latency later (pump)."""
         self.order += 1
-        heapq.heappush(self.queue, (at_ns + self.link(), self.order, line))
+        heapq.heappush(self.writes, (at_ns, self.order, line))
+
+    def pump(self, now: int) -> None:
+        """Lines the board has written by ``now`` onto the link, in the order it wrote them."""
+        while self.writes and self.writes[0][0] <= now:
+            at, order, line = heapq.heappop(self.writes)
+            self.last_out = max(at + self.link(), self.last_out)
+            heapq.heappush(self.queue, (self.last_out, order, line))
+
+    def next_ns(self) -> int | None:
+        due = [q[0][0] for q in (self.writes, self.queue) if q]
+        return min(due) if due else None
 
     def probe(self, line: bytes, now: int) -> None:
         kind, _, seq = line.strip().partition(b" ")
         if kind != b"P" or not seq.isdigit():
             self.send(now, b"E unknown command " + line.strip()[:20] + b"\n")
             return
-        read = now + self.link()  # the probe reaches the board one link latency after the host wrote it
+        self.last_in = max(now + self.link(), self.last_in)  # the probe reaches the board a link latency after the host wrote it
+        read = self.last_in
         self.send(read, b"p %s %d\n" % (seq, self.micros(read)))
 
     def flash(self, frame: int, now: int, truth: IO[str] | None) -> None:
@@ -107,9 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         while running:
             now = time.monotonic_ns()
+            board.pump(now)
             while board.queue and board.queue[0][0] <= now:
                 os.write(master, heapq.heappop(board.queue)[2])
-            wait = (board.queue[0][0] - now) / 1e9 if board.queue else 0.1
+            due = board.next_ns()
+            wait = (due - now) / 1e9 if due is not None else 0.1
             try:
                 ready, _, _ = select.select([master, screen], [], [], min(max(wait, 0.0), 0.1))
             except InterruptedError:

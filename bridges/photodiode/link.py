@@ -30,19 +30,21 @@ class SerialLink(threading.Thread):
             raise InputFileError(f"photodiode: cannot open serial port {port!r}: {exc}") from None
         self.interval_ns, self.clock, self.now_ns = interval_ns, clock, now_ns
         self.lock = threading.Lock()  # the clock fit, read by the component
-        # unwrapped device µs, host ns the line was read, probes answered by then
-        self.flashes: deque[tuple[int, int, int]] = deque(maxlen=MAX_FLASHES)
+        # unwrapped device µs, host ns the line was read, probes answered by then, the clock's resets by then
+        self.flashes: deque[tuple[int, int, int, int]] = deque(maxlen=MAX_FLASHES)
         self.hello: lines.Hello | None = None
         self.bad_lines = 0
         self.device_errors = 0
         self.unanswered = 0
+        self.unsent = 0  # probes the board's full input buffer did not take (it stopped reading)
+        self.overflowed = 0  # flashes dropped because the component did not take them
         self.error: str | None = None
         self._sent: dict[int, int] = {}
         self._halt = threading.Event()
 
     def run(self) -> None:
         fd = self.port.fileno()
-        buf = b""
+        buf, skipping = b"", False
         seq, due = 0, self.now_ns()
         try:
             while not self._halt.is_set():
@@ -59,11 +61,14 @@ class SerialLink(threading.Thread):
                     raise OSError("the device closed the link")
                 buf += chunk
                 *complete, buf = buf.split(b"\n")
-                if len(buf) > lines.MAX_LINE:
-                    self._bad(f"{len(buf)} bytes without a line end", at)
-                    buf = b""
+                if skipping and complete:  # the rest of an overlong line ends here
+                    complete, skipping = complete[1:], False
                 for raw in complete:
                     self._line(raw, at)
+                if len(buf) > lines.MAX_LINE:
+                    if not skipping:
+                        self._bad(f"photodiode: over {lines.MAX_LINE} bytes without a line end", at)
+                    buf, skipping = b"", True
         except (OSError, serial.SerialException) as exc:
             self.error = f"serial link lost: {exc}"
             log.error("%s (photon times stop here; the session goes on)", self.error)
@@ -73,7 +78,11 @@ class SerialLink(threading.Thread):
             self._sent.pop(next(iter(self._sent)))
             self.unanswered += 1
         sent = self.now_ns()
-        os.write(self.port.fileno(), lines.probe(seq))
+        try:
+            os.write(self.port.fileno(), lines.probe(seq))
+        except BlockingIOError:  # the board stopped reading: keep listening, try again next time
+            self.unsent += 1
+            return
         self._sent[seq] = sent
 
     def _line(self, raw: bytes, at: int) -> None:
@@ -90,11 +99,21 @@ class SerialLink(threading.Thread):
                 self._bad(f"photodiode: a reply to probe {msg.seq}, which is not awaited", at)
                 return
             with self.lock:
-                self.clock.add(sent, at, self.clock.unwrap(msg.t_us))
+                self.clock.add(sent, at, msg.t_us)
         elif isinstance(msg, lines.Flash):
             with self.lock:
-                self.flashes.append((self.clock.unwrap(msg.t_us), at, self.clock.rtt_ns.count))
+                t_us = self.clock.unwrap(msg.t_us, at)
+                if t_us is None:
+                    self._bad(f"photodiode: a flash at device time {msg.t_us}, which the clock fit does not expect", at)
+                    return
+                if len(self.flashes) == self.flashes.maxlen:
+                    self.overflowed += 1
+                self.flashes.append((t_us, at, self.clock.rtt_ns.count, self.clock.resets))
         elif isinstance(msg, lines.Hello):
+            if self.hello is not None or self.clock.synced:
+                log.warning("photodiode: the board said hello again (it reset): its clock starts over")
+                with self.lock:
+                    self.clock.reset()
             self.hello = msg
             log.info("photodiode: %s, version %s", msg.name, msg.version)
         else:
@@ -111,7 +130,7 @@ class SerialLink(threading.Thread):
         with self.lock:
             return self.clock.to_host(t_us)
 
-    def take_flashes(self) -> list[tuple[int, int, int]]:
+    def take_flashes(self) -> list[tuple[int, int, int, int]]:
         with self.lock:
             out = list(self.flashes)
             self.flashes.clear()

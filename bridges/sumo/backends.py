@@ -310,6 +310,8 @@ class SumoSource:
         return snap
 
     def close(self) -> None:
+        if self.area is not None:
+            self.area.close()
         try:
             self.api.close()
         except Exception as exc:  # already closed or SUMO gone

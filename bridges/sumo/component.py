@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from bridges.sumo.bridge import SumoBridge
-from bridges.sumo.config import Settings
+from bridges.sumo.config import Settings, check_settings
 from bridges.sumo.scenario import resolve
 from bridges.sumo.stepper import Stepper
 from cosim import protocol as p
@@ -73,12 +73,7 @@ class SumoComponent(Component):
             if self.calibration is None:
                 raise ConfigError("sumo: participant.enabled needs the config's participant: block (the rig's "
                                   "calibration onto the net; docs/safety.md)")
-            if s.backend == "fcd":
-                raise ConfigError("sumo: participant.enabled needs live SUMO (libsumo or traci): an FCD replay "
-                                  "cannot react to the participant")
-        if s.area.at_source and (s.backend == "fcd" or s.area.radius_m <= 0):
-            raise ConfigError("sumo: area.at_source needs live SUMO (libsumo or traci) and area.radius_m > 0 "
-                              "(an FCD replay holds every vehicle already: its area is cut by the bridge)")
+        check_settings(s)
         if self.calibration is not None:  # the participant places SUMO's person and/or centres the area
             self.subscribe = (p.TOPIC_REQUEST, p.TOPIC_POSE)
         self.section["participant_in_sumo"] = s.participant.enabled and s.participant.visible

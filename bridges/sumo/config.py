@@ -81,4 +81,16 @@ class Settings(Strict):
 def check_files(settings: Settings) -> None:
     """What the runner checks before it starts any process (session.config)."""
     from bridges.sumo.scenario import check_inputs
+    check_settings(settings)
     check_inputs(settings.scenario)
+
+
+def check_settings(settings: Settings) -> None:
+    """Settings that contradict each other (the component checks them again when it starts)."""
+    from cosim.errors import ConfigError
+    if settings.area.at_source and (settings.backend == "fcd" or settings.area.radius_m <= 0):
+        raise ConfigError("sumo: area.at_source needs live SUMO (libsumo or traci) and area.radius_m > 0 "
+                          "(an FCD replay holds every vehicle already: its area is cut by the bridge)")
+    if settings.participant.enabled and settings.backend == "fcd":
+        raise ConfigError("sumo: participant.enabled needs live SUMO (libsumo or traci): an FCD replay "
+                          "cannot react to the participant")

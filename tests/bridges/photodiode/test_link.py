@@ -32,7 +32,7 @@ def test_photon_times_match_the_truth_across_the_clock_wrap(board):
             time.sleep(0.25)
         time.sleep(0.1)
         got = sl.take_flashes()
-        measured = [sl.to_host(t) for t, _, _ in got]
+        measured = [sl.to_host(t) for t, _, _, _ in got]
     finally:
         sl.close()
     rows = [json.loads(x) for x in truth.read_text().splitlines()]
@@ -52,7 +52,7 @@ def test_the_fit_can_fail():
         for k in range(128):
             t = k * 50_000_000
             up, down = rng.uniform(0.2e6, 1.2e6), rng.uniform(0.2e6, 1.2e6) + (5e6 if k % 2 else 0)  # a slow host half the time
-            clock.add(t, int(t + up + down), clock.unwrap(int((t + up) / 1000)))
+            clock.add(t, int(t + up + down), int((t + up) / 1000))
         err = abs(clock.to_host(64 * 50_000) - 64 * 50_000_000)
         assert (err < 300_000) == ok, (best, err)
 
@@ -90,3 +90,51 @@ def test_a_missing_port_is_named_before_launch(tmp_path):
         check_files(Settings(port=str(tmp_path / "ttyACM9")))
     with pytest.raises(InputFileError, match="port is empty"):
         check_files(Settings())
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputFileError, match="not a serial port"):
+        check_files(Settings(port=str(tmp_path / "file")))
+
+
+def fed(clock: DeviceClock, start_us: int, k0: int, k1: int, glitch: dict[int, int] | None = None,
+        origin_ns: int = 0) -> None:
+    """Probes every 50 ms with 0.4 ms each way; the board's clock reads start_us + host µs since origin_ns."""
+    for k in range(k0, k1):
+        t = k * 50_000_000
+        raw = (start_us + (t + 400_000 - origin_ns) // 1000) % 2**32
+        clock.add(t, t + 800_000, (glitch or {}).get(k, raw))
+
+
+@pytest.mark.parametrize("start_us", [10**9, 3 * 10**9])
+def test_a_garbled_reply_does_not_move_the_fit_or_count_a_wrap(start_us):
+    clock = DeviceClock()
+    fed(clock, start_us, 0, 100, glitch={60: (start_us + 60 * 50_000) // 10})  # a digit lost
+    assert clock.rejected == 1 and clock.resets == 0
+    t_us = clock.unwrap((start_us + 99 * 50_000) % 2**32, 99 * 50_000_000)
+    assert t_us is not None and abs(clock.to_host(t_us) - 99 * 50_000_000) < 100_000
+    assert clock.unwrap(12345, 99 * 50_000_000) is None  # a bogus flash time is not believed
+
+
+def test_a_board_reset_starts_the_fit_over():
+    clock = DeviceClock()
+    fed(clock, 10**9, 0, 100)
+    fed(clock, 0, 100, 200, origin_ns=100 * 50_000_000)  # the board reset: micros() from 0 again
+    assert clock.resets == 1
+    t_us = clock.unwrap(50 * 50_000, 150 * 50_000_000)
+    assert t_us is not None and abs(clock.to_host(t_us) - 150 * 50_000_000) < 100_000
+
+
+def test_a_board_that_stops_reading_does_not_end_the_link():
+    import os
+    import pty
+    import tty
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    sl = SerialLink(os.ttyname(slave), 115200, 1_000_000, DeviceClock(), time.monotonic_ns)  # 1 ms probes, never read
+    sl.start()
+    try:
+        assert wait_for(lambda: sl.unsent > 0, 30)
+        assert sl.is_alive() and sl.error is None
+    finally:
+        sl.close()
+        os.close(master)
+        os.close(slave)

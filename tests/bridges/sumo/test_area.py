@@ -131,3 +131,16 @@ def test_the_area_at_the_source_follows_the_participant():
     for step in json.loads(r.stdout.strip().splitlines()[-1]):
         got = set(step["got"])
         assert set(step["near"]) <= got and not got & set(step["far"]) and len(got) < step["all"]
+
+
+@pytest.mark.parametrize("settings, why", [
+    ({"backend": "fcd", "area": {"radius_m": 50, "at_source": True}}, "area.at_source needs live SUMO"),
+    ({"area": {"radius_m": 0, "at_source": True}}, "area.radius_m > 0"),
+    ({"backend": "fcd", "participant": {"enabled": True}}, "participant.enabled needs live SUMO")])
+def test_contradicting_settings_are_refused_before_launch(settings, why):
+    import msgspec
+
+    from bridges.sumo.config import Settings, check_settings
+    from cosim.errors import ConfigError
+    with pytest.raises(ConfigError, match=why):
+        check_settings(msgspec.convert(settings, Settings))

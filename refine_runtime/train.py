@@ -59,7 +59,9 @@ def fit_state_codes(model: ResidualModel, base: torch.Tensor) -> None:
 
 
 def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None, uv: np.ndarray | None = None,
-                progress: bool = True, loss_log: Path | None = None) -> Checkpoint:
+                progress: bool = True, loss_log: Path | None = None, train_mask: np.ndarray | None = None) -> Checkpoint:
+    """``train_mask``: the frames to train on (refine_runtime.study: whole motions); None: the
+    config's hold-out (asset.holdout_every / holdout_tail), which the returned stats evaluate."""
     if seq.residual is None:
         raise CosimError(f"sequence {seq.name!r} has no ground truth to train on")
     tc = cfg.training
@@ -70,7 +72,7 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
     frames, feats = base_features(seq, chart, uv, cfg.model.max_neighbors)
     local = to_local(frames, torch.from_numpy(seq.residual))
     holdout = holdout_masks(seq.frames, cfg.asset.holdout_every, cfg.asset.holdout_tail)
-    train_idx = torch.from_numpy(np.nonzero(holdout.train)[0])
+    train_idx = torch.from_numpy(np.nonzero(holdout.train if train_mask is None else train_mask)[0])
     model = ResidualModel(cfg.model, cfg.diffusion, int(chart.max()) + 1, seq.n)
     fit_state_codes(model, torch.from_numpy(seq.base[train_idx.numpy()]))
     codes = model.state_code(torch.from_numpy(seq.base))
@@ -127,7 +129,7 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
             fh.close()
     model.eval()
     ck = Checkpoint(model, chart, uv, seq.topology_key(), seq.name, {})
-    ck.stats = {"train_frames": int(len(train_idx)), **evaluate(ck, seq, holdout)}
+    ck.stats = {"train_frames": int(len(train_idx)), **(evaluate(ck, seq, holdout) if train_mask is None else {})}
     return ck
 
 

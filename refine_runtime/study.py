@@ -1,0 +1,303 @@
+"""Honest evaluation of the refinement (issue 16, first step): motions held out entirely, a base that
+is an independent coarse simulation, and simple baselines computed on the same frames.
+
+Data: the garment simulated twice per motion with the same body: fine (the truth) and coarse (fewer
+rows and columns per panel: the base), the coarse result mapped onto the fine vertices by bilinear
+interpolation in each panel's pattern grid. Motions are the body proxy's parameters (sway, yaw,
+sit depth, tempo); each is in exactly one split: train, validation or test.
+
+Methods, per vertex, all predicting the residual (truth − base) in the base's tangent frame:
+``base`` (none), ``mean_residual`` (the training mean), ``nearest_frame`` (the residual of the
+training frame whose base is nearest), ``ridge`` (a ridge regression on the 8 geometric features,
+its strength chosen on validation), ``model_k1`` and ``model`` (the runtime's model trained on the
+training motions, one step and the number of steps chosen on validation). Figures: L2 in cm and the
+normal variation ratio to the truth (docs/refine.md).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import torch
+
+from refine_runtime.body import SwaySitBody
+from refine_runtime.config import TrainConfig
+from refine_runtime.geometry import build_stencil, frame_and_features, to_local, to_world
+from refine_runtime.metrics import l2_cm, normal_variation
+from refine_runtime.pattern import Garment, build_garment, load_pattern
+from refine_runtime.sequence import Sequence
+from refine_runtime.sim import SimSettings, simulate
+
+log = logging.getLogger("refine.study")
+SPLITS = ("train", "validation", "test")
+# name -> (split, SwaySitBody parameters): the test motions are nowhere near training in yaw or sway
+MOTIONS: dict[str, tuple[str, dict[str, float]]] = {
+    "sway_sit": ("train", {}),
+    "sway_fast": ("train", {"sway_m": 0.08, "sway_period_s": 1.0, "sit_drop_m": 0.30}),
+    "sit_deep": ("train", {"sit_drop_m": 0.45, "yaw_deg": 6.0, "sway_m": 0.03}),
+    "turn": ("validation", {"yaw_deg": 28.0, "sway_m": 0.03, "sit_drop_m": 0.2}),
+    "sway_wide": ("test", {"sway_m": 0.10, "yaw_deg": 20.0, "sway_period_s": 1.3, "sit_drop_m": 0.30}),
+    "stand_turn": ("test", {"yaw_deg": 35.0, "sway_m": 0.04, "sit_drop_m": 0.0}),
+}
+RIDGE_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+STEPS = (1, 2, 5, 10)
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    pattern: str = "assets/refine/skirt_pattern.json"
+    cols: int = 24  # fine, per panel
+    rows: int = 20
+    coarse_cols: int = 8  # the base's simulation
+    coarse_rows: int = 7
+    frames: int = 90  # per motion
+    fps: float = 30.0
+    iterations: int = 2000  # the model's training
+    seed: int = 0
+    motions: dict[str, tuple[str, dict[str, float]]] = field(default_factory=lambda: dict(MOTIONS))
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def coarse_to_fine(coarse: Garment, fine: Garment) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear weights of each fine vertex over the coarse vertices of its panel, in the pattern grid
+    (both garments are meshed as grids per panel, build_garment): (n, 4) indices and weights."""
+    (fc, fr), (cc, cr) = fine.grid, coarse.grid
+    panels = fine.n // (fc * fr)
+    row, col = np.divmod(np.arange(fc * fr), fc)
+    x, y = col / (fc - 1) * (cc - 1), row / (fr - 1) * (cr - 1)
+    i0, j0 = np.minimum(x.astype(int), cc - 2), np.minimum(y.astype(int), cr - 2)
+    fx, fy = x - i0, y - j0
+    local = np.stack([j0 * cc + i0, j0 * cc + i0 + 1, (j0 + 1) * cc + i0, (j0 + 1) * cc + i0 + 1], -1)
+    weights = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], -1)
+    idx = np.concatenate([local + k * cc * cr for k in range(panels)])
+    return idx, np.tile(weights, (panels, 1)).astype(np.float32)
+
+
+def simulate_motion(fine: Garment, coarse: Garment, params: dict[str, float], cfg: StudyConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(base, truth), each (frames, n, 3) float32: the coarse simulation mapped, the fine one."""
+    body = SwaySitBody(duration_s=cfg.frames / cfg.fps, **params)
+    settings = SimSettings(fps=cfg.fps)
+    truth = simulate(fine, body, cfg.frames, settings)
+    low = simulate(coarse, body, cfg.frames, settings)
+    idx, w = coarse_to_fine(coarse, fine)
+    base = (low[:, idx] * w[None, :, :, None]).sum(axis=2).astype(np.float32)
+    return base, truth
+
+
+def make_data(cfg: StudyConfig, root: Path, cache_dir: Path | None) -> dict[str, Sequence]:
+    """One Sequence per motion (cached in ``cache_dir`` by the config's key)."""
+    pattern = load_pattern(root / cfg.pattern)
+    fine = build_garment(pattern, cfg.cols, cfg.rows)
+    coarse = build_garment(pattern, cfg.coarse_cols, cfg.coarse_rows)
+    cache = cache_dir / f"study-{cfg.key()}.npz" if cache_dir is not None else None
+    arrays: dict[str, np.ndarray] = {}
+    if cache is not None and cache.is_file():
+        with np.load(cache) as z:
+            arrays = {k: z[k] for k in z.files}
+    else:
+        for name, (_, params) in cfg.motions.items():
+            log.info("simulating %s: %d frames, fine %d and coarse %d vertices", name, cfg.frames, fine.n, coarse.n)
+            arrays[f"{name}.base"], arrays[f"{name}.truth"] = simulate_motion(fine, coarse, params, cfg)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache.with_suffix(".tmp.npz"), **arrays)
+            cache.with_suffix(".tmp.npz").replace(cache)
+    return {name: Sequence(name, cfg.fps, fine.rest.astype(np.float32), fine.faces, fine.chart, fine.uv, fine.stitches,
+                           arrays[f"{name}.base"], arrays[f"{name}.truth"] - arrays[f"{name}.base"])
+            for name in cfg.motions}
+
+
+def split_of(cfg: StudyConfig, split: str) -> list[str]:
+    return [name for name, (s, _) in cfg.motions.items() if s == split]
+
+
+@dataclass
+class Local:
+    """Per motion: tangent frames (F, n, 3, 3), raw features (F, n, 8), residual in the frame (F, n, 3)."""
+
+    frames: torch.Tensor
+    feats: torch.Tensor
+    residual: torch.Tensor
+
+
+def local_data(seq: Sequence, max_neighbors: int = 8) -> Local:
+    st = build_stencil(seq.rest, seq.faces, seq.chart, seq.uv, max_neighbors)
+    base = torch.from_numpy(seq.base)
+    prev = torch.cat([base[:1], base[:-1]])  # one motion, not a loop: the first frame is at rest
+    frames, feats = frame_and_features(base, prev, st, seq.fps)
+    return Local(frames, feats, to_local(frames, torch.from_numpy(seq.residual)))
+
+
+def scores(refined: np.ndarray, seq: Sequence) -> dict[str, float]:
+    nv_gt = float(normal_variation(seq.gt, seq.faces).mean())
+    return {"l2_cm": round(l2_cm(refined, seq.gt), 4),
+            "normal_variation_ratio": round(float(normal_variation(refined, seq.faces).mean()) / max(nv_gt, 1e-12), 4)}
+
+
+def pooled(per_motion: dict[str, dict[str, float]], frames: dict[str, int]) -> dict[str, float]:
+    """Frame-weighted means over the motions of a split (L2 is a mean over vertices and frames)."""
+    total = sum(frames[m] for m in per_motion)
+    return {k: round(sum(per_motion[m][k] * frames[m] for m in per_motion) / total, 4)
+            for k in next(iter(per_motion.values()))}
+
+
+class Baselines:
+    """The simple predictors, fitted on the training motions."""
+
+    def __init__(self, train: list[Local], train_base: list[np.ndarray]) -> None:
+        res = torch.cat([d.residual for d in train])  # (F, n, 3)
+        self.mean = res.mean(0)
+        self.bank_base = np.concatenate(train_base)  # (F, n, 3) for the nearest frame
+        self.bank_res = res
+        f = torch.cat([d.feats for d in train]).double()
+        self.f_mean, self.f_std = f.mean((0, 1)), f.std((0, 1)).clamp(min=1e-9)
+        self._x = self._design(f)  # (F, n, 9)
+        self._y = res.double()
+
+    def _design(self, feats: torch.Tensor) -> torch.Tensor:
+        x = (feats.double() - self.f_mean) / self.f_std
+        return torch.cat([x, torch.ones_like(x[..., :1])], -1)
+
+    def ridge_weights(self, lam: float) -> torch.Tensor:
+        """Per vertex: (n, 9, 3) solving (X'X + lam I) W = X'Y over the training frames."""
+        x = self._x.transpose(0, 1)  # (n, F, 9)
+        y = self._y.transpose(0, 1)
+        xtx = x.transpose(1, 2) @ x + lam * torch.eye(x.shape[-1], dtype=x.dtype)
+        return torch.linalg.solve(xtx, x.transpose(1, 2) @ y)
+
+    def predict(self, method: str, d: Local, base: np.ndarray, weights: torch.Tensor | None = None) -> np.ndarray:
+        """The refined positions (F, n, 3) of one motion."""
+        if method == "base":
+            return base
+        if method == "mean_residual":
+            local = self.mean.expand_as(d.residual)
+        elif method == "nearest_frame":
+            flat = self.bank_base.reshape(len(self.bank_base), -1)
+            q = base.reshape(len(base), -1)
+            d2 = (q ** 2).sum(1)[:, None] - 2 * q @ flat.T + (flat ** 2).sum(1)[None, :]
+            local = self.bank_res[torch.from_numpy(d2.argmin(1))]
+        elif method == "ridge":
+            assert weights is not None
+            local = torch.einsum("fnk,nkc->fnc", self._design(d.feats), weights).float()
+        else:
+            raise ValueError(method)
+        return base + to_world(d.frames, local).numpy()
+
+
+def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainConfig,
+                     progress: bool) -> tuple[Any, dict[tuple[str, int], np.ndarray]]:
+    """The runtime's model trained on the training motions (concatenated; each motion's first frame,
+    whose velocity would straddle two motions, left out), then every non-training motion refined in
+    playback order at each number of steps in STEPS."""
+    from refine_runtime.train import refine_sequence, train_model
+    train = split_of(cfg, "train")
+    seqs = [data[m] for m in train]
+    first = seqs[0]
+    joined = Sequence("study-train", cfg.fps, first.rest, first.faces, first.chart, first.uv, first.stitches,
+                      np.concatenate([s.base for s in seqs]), np.concatenate([s.residual for s in seqs]))
+    mask = np.ones(joined.frames, bool)
+    mask[np.cumsum([0] + [s.frames for s in seqs[:-1]])] = False
+    t = train_cfg.training  # the config's schedule, scaled to the study's iterations
+    start = round(t.diffusion_start_iter * cfg.iterations / t.iterations)
+    tc = msgspec.structs.replace(t, iterations=cfg.iterations, diffusion_start_iter=start, seed=cfg.seed)
+    ck = train_model(joined, msgspec.structs.replace(train_cfg, training=tc), progress=progress, train_mask=mask)
+    out = {}
+    for name, seq in data.items():
+        if name in train:
+            continue
+        for k in STEPS:
+            out[name, k] = refine_sequence(ck, seq, steps=k)
+    return ck, out
+
+
+def denoiser_uses_input(ck: Any, seq: Sequence, t: int = 50) -> dict[str, float]:
+    """At a small t, the denoiser given the truth slightly noised vs given pure noise: a denoiser that
+    reads x_t predicts far better from the former. Errors in the normalised residual space."""
+    from refine_runtime.train import base_features
+    model = ck.model
+    frames, feats = base_features(seq, ck.chart, ck.uv, 8)
+    local = to_local(frames, torch.from_numpy(seq.residual))
+    x0 = (local - model.res_mean) / model.res_std
+    cond = model.normalise_features(feats)
+    codes = model.state_code(torch.from_numpy(seq.base))
+    rows, weights = model.grid.index(torch.from_numpy(ck.chart), torch.from_numpy(ck.uv).float())
+    gen = torch.Generator().manual_seed(0)
+    ab = model.alpha_bar[t]
+    noise = torch.randn(x0.shape, generator=gen)
+    tt = torch.full((len(x0),), t)
+    with torch.no_grad():
+        static = model.first_layer_static(model.grid.lookup(rows, weights))
+        near = model.denoise(static, cond, ab.sqrt() * x0 + (1 - ab).sqrt() * noise, tt, codes)
+        far = model.denoise(static, cond, torch.randn(x0.shape, generator=gen), tt, codes)
+    e_near, e_far = float((near - x0).pow(2).mean().sqrt()), float((far - x0).pow(2).mean().sqrt())
+    return {"t": t, "error_given_noised_truth": round(e_near, 4), "error_given_noise": round(e_far, 4),
+            "ratio": round(e_near / max(e_far, 1e-12), 4)}
+
+
+def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | None, progress: bool = False) -> dict[str, Any]:
+    """The quality block of bench.refine (module docstring)."""
+    data = make_data(cfg, root, cache_dir)
+    local = {m: local_data(s) for m, s in data.items()}
+    frames = {m: s.frames for m, s in data.items()}
+    train = split_of(cfg, "train")
+    bl = Baselines([local[m] for m in train], [data[m].base for m in train])
+    per: dict[str, dict[str, dict[str, dict[str, float]]]] = {s: {} for s in ("validation", "test")}
+
+    def add(split: str, method: str, motion: str, refined: np.ndarray) -> None:
+        per[split].setdefault(method, {})[motion] = scores(refined, data[motion])
+
+    ridge_val = {}
+    for lam in RIDGE_LAMBDAS:
+        w = bl.ridge_weights(lam)
+        ridge_val[lam] = pooled({m: scores(bl.predict("ridge", local[m], data[m].base, w), data[m])
+                                 for m in split_of(cfg, "validation")}, frames)["l2_cm"]
+    lam = min(ridge_val, key=ridge_val.get)
+    w = bl.ridge_weights(lam)
+    for split in ("validation", "test"):
+        for m in split_of(cfg, split):
+            for method in ("base", "mean_residual", "nearest_frame", "ridge"):
+                add(split, method, m, bl.predict(method, local[m], data[m].base, w))
+    ck, refined = train_and_refine(cfg, data, train_cfg, progress)
+    steps_effect = {k: pooled({m: scores(refined[m, k], data[m]) for m in split_of(cfg, "validation")}, frames)["l2_cm"]
+                    for k in STEPS}
+    best_k = min(steps_effect, key=steps_effect.get)
+    for split in ("validation", "test"):
+        for m in split_of(cfg, split):
+            add(split, "model_k1", m, refined[m, 1])
+            add(split, "model", m, refined[m, best_k])
+    quality = {split: {method: pooled(ms, frames) for method, ms in methods.items()} for split, methods in per.items()}
+    baselines = ("mean_residual", "nearest_frame", "ridge")
+    test = quality["test"]
+    best_baseline = min(baselines, key=lambda b: test[b]["l2_cm"])
+    model_l2 = test["model"]["l2_cm"]
+    return {
+        "data": {"vertices": data[train[0]].n,
+                 "coarse_vertices": cfg.coarse_cols * cfg.coarse_rows * (data[train[0]].n // (cfg.cols * cfg.rows)),
+                 "frames_per_motion": cfg.frames, "fps": cfg.fps,
+                 "motions": {m: {"split": s, **p} for m, (s, p) in cfg.motions.items()},
+                 "normal_variation": {"base": round(float(np.mean([normal_variation(data[m].base, data[m].faces).mean() for m in train])), 4),
+                                      "truth": round(float(np.mean([normal_variation(data[m].gt, data[m].faces).mean() for m in train])), 4)}},
+        "quality": {**quality, "per_motion": per, "chosen": {"ridge_lambda": lam, "model_steps": best_k,
+                                                           "ridge_validation_l2_cm": ridge_val}},
+        "steps_effect": {"validation_l2_cm": steps_effect},
+        "denoiser_uses_input": denoiser_uses_input(ck, data[split_of(cfg, "validation")[0]]),
+        "goals": {
+            "model_vs_best_baseline": {"model_l2_cm": model_l2, "best_baseline": best_baseline,
+                                       "baseline_l2_cm": test[best_baseline]["l2_cm"], "goal": 0.8,
+                                       "ratio": round(model_l2 / test[best_baseline]["l2_cm"], 4),
+                                       "met": model_l2 <= 0.8 * test[best_baseline]["l2_cm"]},
+            "model_vs_base": {"ratio": round(model_l2 / test["base"]["l2_cm"], 4), "goal": 0.5,
+                              "met": model_l2 <= 0.5 * test["base"]["l2_cm"]},
+            "steps_earn_their_cost": {"chosen_steps": best_k, "k1_l2_cm": steps_effect[1],
+                                      "chosen_l2_cm": steps_effect[best_k],
+                                      "met": best_k > 1 and steps_effect[best_k] < steps_effect[1]},
+        },
+    }

@@ -7,7 +7,10 @@ base, mapped onto the fine vertices); train / validation / test split by motion;
 ``normal_variation_ratio`` in ``quality.validation`` and ``quality.test``; the ridge strength and the
 model's number of steps chosen on validation only (``quality.chosen``, ``steps_effect``); whether
 the denoiser reads its noisy input (``denoiser_uses_input``). Simulated motions are cached
-(``--cache-dir``); the model is trained each run (``--iterations``).
+(``--cache-dir``); the model is trained each run (``--iterations``). ``spherical``: a genus-0 head
+proxy mapped to the sphere and fitted with spherical harmonics per degree (refine_runtime/spherical.py):
+errors of the SH base alone and with the residual field over a deforming sequence, bytes per frame as
+coefficients vs vertices.
 
 Speed: the runtime's own per-frame path (RefineWorker.refine_frame: base interpolation on the clock,
 features, K-step DDIM, stitch averaging, float16 offsets) with the bundled checkpoint, on the
@@ -41,6 +44,7 @@ from refine_runtime.model import ResidualModel
 from refine_runtime.runtime import RefineWorker
 from refine_runtime.sampler import AssetIndex, Sampler, pick_device
 from refine_runtime.sequence import Sequence, load_sequence
+from refine_runtime.spherical import study as spherical_study
 from refine_runtime.study import StudyConfig, run as run_study
 
 FRAMES = 150
@@ -134,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     out["study_s"] = round(time.perf_counter() - t0, 1)
     goals = result.pop("goals")
     out.update(result)
+    out["spherical"] = spherical_study()
     if not args.no_speed:
         seq = load_sequence(paths.sequence)
         ck = load_checkpoint(paths.checkpoint, topology=seq.topology_key(), vertices=seq.n)

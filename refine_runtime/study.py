@@ -45,7 +45,7 @@ MOTIONS: dict[str, tuple[str, dict[str, float]]] = {
     "sway_wide": ("test", {"sway_m": 0.10, "yaw_deg": 20.0, "sway_period_s": 1.3, "sit_drop_m": 0.30}),
     "stand_turn": ("test", {"yaw_deg": 35.0, "sway_m": 0.04, "sit_drop_m": 0.0}),
 }
-RIDGE_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+RIDGE_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0, 1e4)
 STEPS = (1, 2, 5, 10)
 
 

@@ -143,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         seq = load_sequence(paths.sequence)
         ck = load_checkpoint(paths.checkpoint, topology=seq.topology_key(), vertices=seq.n)
         out["speed"] = speed(ck, cfg)
-        five = next(r for r in out["speed"]["cpu_by_vertices"] if r["vertices"] >= 4000)
-        goals["cpu_5k_5steps_fps"] = {"value": five["frame_ms"]["fps"], "goal": 90, "met": five["frame_ms"]["fps"] >= 90}
+        twenty = next(r for r in out["speed"]["cpu_by_vertices"] if r["vertices"] >= 16000)
+        # issue 16: 20k vertices at >= 90 refreshed frames/s with 2 threads; this bench pins one
+        goals["cpu_20k_fps"] = {"value": twenty["frame_ms"]["fps"], "vertices": twenty["vertices"], "steps": 5,
+                                "threads": 1, "goal": 90, "goal_threads": 2, "met": twenty["frame_ms"]["fps"] >= 90}
         goals["gpu_68k_2ms"] = {"met": None if not torch.cuda.is_available() else
                                 out["speed"]["gpu_by_vertices"][-1]["frame_ms"]["mean"] <= 2.0}
     out["goals"] = goals

@@ -47,6 +47,7 @@ MOTIONS: dict[str, tuple[str, dict[str, float]]] = {
 }
 RIDGE_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0, 1e4)
 STEPS = (1, 2, 5, 10)
+SIM_VERSION = 1  # raise when the simulation (sim.py) or the coarse-to-fine mapping changes: cached data is stale
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,13 @@ class StudyConfig:
     seed: int = 0
     motions: dict[str, tuple[str, dict[str, float]]] = field(default_factory=lambda: dict(MOTIONS))
 
-    def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+    def key(self, root: Path) -> str:
+        """What the simulated data depends on: the garment, motions, frames and the pattern file's
+        bytes, and SIM_VERSION (not the model's training settings)."""
+        sim = {k: v for k, v in asdict(self).items() if k not in ("iterations", "seed")}
+        sim["pattern_sha256"] = hashlib.sha256((root / self.pattern).read_bytes()).hexdigest()
+        sim["sim_version"] = SIM_VERSION
+        return hashlib.sha256(json.dumps(sim, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def coarse_to_fine(coarse: Garment, fine: Garment) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +103,7 @@ def make_data(cfg: StudyConfig, root: Path, cache_dir: Path | None) -> dict[str,
     pattern = load_pattern(root / cfg.pattern)
     fine = build_garment(pattern, cfg.cols, cfg.rows)
     coarse = build_garment(pattern, cfg.coarse_cols, cfg.coarse_rows)
-    cache = cache_dir / f"study-{cfg.key()}.npz" if cache_dir is not None else None
+    cache = cache_dir / f"study-{cfg.key(root)}.npz" if cache_dir is not None else None
     arrays: dict[str, np.ndarray] = {}
     if cache is not None and cache.is_file():
         with np.load(cache) as z:
@@ -137,9 +143,25 @@ def local_data(seq: Sequence, max_neighbors: int = 8) -> Local:
 
 
 def scores(refined: np.ndarray, seq: Sequence) -> dict[str, float]:
+    """L2 and normal variation against the truth, and the widest gap between stitched vertices (a
+    seam torn open, which the normal variation cannot see: no face crosses a seam)."""
     nv_gt = float(normal_variation(seq.gt, seq.faces).mean())
+    a, b = seq.stitches[:, 0], seq.stitches[:, 1]
+    gap = np.linalg.norm(refined[:, a] - refined[:, b], axis=-1).max() * 100 if len(a) else 0.0
     return {"l2_cm": round(l2_cm(refined, seq.gt), 4),
-            "normal_variation_ratio": round(float(normal_variation(refined, seq.faces).mean()) / max(nv_gt, 1e-12), 4)}
+            "normal_variation_ratio": round(float(normal_variation(refined, seq.faces).mean()) / max(nv_gt, 1e-12), 4),
+            "seam_gap_max_cm": round(float(gap), 4)}
+
+
+def close_seams(x: np.ndarray, stitches: np.ndarray) -> np.ndarray:
+    """Stitched vertices moved to their pair's mean, as the runtime's sampler does (pairs may chain:
+    repeated until every group agrees)."""
+    out = x.copy()
+    a, b = stitches[:, 0], stitches[:, 1]
+    for _ in range(4):
+        mid = 0.5 * (out[:, a] + out[:, b])
+        out[:, a], out[:, b] = mid, mid
+    return out
 
 
 def pooled(per_motion: dict[str, dict[str, float]], frames: dict[str, int]) -> dict[str, float]:
@@ -152,7 +174,8 @@ def pooled(per_motion: dict[str, dict[str, float]], frames: dict[str, int]) -> d
 class Baselines:
     """The simple predictors, fitted on the training motions."""
 
-    def __init__(self, train: list[Local], train_base: list[np.ndarray]) -> None:
+    def __init__(self, train: list[Local], train_base: list[np.ndarray], stitches: np.ndarray) -> None:
+        self.stitches = stitches
         res = torch.cat([d.residual for d in train])  # (F, n, 3)
         self.mean = res.mean(0)
         self.bank_base = np.concatenate(train_base)  # (F, n, 3) for the nearest frame
@@ -189,7 +212,7 @@ class Baselines:
             local = torch.einsum("fnk,nkc->fnc", self._design(d.feats), weights).float()
         else:
             raise ValueError(method)
-        return base + to_world(d.frames, local).numpy()
+        return close_seams(base + to_world(d.frames, local).numpy(), self.stitches)
 
 
 def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainConfig,
@@ -214,18 +237,17 @@ def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: Tra
         if name in train:
             continue
         for k in STEPS:
-            out[name, k] = refine_sequence(ck, seq, steps=k)
+            out[name, k] = refine_sequence(ck, seq, steps=k, loop=False)  # a motion starts at rest
     return ck, out
 
 
 def denoiser_uses_input(ck: Any, seq: Sequence, t: int = 50) -> dict[str, float]:
     """At a small t, the denoiser given the truth slightly noised vs given pure noise: a denoiser that
     reads x_t predicts far better from the former. Errors in the normalised residual space."""
-    from refine_runtime.train import base_features
     model = ck.model
-    frames, feats = base_features(seq, ck.chart, ck.uv, 8)
-    local = to_local(frames, torch.from_numpy(seq.residual))
-    x0 = (local - model.res_mean) / model.res_std
+    d = local_data(seq)  # a motion starts at rest (no wrap-around velocity)
+    feats = d.feats
+    x0 = (d.residual - model.res_mean) / model.res_std
     cond = model.normalise_features(feats)
     codes = model.state_code(torch.from_numpy(seq.base))
     rows, weights = model.grid.index(torch.from_numpy(ck.chart), torch.from_numpy(ck.uv).float())
@@ -248,7 +270,7 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
     local = {m: local_data(s) for m, s in data.items()}
     frames = {m: s.frames for m, s in data.items()}
     train = split_of(cfg, "train")
-    bl = Baselines([local[m] for m in train], [data[m].base for m in train])
+    bl = Baselines([local[m] for m in train], [data[m].base for m in train], data[train[0]].stitches)
     per: dict[str, dict[str, dict[str, dict[str, float]]]] = {s: {} for s in ("validation", "test")}
 
     def add(split: str, method: str, motion: str, refined: np.ndarray) -> None:

@@ -133,13 +133,16 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
     return ck
 
 
-def refine_sequence(ck: Checkpoint, seq: Sequence, steps: int = 5, warm_start: float = 0.4, seed: int = 0) -> np.ndarray:
-    """Run the runtime sampler over every recorded frame in order, as the live process would."""
+def refine_sequence(ck: Checkpoint, seq: Sequence, steps: int = 5, warm_start: float = 0.4, seed: int = 0,
+                    loop: bool = True) -> np.ndarray:
+    """Run the runtime sampler over every recorded frame in order, as the live process would.
+    ``loop``: the recording loops (frame 0 follows the last); else frame 0 starts at rest."""
     sampler = Sampler(ck.model, AssetIndex(seq.rest, seq.faces, ck.chart, ck.uv, seq.stitches), seq.fps,
                       steps=steps, warm_start=warm_start, seed=seed)
     out = np.empty_like(seq.base)
     for f in range(seq.frames):
-        out[f] = seq.base[f] + sampler.refine(seq.base[f], seq.base[f - 1]).float().numpy()
+        prev = seq.base[f - 1] if f or loop else seq.base[0]
+        out[f] = seq.base[f] + sampler.refine(seq.base[f], prev).float().numpy()
     return out
 
 

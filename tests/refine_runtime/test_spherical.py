@@ -40,6 +40,16 @@ def test_a_sphere_maps_onto_itself_and_the_head_without_folds():
     assert flipped_fraction(s, f) == 0 and angle_distortion_deg(v, s, f) < 1.5
 
 
+def test_the_flow_unfolds_what_a_radial_projection_folds():
+    """A dented sphere is not star-shaped: projecting it radially folds triangles; the flow does not."""
+    ico = trimesh.creation.icosphere(subdivisions=4)
+    d, f = np.asarray(ico.vertices), np.asarray(ico.faces)
+    v = d.copy()
+    v[:, 2] -= 1.2 * np.exp(-(d[:, 0] ** 2 + d[:, 1] ** 2) / 0.08) * (d[:, 2] > 0) * d[:, 2]
+    assert flipped_fraction(conformal_sphere(v, f, steps=0), f) > 0.01
+    assert flipped_fraction(conformal_sphere(v, f), f) == 0
+
+
 def test_the_residual_field_refines_the_sh_base_of_a_deforming_asset():
     v, f = head_proxy(3)
     basis = sh_basis(conformal_sphere(v, f), 8)

@@ -44,7 +44,9 @@ def test_bench_refine_reports_every_method_on_unseen_motions(tmp_path):
     out = json.loads(r.stdout.strip().splitlines()[-1])
     for split in ("validation", "test"):
         for method in METHODS:
-            assert set(out["quality"][split][method]) == {"l2_cm", "normal_variation_ratio"}, (split, method)
+            got = out["quality"][split][method]
+            assert set(got) == {"l2_cm", "normal_variation_ratio", "seam_gap_max_cm"}, (split, method)
+            assert got["seam_gap_max_cm"] < 0.01, (split, method)  # every method's seams stay closed
     assert set(out["steps_effect"]["validation_l2_cm"]) == {"1", "2", "5", "10"}
     assert out["quality"]["chosen"]["model_steps"] in (1, 2, 5, 10)
     goals = out["goals"]

@@ -33,6 +33,7 @@ from refine_runtime.metrics import l2_cm, normal_variation
 from refine_runtime.pattern import Garment, build_garment, load_pattern
 from refine_runtime.sequence import Sequence
 from refine_runtime.sim import SimSettings, simulate
+from refine_runtime.unionfind import SeamGroups
 
 log = logging.getLogger("refine.study")
 SPLITS = ("train", "validation", "test")
@@ -153,14 +154,14 @@ def scores(refined: np.ndarray, seq: Sequence) -> dict[str, float]:
             "seam_gap_max_cm": round(float(gap), 4)}
 
 
-def close_seams(x: np.ndarray, stitches: np.ndarray) -> np.ndarray:
-    """Stitched vertices moved to their pair's mean, as the runtime's sampler does (pairs may chain:
-    repeated until every group agrees)."""
+def close_seams(x: np.ndarray, seams: SeamGroups) -> np.ndarray:
+    """Every stitch group's vertices moved to the group's mean, as the runtime's sampler does."""
+    if not seams.count:
+        return x
+    sums = np.zeros((len(x), seams.count, 3))
+    np.add.at(sums, (slice(None), seams.group), x[:, seams.index])
     out = x.copy()
-    a, b = stitches[:, 0], stitches[:, 1]
-    for _ in range(4):
-        mid = 0.5 * (out[:, a] + out[:, b])
-        out[:, a], out[:, b] = mid, mid
+    out[:, seams.index] = (sums / np.bincount(seams.group)[None, :, None])[:, seams.group]
     return out
 
 
@@ -174,8 +175,8 @@ def pooled(per_motion: dict[str, dict[str, float]], frames: dict[str, int]) -> d
 class Baselines:
     """The simple predictors, fitted on the training motions."""
 
-    def __init__(self, train: list[Local], train_base: list[np.ndarray], stitches: np.ndarray) -> None:
-        self.stitches = stitches
+    def __init__(self, train: list[Local], train_base: list[np.ndarray], seams: SeamGroups) -> None:
+        self.seams = seams
         res = torch.cat([d.residual for d in train])  # (F, n, 3)
         self.mean = res.mean(0)
         self.bank_base = np.concatenate(train_base)  # (F, n, 3) for the nearest frame
@@ -212,7 +213,7 @@ class Baselines:
             local = torch.einsum("fnk,nkc->fnc", self._design(d.feats), weights).float()
         else:
             raise ValueError(method)
-        return close_seams(base + to_world(d.frames, local).numpy(), self.stitches)
+        return close_seams(base + to_world(d.frames, local).numpy(), self.seams)
 
 
 def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainConfig,
@@ -241,11 +242,11 @@ def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: Tra
     return ck, out
 
 
-def denoiser_uses_input(ck: Any, seq: Sequence, t: int = 50) -> dict[str, float]:
+def denoiser_uses_input(ck: Any, seq: Sequence, t: int = 50, d: Local | None = None) -> dict[str, float]:
     """At a small t, the denoiser given the truth slightly noised vs given pure noise: a denoiser that
     reads x_t predicts far better from the former. Errors in the normalised residual space."""
     model = ck.model
-    d = local_data(seq)  # a motion starts at rest (no wrap-around velocity)
+    d = d if d is not None else local_data(seq)  # a motion starts at rest (no wrap-around velocity)
     feats = d.feats
     x0 = (d.residual - model.res_mean) / model.res_std
     cond = model.normalise_features(feats)
@@ -270,7 +271,8 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
     local = {m: local_data(s) for m, s in data.items()}
     frames = {m: s.frames for m, s in data.items()}
     train = split_of(cfg, "train")
-    bl = Baselines([local[m] for m in train], [data[m].base for m in train], data[train[0]].stitches)
+    first = data[train[0]]
+    bl = Baselines([local[m] for m in train], [data[m].base for m in train], SeamGroups.from_pairs(first.n, first.stitches))
     per: dict[str, dict[str, dict[str, dict[str, float]]]] = {s: {} for s in ("validation", "test")}
 
     def add(split: str, method: str, motion: str, refined: np.ndarray) -> None:
@@ -310,7 +312,7 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
         "quality": {**quality, "per_motion": per, "chosen": {"ridge_lambda": lam, "model_steps": best_k,
                                                            "ridge_validation_l2_cm": ridge_val}},
         "steps_effect": {"validation_l2_cm": steps_effect},
-        "denoiser_uses_input": denoiser_uses_input(ck, data[split_of(cfg, "validation")[0]]),
+        "denoiser_uses_input": denoiser_uses_input(ck, data[val := split_of(cfg, "validation")[0]], d=local[val]),
         "goals": {
             "model_vs_best_baseline": {"model_l2_cm": model_l2, "best_baseline": best_baseline,
                                        "baseline_l2_cm": test[best_baseline]["l2_cm"], "goal": 0.8,

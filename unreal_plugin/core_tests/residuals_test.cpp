@@ -5,6 +5,7 @@
 
 #include "cosim/protocol.h"
 #include "cosim/residuals.h"
+#include "messages.h"
 
 namespace {
 
@@ -63,18 +64,7 @@ TEST(Residuals, RejectsMismatchedOrBadFrames) {
 
 namespace {
 
-cosim::Decoded asset_msg(std::vector<float> rest, std::vector<uint32_t> faces, int64_t n) {
-  cosim::Asset m;
-  m.asset = "skirt";
-  m.vertices = n;
-  m.base_fps = 30;
-  m.base_frames = 120;
-  m.base_sha256 = std::string(64, 'a');
-  auto r = cosim::make_array("rest", "<f4", {static_cast<int64_t>(rest.size() / 3), 3}, rest.data(), rest.size() * 4);
-  auto f = cosim::make_array("faces", "<u4", {static_cast<int64_t>(faces.size() / 3), 3}, faces.data(), faces.size() * 4);
-  EXPECT_TRUE(r && f);
-  return cosim::Decoded{"refine.asset", m, {r.take(), f.take()}};
-}
+using cosim_test::asset_msg;
 
 TEST(Asset, AnnouncedTopologyIsReadAndMeshesAreCheckedAgainstIt) {
   auto a = cosim::parse_asset(asset_msg({0, 1, 0, 0.1f, 1, 0, 0, 0.9f, 0.05f}, {0, 1, 2}, 3));

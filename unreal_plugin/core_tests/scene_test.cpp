@@ -6,51 +6,21 @@
 #include "cosim/protocol.h"
 #include "cosim/scene.h"
 #include "cosim/vehicles.h"
+#include "messages.h"
 
 namespace {
 
-template <class T>
-cosim::Array arr(const char* name, const char* dtype, std::vector<int64_t> shape, const std::vector<T>& v) {
-  auto a = cosim::make_array(name, dtype, std::move(shape), v.data(), v.size() * sizeof(T));
-  EXPECT_TRUE(a) << a.error();
-  return a.take();
-}
+using namespace cosim_test;
 
-cosim::Decoded table(int64_t t_ns, std::vector<uint32_t> handles, int64_t ids_version, int64_t lights_version = 0) {
-  cosim::Vehicles v;
-  v.t_ns = t_ns;
-  v.ids_version = ids_version;
-  v.lights_version = lights_version;
-  const auto n = static_cast<int64_t>(handles.size());
-  std::vector<float> pos(handles.size() * 3, 100.0f), yaw(handles.size(), 0.0f), speed(handles.size(), 500.0f);
-  return cosim::Decoded{"sumo.vehicles", v,
-                        {arr("handle", "<u4", {n}, handles), arr("position_cm", "<f4", {n, 3}, pos),
-                         arr("yaw_deg", "<f4", {n}, yaw), arr("speed_cms", "<f4", {n}, speed)}};
-}
-
-cosim::Decoded ids(std::vector<uint32_t> handles, int64_t version) {
-  cosim::VehicleIds m;
-  m.ids_version = version;
-  std::vector<std::string> names, types;
-  for (auto h : handles) {
-    names.push_back("veh" + std::to_string(h));
-    types.push_back("passenger");
-  }
-  auto arrays = cosim::vehicle_ids_arrays(handles, names, types);
-  EXPECT_TRUE(arrays) << arrays.error();
-  return cosim::Decoded{"sumo.ids", m, arrays.take()};
+// n vehicles at rest, named by table version ids_version, lights in force lights_version
+cosim::Decoded scene_table(int64_t t_ns, std::vector<uint32_t> handles, int64_t ids_version, int64_t lights_version = 0) {
+  const size_t n = handles.size();
+  return table(t_ns, std::move(handles), std::vector<float>(n * 3, 100.0f), std::vector<float>(n, 0.0f),
+               std::vector<float>(n, 500.0f), ids_version, lights_version);
 }
 
 cosim::Decoded asset(int64_t n) {
-  cosim::Asset m;
-  m.asset = "skirt";
-  m.vertices = n;
-  m.base_fps = 30;
-  m.base_frames = 120;
-  m.base_sha256 = std::string(64, 'a');
-  std::vector<float> rest(static_cast<size_t>(n) * 3, 0.5f);
-  std::vector<uint32_t> faces{0, 1, 2};
-  return cosim::Decoded{"refine.asset", m, {arr("rest", "<f4", {n, 3}, rest), arr("faces", "<u4", {1, 3}, faces)}};
+  return asset_msg(std::vector<float>(static_cast<size_t>(n) * 3, 0.5f), {0, 1, 2}, n);
 }
 
 cosim::Decoded residuals(int64_t n, uint16_t half) {
@@ -84,13 +54,13 @@ TEST(Scene, SubscribesToTheAreaOrTheWholeTable) {
 
 TEST(Scene, ALateJoinerAsksForTheIdTableOnceASecond) {
   cosim::SceneState s(cosim::SceneOptions{});
-  ASSERT_TRUE(s.on_data(table(1'000'000, {1, 2}, 7, 3), 0));
+  ASSERT_TRUE(s.on_data(scene_table(1'000'000, {1, 2}, 7, 3), 0));
   auto asked = s.requests(0);
   EXPECT_EQ(asked, (std::vector<std::string>{"sumo.ids", "sumo.tls"}));
   EXPECT_TRUE(s.requests(500'000'000).empty());  // not again within the second
   EXPECT_EQ(s.requests(1'000'000'000).size(), 2u);
   ASSERT_TRUE(s.on_data(ids({1, 2}, 7), 0));
-  ASSERT_TRUE(s.on_data(table(2'000'000, {1, 2}, 7, 0), 0));
+  ASSERT_TRUE(s.on_data(scene_table(2'000'000, {1, 2}, 7, 0), 0));
   EXPECT_TRUE(s.requests(5'000'000'000).empty());
   const auto changes = s.take_changes();
   EXPECT_EQ(changes.spawned.size(), 2u);

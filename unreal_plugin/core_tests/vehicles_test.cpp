@@ -5,39 +5,11 @@
 #include "cosim/protocol.h"
 #include "cosim/units.h"
 #include "cosim/vehicles.h"
+#include "messages.h"
 
 namespace {
 
-template <class T>
-cosim::Array arr(const char* name, const char* dtype, std::vector<int64_t> shape, const std::vector<T>& v) {
-  auto a = cosim::make_array(name, dtype, std::move(shape), v.data(), v.size() * sizeof(T));
-  EXPECT_TRUE(a) << a.error();
-  return a.take();
-}
-
-cosim::Decoded table(int64_t t_ns, std::vector<uint32_t> handles, std::vector<float> pos, std::vector<float> yaw,
-                     std::vector<float> speed, int64_t ids_version = 1) {
-  cosim::Vehicles v;
-  v.t_ns = t_ns;
-  v.ids_version = ids_version;
-  const auto n = static_cast<int64_t>(handles.size());
-  return cosim::Decoded{"sumo.vehicles", v,
-                        {arr("handle", "<u4", {n}, handles), arr("position_cm", "<f4", {n, 3}, pos),
-                         arr("yaw_deg", "<f4", {n}, yaw), arr("speed_cms", "<f4", {n}, speed)}};
-}
-
-cosim::Decoded ids(std::vector<uint32_t> handles, int64_t version = 1) {
-  cosim::VehicleIds m;
-  m.ids_version = version;
-  std::vector<std::string> names, types;
-  for (auto h : handles) {
-    names.push_back("veh" + std::to_string(h));
-    types.push_back(h % 2 ? "bus" : "passenger");
-  }
-  auto arrays = cosim::vehicle_ids_arrays(handles, names, types);
-  EXPECT_TRUE(arrays) << arrays.error();
-  return cosim::Decoded{"sumo.ids", m, arrays.take()};
-}
+using namespace cosim_test;
 
 TEST(Units, SumoToUnrealMatchesTheBridgeConvention) {
   const auto p = cosim::units::sumo_to_unreal_cm(12.5, 3.0, 1.0, {2.5, 1.0, 0.0});

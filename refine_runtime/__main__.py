@@ -51,7 +51,8 @@ class RefineRuntime(Component):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         s: Settings = self.settings
-        self.section: dict[str, Any] = {"vertices": 0, "steps": s.steps, "device": None, "refreshed": 0, "skipped": 0,
+        self.section: dict[str, Any] = {"vertices": 0, "steps": s.steps,
+                                        "mode": "regressor" if s.steps == 0 else "diffusion", "device": None, "refreshed": 0, "skipped": 0,
                                         "frame_ms": percentile_block([]), "refresh_hz": None, "errors": 0}
         self.worker: RefineWorker | None = None
         self.ticks = 0

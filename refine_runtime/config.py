@@ -18,7 +18,7 @@ class Settings(Strict):
     train_config: str = "configs/refine/skirt.yaml"  # its output paths name checkpoint and sequence
     checkpoint: str | None = None  # overrides the training config's output.checkpoint
     sequence: str | None = None  # overrides output.sequence: the recorded base played on the clock
-    steps: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
+    steps: Annotated[int, msgspec.Meta(ge=0, le=100)] = 5  # 0: no diffusion, the regressor (sampler.py)
     warm_start: Unit = 0.4  # restart the reverse diffusion from this fraction of T with the previous frame
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -62,6 +62,7 @@ class ModelConfig(Strict):
     hidden: Annotated[int, msgspec.Meta(ge=8, le=1024)] = 64
     max_neighbors: Annotated[int, msgspec.Meta(ge=3, le=32)] = 8
     state_codes: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8  # PCA components of the global base state
+    patch_radius: Annotated[int, msgspec.Meta(ge=0, le=6)] = 0  # base patch around each vertex (geometry.py); 0: none
 
 
 class DiffusionConfig(Strict):

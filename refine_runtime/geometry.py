@@ -3,8 +3,12 @@
 Static (once per asset): 1-ring neighbours within the vertex's chart and least-squares weights that
 turn neighbour differences into the surface Jacobian d(x)/d(u, v). Per frame: the tangent frame
 (e1 along u, e2, normal), and conditioning features that are invariant to the body's rigid motion
-(stretch along u/v, shear, curvature, normal's up component, velocity in the tangent frame).
-Residuals are expressed in that frame, so folds follow the motion.
+(stretch along u/v, shear, curvature, normal's up component, velocity in the tangent frame), and
+optionally a patch: the base sampled on a small lattice around the vertex in its chart (a fixed
+metric step in UV, barycentric in the chart's triangles), as offsets in the vertex's tangent frame
+minus the same at rest. The patch says what the surface does around the vertex at the scale of a
+coarse base (a bilinear map flattens what the fine cloth curves). Residuals are expressed in the
+tangent frame, so folds follow the motion.
 """
 from __future__ import annotations
 
@@ -25,17 +29,61 @@ class Stencil:
     mask: torch.Tensor  # (n, K) 1 for real neighbours
     rest_norm: torch.Tensor  # (n, 2) |dx/du|, |dx/dv| at rest
     spacing: torch.Tensor  # (n,) mean rest distance to the neighbours
+    patch_rows: torch.Tensor | None = None  # (n, L, 3) vertices around each lattice point
+    patch_weight: torch.Tensor | None = None  # (n, L, 3) their barycentric weights
+    patch_rest: torch.Tensor | None = None  # (n, L, 3) the patch at rest in the rest tangent frame / spacing
 
     def __post_init__(self) -> None:
         self.weight_u = self.weight[..., 0:1].contiguous()  # (n, K, 1)
         self.weight_v = self.weight[..., 1:2].contiguous()
 
     def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> Stencil:
+        patch = (None, None, None) if self.patch_rows is None else (
+            self.patch_rows.to(device), self.patch_weight.to(device, dtype), self.patch_rest.to(device, dtype))
         return Stencil(self.nbr.to(device), self.weight.to(device, dtype), self.mask.to(device, dtype),
-                       self.rest_norm.to(device, dtype), self.spacing.to(device, dtype))
+                       self.rest_norm.to(device, dtype), self.spacing.to(device, dtype), *patch)
+
+    @property
+    def n_features(self) -> int:
+        return len(FEATURES) + (0 if self.patch_rows is None else 3 * self.patch_rows.shape[1])
 
 
-def build_stencil(rest: np.ndarray, faces: np.ndarray, chart: np.ndarray, uv: np.ndarray, k: int = 8) -> Stencil:
+def n_features(patch_radius: int) -> int:
+    """Features per vertex for a stencil built with ``patch_radius``."""
+    return len(FEATURES) + 3 * ((2 * patch_radius + 1) ** 2 - 1)
+
+
+def patch_lattice(uv: np.ndarray, chart: np.ndarray, rest_norm: np.ndarray, step: np.ndarray,
+                  radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each vertex, the (2r+1)^2 - 1 points at metric offsets (a, b) * step around it in its chart's
+    UV (du = a * step / |dx/du|), each located in a triangulation of the chart's UV points (scipy's
+    Delaunay): (n, L, 3) vertex ids and barycentric weights. A point outside the chart takes its
+    nearest vertex (the chart's border)."""
+    from scipy.spatial import Delaunay, cKDTree
+    offsets = np.array([(a, b) for b in range(-radius, radius + 1) for a in range(-radius, radius + 1) if (a, b) != (0, 0)],
+                       np.float64)
+    n, L = len(uv), len(offsets)
+    rows, weights = np.zeros((n, L, 3), np.int64), np.zeros((n, L, 3), np.float64)
+    for c in np.unique(chart):
+        ids = np.nonzero(chart == c)[0]
+        q = (uv[ids, None, :] + offsets[None] * (step[ids, None] / rest_norm[ids])[:, None, :]).reshape(-1, 2)
+        tri = Delaunay(uv[ids])
+        simplex = tri.find_simplex(q)
+        t = tri.transform[np.maximum(simplex, 0)]  # (m, 3, 2): affine map to barycentrics
+        bary = np.einsum("mij,mj->mi", t[:, :2], q - t[:, 2])
+        lam = np.concatenate([bary, 1 - bary.sum(1, keepdims=True)], 1)
+        r, w = ids[tri.simplices[np.maximum(simplex, 0)]], lam
+        miss = simplex < 0
+        if miss.any():
+            _, near = cKDTree(uv[ids]).query(q[miss])
+            r[miss] = ids[near][:, None]
+            w[miss] = [1.0, 0.0, 0.0]
+        rows[ids], weights[ids] = r.reshape(len(ids), L, 3), w.reshape(len(ids), L, 3)
+    return rows, weights
+
+
+def build_stencil(rest: np.ndarray, faces: np.ndarray, chart: np.ndarray, uv: np.ndarray, k: int = 8,
+                  patch_radius: int = 0) -> Stencil:
     n = len(rest)
     edges, _ = mesh_edges(faces)
     edges = edges[chart[edges[:, 0]] == chart[edges[:, 1]]]
@@ -55,17 +103,35 @@ def build_stencil(rest: np.ndarray, faces: np.ndarray, chart: np.ndarray, uv: np
     jac = np.einsum("nkd,nkc->ndc", weight, dx)
     rest_norm = np.maximum(np.linalg.norm(jac, axis=-1), 1e-6)
     spacing = np.linalg.norm(dx, axis=-1).sum(1) / np.maximum(mask.sum(1), 1)
-    return Stencil(torch.from_numpy(nbr), torch.from_numpy(weight.astype(np.float32)),
-                   torch.from_numpy(mask.astype(np.float32)), torch.from_numpy(rest_norm.astype(np.float32)),
-                   torch.from_numpy(np.maximum(spacing, 1e-6).astype(np.float32)))
+    spacing = np.maximum(spacing, 1e-6)
+    st = Stencil(torch.from_numpy(nbr), torch.from_numpy(weight.astype(np.float32)),
+                 torch.from_numpy(mask.astype(np.float32)), torch.from_numpy(rest_norm.astype(np.float32)),
+                 torch.from_numpy(spacing.astype(np.float32)))
+    if patch_radius <= 0:
+        return st
+    rows, w = patch_lattice(uv.astype(np.float64), chart, rest_norm, spacing, patch_radius)
+    st.patch_rows, st.patch_weight = torch.from_numpy(rows), torch.from_numpy(w.astype(np.float32))
+    x = torch.from_numpy(rest.astype(np.float32))
+    frames, _ = frame_and_features(x, x, st, 1.0, patch=False)
+    st.patch_rest = _patch(x, frames, st)
+    return st
+
+
+def _patch(x: torch.Tensor, frames: torch.Tensor, st: Stencil) -> torch.Tensor:
+    """The patch's offsets from the vertex in its tangent frame, in units of the rest spacing: (..., n, L, 3)."""
+    pts = (x[..., st.patch_rows, :] * st.patch_weight.unsqueeze(-1)).sum(-2)  # (..., n, L, 3)
+    local = torch.einsum("...nij,...nlj->...nli", frames, pts - x.unsqueeze(-2))
+    return local / st.spacing[:, None, None]
 
 
 def _unit(v: torch.Tensor) -> torch.Tensor:
     return v / (torch.linalg.vector_norm(v, dim=-1, keepdim=True) + 1e-12)
 
 
-def frame_and_features(x: torch.Tensor, x_prev: torch.Tensor, st: Stencil, fps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """x, x_prev (..., n, 3) -> tangent frames (..., n, 3, 3) (rows e1, e2, normal), raw features (..., n, 8)."""
+def frame_and_features(x: torch.Tensor, x_prev: torch.Tensor, st: Stencil, fps: float,
+                       patch: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """x, x_prev (..., n, 3) -> tangent frames (..., n, 3, 3) (rows e1, e2, normal), raw features
+    (..., n, st.n_features): the 8 FEATURES, then the patch's deformation (3 per lattice point)."""
     diff = x[..., st.nbr, :] - x.unsqueeze(-2)  # (..., n, K, 3); padding is the vertex itself: 0
     tu = (st.weight_u * diff).sum(-2)  # d(x)/du, (..., n, 3)
     tv = (st.weight_v * diff).sum(-2)
@@ -83,6 +149,9 @@ def frame_and_features(x: torch.Tensor, x_prev: torch.Tensor, st: Stencil, fps: 
         normal[..., 1],
         (vel * e1).sum(-1), (vel * e2).sum(-1), (vel * normal).sum(-1),
     ], dim=-1)
+    if patch and st.patch_rows is not None:
+        deform = _patch(x, frames, st) - st.patch_rest
+        feats = torch.cat([feats, deform.flatten(-2)], -1)
     return frames, feats
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from refine_runtime.config import DiffusionConfig, ModelConfig
-from refine_runtime.geometry import FEATURES
+from refine_runtime.geometry import n_features
 
 PRIMES = (1, 2654435761, 805459861)
 TIME_DIM = 16
@@ -76,7 +76,7 @@ class ResidualModel(nn.Module):
         super().__init__()
         self.cfg, self.diffusion = cfg, diffusion
         self.grid = HashGrid(cfg, charts)
-        self.n_feat = len(FEATURES)
+        self.n_feat = n_features(cfg.patch_radius)
         h = cfg.hidden
         self.in_field = nn.Linear(self.grid.out_dim, h)
         self.in_cond = nn.Linear(self.n_feat, h, bias=False)

@@ -5,7 +5,8 @@ projection, the neighbour stencil, per-step time biases and DDIM coefficients, t
 the noise (one fixed draw from ``seed``, so the sampler is deterministic and temporally coherent).
 Per frame: base features -> denoiser trunk -> K light denoiser steps -> residual in world space -> stitch groups averaged.
 After the first frame the reverse diffusion is warm-started from the previous frame's result noised
-to ``warm_start * T``. On CUDA it runs in float16 and replays the K steps as a captured CUDA graph.
+to ``warm_start * T``. ``steps = 0`` drops the diffusion: one evaluation at t = T with x_t = 0 (the
+noise's mean), a deterministic regressor of the conditional mean (``mode`` "regressor"). On CUDA it runs in float16 and replays the K steps as a captured CUDA graph.
 """
 from __future__ import annotations
 
@@ -45,10 +46,12 @@ class Sampler:
         self.dtype = torch.float16 if (half and self.device.type == "cuda") else torch.float32
         self.fps = fps
         self.steps = steps
+        self.mode = "regressor" if steps == 0 else "diffusion"
         self.model = model.eval()
         n = len(asset.rest)
         self.n = n
-        st = build_stencil(asset.rest, asset.faces, asset.chart, asset.uv, model.cfg.max_neighbors)
+        st = build_stencil(asset.rest, asset.faces, asset.chart, asset.uv, model.cfg.max_neighbors,
+                           model.cfg.patch_radius)
         self.stencil: Stencil = st.to(self.device)
         seams = SeamGroups.from_pairs(n, asset.stitches)
         self.seam_index = torch.from_numpy(seams.index).to(self.device)
@@ -79,9 +82,11 @@ class Sampler:
             self.w_code = torch.cat([m.in_code.weight, m.mod_code.weight]).t().to(dt).contiguous()  # (k, 2H)
             gen = torch.Generator().manual_seed(seed)
             self.noise_t = torch.randn(3, n, generator=gen).to(self.device, dt)
+            if steps == 0:
+                self.noise_t.zero_()
             self.noise = self.noise_t.t()
-            self.cold = self._plan(m, ddim_schedule(m.alpha_bar, steps, 1.0))
-            self.warm = self._plan(m, ddim_schedule(m.alpha_bar, steps, warm_start)) if warm_start > 0 else None
+            self.cold = self._plan(m, ddim_schedule(m.alpha_bar, max(steps, 1), 1.0))
+            self.warm = self._plan(m, ddim_schedule(m.alpha_bar, steps, warm_start)) if warm_start > 0 and steps else None
         self.prev_x0: torch.Tensor | None = None
         self.prev_base: torch.Tensor | None = None
         self._graphs: dict[str, tuple] = {}

@@ -110,42 +110,113 @@ class SimSettings:
     settle_s: float = 1.0
 
 
+class Tracking:
+    """Tracking constraints (Kavan et al., "Physics-inspired upsampling for cloth simulation in games",
+    SIGGRAPH 2011): the fine cloth's restriction to a coarse cloth's vertices is held, with compliance,
+    at the coarse cloth's positions. Only the coarse-resolution modes are constrained; the detail
+    between coarse vertices (folds, wrinkles, the curvature a bilinear map flattens) stays free.
+
+    ``idx``/``weights`` (n_fine, 4): the bilinear prolongation from coarse garment vertices to fine
+    garment vertices; restriction = its transpose, each row normalised to sum 1."""
+
+    def __init__(self, fine: Welded, coarse: Welded, idx: np.ndarray, weights: np.ndarray, compliance: float) -> None:
+        rows = coarse.of_vertex[idx.ravel()]  # coarse particle of each (fine vertex, corner)
+        cols = np.repeat(fine.of_vertex, idx.shape[1])  # fine particle
+        w = weights.ravel().astype(np.float64)
+        keep = w > 1e-9
+        key = rows[keep] * len(fine.rest) + cols[keep]  # merge duplicates (welded seams)
+        uniq, inv = np.unique(key, return_inverse=True)
+        self.coarse_of, self.fine_of = np.divmod(uniq, len(fine.rest))
+        self.w = np.bincount(inv, w[keep])
+        self.w /= np.bincount(self.coarse_of, self.w, minlength=len(coarse.rest))[self.coarse_of]
+        self.count = len(coarse.rest)
+        self.n = len(fine.rest)
+        self.compliance = compliance
+        self.lam = np.zeros((self.count, 3))
+
+    def solve(self, x: np.ndarray, inv_mass: np.ndarray, target: np.ndarray, dt: float) -> None:
+        """One XPBD projection of C_c = sum_i w_ci x_i - X_c (a vector per coarse particle)."""
+        c = np.zeros((self.count, 3))
+        for k in range(3):
+            c[:, k] = np.bincount(self.coarse_of, self.w * x[self.fine_of, k], minlength=self.count)
+        c -= target
+        wm = self.w * inv_mass[self.fine_of]
+        denom = np.bincount(self.coarse_of, wm * self.w, minlength=self.count)
+        alpha = self.compliance / (dt * dt)
+        dl = (-c - alpha * self.lam) / (denom + alpha)[:, None]
+        self.lam += dl
+        step = wm[:, None] * dl[self.coarse_of]
+        for k in range(3):
+            x[:, k] += np.bincount(self.fine_of, step[:, k], minlength=self.n)
+
+
+class Cloth:
+    """One garment's simulation state, advanced one substep at a time (so that two resolutions can be
+    stepped in lockstep, the fine one tracking the coarse one)."""
+
+    def __init__(self, g: Garment, settings: SimSettings) -> None:
+        self.welded = wd = Welded.from_garment(g)
+        self.settings = settings
+        p = len(wd.rest)
+        self.x = wd.rest.copy()
+        self.v = np.zeros_like(self.x)
+        self.inv_mass = np.where(wd.pinned, 0.0, 1.0)  # equal masses: only ratios matter for distance constraints
+        self.stretch = DistanceSet(wd.edges, wd.rest, g.material.stretch_compliance, p)
+        self.bend = DistanceSet(wd.bends, wd.rest, g.material.bend_compliance, p)
+        self.pin_rest = wd.rest[wd.pinned]
+        self.dt = 1.0 / (settings.fps * settings.substeps)
+
+    def substep(self, pose, waist_height: float, track: Tracking | None = None, target: np.ndarray | None = None) -> None:
+        s, x, w, dt = self.settings, self.x, self.inv_mass, self.dt
+        prev = x.copy()
+        self.v += dt * GRAVITY * (w > 0)[:, None]
+        self.v *= max(0.0, 1.0 - s.damping * dt)
+        x += dt * self.v
+        x[self.welded.pinned] = pose.waist_transform(self.pin_rest, waist_height)
+        self.stretch.lam[:] = 0
+        self.bend.lam[:] = 0
+        if track is not None:
+            track.lam[:] = 0
+        for _ in range(s.iterations):
+            delta = np.zeros_like(x)
+            hits = np.zeros(len(x))
+            self.stretch.solve(x, w, dt, delta, hits)
+            self.bend.solve(x, w, dt, delta, hits)
+            x += s.relaxation * delta / np.maximum(hits, 1)[:, None]
+            if track is not None:
+                track.solve(x, w, target, dt)
+        self.v = (x - prev) / dt
+        collide(x, self.v, pose, s.margin_m, s.friction)
+
+    def vertices(self) -> np.ndarray:
+        return self.x[self.welded.of_vertex].astype(np.float32)
+
+
 def simulate(g: Garment, body: SwaySitBody, frames: int, settings: SimSettings = SimSettings(),
-             progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Run the cloth over ``frames`` frames (after a settling period) -> (frames, n, 3) float32."""
-    wd = Welded.from_garment(g)
-    p = len(wd.rest)
-    x = wd.rest.copy()
-    v = np.zeros_like(x)
-    w = np.where(wd.pinned, 0.0, 1.0)  # equal masses: only ratios matter for distance constraints
-    stretch = DistanceSet(wd.edges, wd.rest, g.material.stretch_compliance, p)
-    bend = DistanceSet(wd.bends, wd.rest, g.material.bend_compliance, p)
-    dt = 1.0 / (settings.fps * settings.substeps)
+             progress: Callable[[int], None] | None = None, tracking: tuple[Garment, np.ndarray, np.ndarray, float] | None = None,
+             ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Run the cloth over ``frames`` frames (after a settling period) -> (frames, n, 3) float32.
+
+    With ``tracking = (coarse garment, idx, weights, compliance)`` a coarse cloth is simulated in
+    lockstep and the fine one tracks it (Tracking); returns (fine, coarse) frames."""
+    cloth = Cloth(g, settings)
+    coarse = Cloth(tracking[0], settings) if tracking else None
+    track = Tracking(cloth.welded, coarse.welded, *tracking[1:]) if coarse else None
     settle = int(round(settings.settle_s * settings.fps))
     out = np.empty((frames, g.n, 3), np.float32)
-    pin_rest = wd.rest[wd.pinned]
+    low = np.empty((frames, tracking[0].n, 3), np.float32) if tracking else None
     for f in range(-settle, frames):
         t = max(f, 0) / settings.fps
         for s in range(settings.substeps):
-            ts = max(0.0, t - 1.0 / settings.fps + (s + 1) * dt)  # the frame's last substep ends at t
+            ts = max(0.0, t - 1.0 / settings.fps + (s + 1) * cloth.dt)  # the frame's last substep ends at t
             pose = body.pose(ts)
-            prev = x.copy()
-            v += dt * GRAVITY * (w > 0)[:, None]
-            v *= max(0.0, 1.0 - settings.damping * dt)
-            x += dt * v
-            x[wd.pinned] = pose.waist_transform(pin_rest, body.waist_height)
-            stretch.lam[:] = 0
-            bend.lam[:] = 0
-            for _ in range(settings.iterations):
-                delta = np.zeros_like(x)
-                hits = np.zeros(p)
-                stretch.solve(x, w, dt, delta, hits)
-                bend.solve(x, w, dt, delta, hits)
-                x += settings.relaxation * delta / np.maximum(hits, 1)[:, None]
-            v = (x - prev) / dt
-            collide(x, v, pose, settings.margin_m, settings.friction)
+            if coarse is not None:
+                coarse.substep(pose, body.waist_height)
+            cloth.substep(pose, body.waist_height, track, coarse.x if coarse is not None else None)
         if f >= 0:
-            out[f] = x[wd.of_vertex]
+            out[f] = cloth.vertices()
+            if low is not None:
+                low[f] = coarse.vertices()
             if progress:
                 progress(1)
-    return out
+    return (out, low) if low is not None else out

@@ -28,7 +28,7 @@ import torch
 
 from refine_runtime.body import SwaySitBody
 from refine_runtime.config import TrainConfig
-from refine_runtime.geometry import build_stencil, frame_and_features, to_local, to_world
+from refine_runtime.geometry import FEATURES, build_stencil, frame_and_features, to_local, to_world
 from refine_runtime.metrics import l2_cm, normal_variation
 from refine_runtime.pattern import Garment, build_garment, load_pattern
 from refine_runtime.sequence import Sequence
@@ -46,9 +46,11 @@ MOTIONS: dict[str, tuple[str, dict[str, float]]] = {
     "sway_wide": ("test", {"sway_m": 0.10, "yaw_deg": 20.0, "sway_period_s": 1.3, "sit_drop_m": 0.30}),
     "stand_turn": ("test", {"yaw_deg": 35.0, "sway_m": 0.04, "sit_drop_m": 0.0}),
 }
-RIDGE_LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0, 1e4)
-STEPS = (1, 2, 5, 10)
-SIM_VERSION = 1  # raise when the simulation (sim.py) or the coarse-to-fine mapping changes: cached data is stale
+RIDGES = ("ridge", "ridge_model_inputs")
+N_GEOMETRIC = len(FEATURES)  # the per-vertex ridge's inputs: the first features, without the patch
+RIDGE_LAMBDAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0, 1e4)
+STEPS = (0, 1, 2, 5, 10)  # 0: the regressor (no diffusion, sampler.py)
+SIM_VERSION = 2  # raise when the simulation (sim.py) or the coarse-to-fine mapping changes: cached data is stale
 
 
 @dataclass(frozen=True)
@@ -58,16 +60,18 @@ class StudyConfig:
     rows: int = 20
     coarse_cols: int = 8  # the base's simulation
     coarse_rows: int = 7
+    track_compliance: float | None = 1e-6  # the truth tracks the base (sim.Tracking); None: free
     frames: int = 90  # per motion
     fps: float = 30.0
     iterations: int = 2000  # the model's training
     seed: int = 0
+    patch_radius: int = 3  # the model's base patch (geometry.py), also given to the shared ridge
     motions: dict[str, tuple[str, dict[str, float]]] = field(default_factory=lambda: dict(MOTIONS))
 
     def key(self, root: Path) -> str:
         """What the simulated data depends on: the garment, motions, frames and the pattern file's
         bytes, and SIM_VERSION (not the model's training settings)."""
-        sim = {k: v for k, v in asdict(self).items() if k not in ("iterations", "seed")}
+        sim = {k: v for k, v in asdict(self).items() if k not in ("iterations", "seed", "patch_radius")}
         sim["pattern_sha256"] = hashlib.sha256((root / self.pattern).read_bytes()).hexdigest()
         sim["sim_version"] = SIM_VERSION
         return hashlib.sha256(json.dumps(sim, sort_keys=True).encode()).hexdigest()[:16]
@@ -89,12 +93,15 @@ def coarse_to_fine(coarse: Garment, fine: Garment) -> tuple[np.ndarray, np.ndarr
 
 
 def simulate_motion(fine: Garment, coarse: Garment, params: dict[str, float], cfg: StudyConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(base, truth), each (frames, n, 3) float32: the coarse simulation mapped, the fine one."""
+    """(base, truth), each (frames, n, 3) float32: the coarse simulation mapped, the fine one (tracking
+    the coarse one unless ``cfg.track_compliance`` is None)."""
     body = SwaySitBody(duration_s=cfg.frames / cfg.fps, **params)
     settings = SimSettings(fps=cfg.fps)
-    truth = simulate(fine, body, cfg.frames, settings)
-    low = simulate(coarse, body, cfg.frames, settings)
     idx, w = coarse_to_fine(coarse, fine)
+    if cfg.track_compliance is None:
+        truth, low = simulate(fine, body, cfg.frames, settings), simulate(coarse, body, cfg.frames, settings)
+    else:
+        truth, low = simulate(fine, body, cfg.frames, settings, tracking=(coarse, idx, w, cfg.track_compliance))
     base = (low[:, idx] * w[None, :, :, None]).sum(axis=2).astype(np.float32)
     return base, truth
 
@@ -135,8 +142,8 @@ class Local:
     residual: torch.Tensor
 
 
-def local_data(seq: Sequence, max_neighbors: int = 8) -> Local:
-    st = build_stencil(seq.rest, seq.faces, seq.chart, seq.uv, max_neighbors)
+def local_data(seq: Sequence, patch_radius: int = 0, max_neighbors: int = 8) -> Local:
+    st = build_stencil(seq.rest, seq.faces, seq.chart, seq.uv, max_neighbors, patch_radius)
     base = torch.from_numpy(seq.base)
     prev = torch.cat([base[:1], base[:-1]])  # one motion, not a loop: the first frame is at rest
     frames, feats = frame_and_features(base, prev, st, seq.fps)
@@ -173,7 +180,10 @@ def pooled(per_motion: dict[str, dict[str, float]], frames: dict[str, int]) -> d
 
 
 class Baselines:
-    """The simple predictors, fitted on the training motions."""
+    """The simple predictors, fitted on the training motions. Two ridge regressions: ``ridge`` per
+    vertex on the 8 geometric features, and ``ridge_model_inputs`` one map shared by every vertex on
+    all of the model's per-vertex inputs (the 8 features and the base patch), around each vertex's
+    training means: a linear model given exactly what the model is given."""
 
     def __init__(self, train: list[Local], train_base: list[np.ndarray], seams: SeamGroups) -> None:
         self.seams = seams
@@ -183,19 +193,26 @@ class Baselines:
         self.bank_res = res
         f = torch.cat([d.feats for d in train]).double()
         self.f_mean, self.f_std = f.mean((0, 1)), f.std((0, 1)).clamp(min=1e-9)
-        self._x = self._design(f)  # (F, n, 9)
+        self._x = self._design(f[..., :N_GEOMETRIC])  # (F, n, 9)
         self._y = res.double()
+        self.v_mean = f.mean(0)  # per vertex, for the shared map
+        z = ((f - self.v_mean) / self.f_std).reshape(-1, f.shape[-1])
+        self._ztz, self._zty = z.T @ z, z.T @ (res.double() - self.mean.double()).reshape(-1, 3)
 
     def _design(self, feats: torch.Tensor) -> torch.Tensor:
-        x = (feats.double() - self.f_mean) / self.f_std
+        x = (feats.double() - self.f_mean[:N_GEOMETRIC]) / self.f_std[:N_GEOMETRIC]
         return torch.cat([x, torch.ones_like(x[..., :1])], -1)
 
-    def ridge_weights(self, lam: float) -> torch.Tensor:
-        """Per vertex: (n, 9, 3) solving (X'X + lam I) W = X'Y over the training frames."""
-        x = self._x.transpose(0, 1)  # (n, F, 9)
-        y = self._y.transpose(0, 1)
-        xtx = x.transpose(1, 2) @ x + lam * torch.eye(x.shape[-1], dtype=x.dtype)
-        return torch.linalg.solve(xtx, x.transpose(1, 2) @ y)
+    def weights(self, method: str, lam: float) -> torch.Tensor:
+        """ridge: per vertex (n, 9, 3) solving (X'X + lam I) W = X'Y over the training frames;
+        ridge_model_inputs: one (C, 3) map for every vertex, lam scaled by the number of vertices."""
+        if method == "ridge":
+            x = self._x.transpose(0, 1)  # (n, F, 9)
+            y = self._y.transpose(0, 1)
+            xtx = x.transpose(1, 2) @ x + lam * torch.eye(x.shape[-1], dtype=x.dtype)
+            return torch.linalg.solve(xtx, x.transpose(1, 2) @ y)
+        eye = torch.eye(len(self._ztz), dtype=self._ztz.dtype)
+        return torch.linalg.solve(self._ztz + lam * len(self.mean) * eye, self._zty)
 
     def predict(self, method: str, d: Local, base: np.ndarray, weights: torch.Tensor | None = None) -> np.ndarray:
         """The refined positions (F, n, 3) of one motion."""
@@ -210,7 +227,10 @@ class Baselines:
             local = self.bank_res[torch.from_numpy(d2.argmin(1))]
         elif method == "ridge":
             assert weights is not None
-            local = torch.einsum("fnk,nkc->fnc", self._design(d.feats), weights).float()
+            local = torch.einsum("fnk,nkc->fnc", self._design(d.feats[..., :N_GEOMETRIC]), weights).float()
+        elif method == "ridge_model_inputs":
+            assert weights is not None
+            local = (((d.feats.double() - self.v_mean) / self.f_std) @ weights + self.mean.double()).float()
         else:
             raise ValueError(method)
         return close_seams(base + to_world(d.frames, local).numpy(), self.seams)
@@ -232,7 +252,8 @@ def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: Tra
     t = train_cfg.training  # the config's schedule, scaled to the study's iterations
     start = round(t.diffusion_start_iter * cfg.iterations / t.iterations)
     tc = msgspec.structs.replace(t, iterations=cfg.iterations, diffusion_start_iter=start, seed=cfg.seed)
-    ck = train_model(joined, msgspec.structs.replace(train_cfg, training=tc), progress=progress, train_mask=mask)
+    model = msgspec.structs.replace(train_cfg.model, patch_radius=cfg.patch_radius)
+    ck = train_model(joined, msgspec.structs.replace(train_cfg, training=tc, model=model), progress=progress, train_mask=mask)
     out = {}
     for name, seq in data.items():
         if name in train:
@@ -246,7 +267,7 @@ def denoiser_uses_input(ck: Any, seq: Sequence, t: int = 50, d: Local | None = N
     """At a small t, the denoiser given the truth slightly noised vs given pure noise: a denoiser that
     reads x_t predicts far better from the former. Errors in the normalised residual space."""
     model = ck.model
-    d = d if d is not None else local_data(seq)  # a motion starts at rest (no wrap-around velocity)
+    d = d if d is not None else local_data(seq, model.cfg.patch_radius)  # a motion starts at rest (no wrap-around velocity)
     feats = d.feats
     x0 = (d.residual - model.res_mean) / model.res_std
     cond = model.normalise_features(feats)
@@ -268,7 +289,7 @@ def denoiser_uses_input(ck: Any, seq: Sequence, t: int = 50, d: Local | None = N
 def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | None, progress: bool = False) -> dict[str, Any]:
     """The quality block of bench.refine (module docstring)."""
     data = make_data(cfg, root, cache_dir)
-    local = {m: local_data(s) for m, s in data.items()}
+    local = {m: local_data(s, cfg.patch_radius) for m, s in data.items()}
     frames = {m: s.frames for m, s in data.items()}
     train = split_of(cfg, "train")
     first = data[train[0]]
@@ -278,17 +299,23 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
     def add(split: str, method: str, motion: str, refined: np.ndarray) -> None:
         per[split].setdefault(method, {})[motion] = scores(refined, data[motion])
 
-    ridge_val = {}
-    for lam in RIDGE_LAMBDAS:
-        w = bl.ridge_weights(lam)
-        ridge_val[lam] = pooled({m: scores(bl.predict("ridge", local[m], data[m].base, w), data[m])
-                                 for m in split_of(cfg, "validation")}, frames)["l2_cm"]
-    lam = min(ridge_val, key=ridge_val.get)
-    w = bl.ridge_weights(lam)
+    chosen: dict[str, Any] = {}
+    for method in RIDGES:
+        val = {}
+        for lam in RIDGE_LAMBDAS:
+            w = bl.weights(method, lam)
+            val[lam] = pooled({m: scores(bl.predict(method, local[m], data[m].base, w), data[m])
+                               for m in split_of(cfg, "validation")}, frames)["l2_cm"]
+        lam = min(val, key=val.get)
+        chosen[method] = {"lambda": lam, "validation_l2_cm": val}
+        w = bl.weights(method, lam)
+        for split in ("validation", "test"):
+            for m in split_of(cfg, split):
+                add(split, method, m, bl.predict(method, local[m], data[m].base, w))
     for split in ("validation", "test"):
         for m in split_of(cfg, split):
-            for method in ("base", "mean_residual", "nearest_frame", "ridge"):
-                add(split, method, m, bl.predict(method, local[m], data[m].base, w))
+            for method in ("base", "mean_residual", "nearest_frame"):
+                add(split, method, m, bl.predict(method, local[m], data[m].base))
     ck, refined = train_and_refine(cfg, data, train_cfg, progress)
     steps_effect = {k: pooled({m: scores(refined[m, k], data[m]) for m in split_of(cfg, "validation")}, frames)["l2_cm"]
                     for k in STEPS}
@@ -298,7 +325,7 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
             add(split, "model_k1", m, refined[m, 1])
             add(split, "model", m, refined[m, best_k])
     quality = {split: {method: pooled(ms, frames) for method, ms in methods.items()} for split, methods in per.items()}
-    baselines = ("mean_residual", "nearest_frame", "ridge")
+    baselines = ("mean_residual", "nearest_frame", *RIDGES)
     test = quality["test"]
     best_baseline = min(baselines, key=lambda b: test[b]["l2_cm"])
     model_l2 = test["model"]["l2_cm"]
@@ -309,8 +336,7 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
                  "motions": {m: {"split": s, **p} for m, (s, p) in cfg.motions.items()},
                  "normal_variation": {"base": round(float(np.mean([normal_variation(data[m].base, data[m].faces).mean() for m in train])), 4),
                                       "truth": round(float(np.mean([normal_variation(data[m].gt, data[m].faces).mean() for m in train])), 4)}},
-        "quality": {**quality, "per_motion": per, "chosen": {"ridge_lambda": lam, "model_steps": best_k,
-                                                           "ridge_validation_l2_cm": ridge_val}},
+        "quality": {**quality, "per_motion": per, "chosen": {**chosen, "model_steps": best_k}},
         "steps_effect": {"validation_l2_cm": steps_effect},
         "denoiser_uses_input": denoiser_uses_input(ck, data[val := split_of(cfg, "validation")[0]], d=local[val]),
         "goals": {
@@ -320,8 +346,9 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
                                        "met": model_l2 <= 0.8 * test[best_baseline]["l2_cm"]},
             "model_vs_base": {"ratio": round(model_l2 / test["base"]["l2_cm"], 4), "goal": 0.5,
                               "met": model_l2 <= 0.5 * test["base"]["l2_cm"]},
-            "steps_earn_their_cost": {"chosen_steps": best_k, "k1_l2_cm": steps_effect[1],
-                                      "chosen_l2_cm": steps_effect[best_k],
-                                      "met": best_k > 1 and steps_effect[best_k] < steps_effect[1]},
+            # the issue: the chosen K better than one step on validation, or no steps at all (K = 0)
+            "steps_earn_their_cost": {"chosen_steps": best_k, "mode": "regressor" if best_k == 0 else "diffusion",
+                                      "k1_l2_cm": steps_effect[1], "chosen_l2_cm": steps_effect[best_k],
+                                      "met": best_k == 0 or (best_k > 1 and steps_effect[best_k] < steps_effect[1])},
         },
     }

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from cosim.process import REPO_ROOT
 from refine_runtime.checkpoint import Checkpoint, save_checkpoint
-from refine_runtime.config import TrainConfig, load_train_config
+from refine_runtime.config import ModelConfig, TrainConfig, load_train_config
 from refine_runtime.config import resolve
 from refine_runtime.dataset import Holdout, holdout_masks, make_sequence
 from refine_runtime.geometry import build_stencil, frame_and_features, to_local
@@ -36,9 +36,9 @@ from cosim.errors import CosimError
 log = logging.getLogger("refine.train")
 
 
-def base_features(seq: Sequence, chart: np.ndarray, uv: np.ndarray, max_neighbors: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tangent frames (F, n, 3, 3) and raw features (F, n, 8) of every recorded base frame."""
-    st = build_stencil(seq.rest, seq.faces, chart, uv, max_neighbors)
+def base_features(seq: Sequence, chart: np.ndarray, uv: np.ndarray, model: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tangent frames (F, n, 3, 3) and raw features (F, n, C) of every recorded base frame."""
+    st = build_stencil(seq.rest, seq.faces, chart, uv, model.max_neighbors, model.patch_radius)
     base = torch.from_numpy(seq.base)
     prev = torch.roll(base, 1, dims=0)  # the recording loops
     return frame_and_features(base, prev, st, seq.fps)
@@ -69,7 +69,7 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
     torch.set_num_threads(tc.threads)
     chart = seq.chart if chart is None else chart
     uv = seq.uv if uv is None else uv
-    frames, feats = base_features(seq, chart, uv, cfg.model.max_neighbors)
+    frames, feats = base_features(seq, chart, uv, cfg.model)
     local = to_local(frames, torch.from_numpy(seq.residual))
     holdout = holdout_masks(seq.frames, cfg.asset.holdout_every, cfg.asset.holdout_tail)
     train_idx = torch.from_numpy(np.nonzero(holdout.train if train_mask is None else train_mask)[0])

@@ -52,7 +52,7 @@ def test_fused_sampler_matches_the_model(tiny):
     m = ck.model
     s = Sampler(m, _index(seq, ck), seq.fps, steps=1, warm_start=0.0)
     out = s.refine(seq.base[3], seq.base[2])
-    st = build_stencil(seq.rest, seq.faces, ck.chart, ck.uv, m.cfg.max_neighbors)
+    st = build_stencil(seq.rest, seq.faces, ck.chart, ck.uv, m.cfg.max_neighbors, m.cfg.patch_radius)
     frames, feats = frame_and_features(torch.from_numpy(seq.base[3]), torch.from_numpy(seq.base[2]), st, seq.fps)
     with torch.no_grad():
         static = m.first_layer_static(m.grid(torch.from_numpy(ck.chart), torch.from_numpy(ck.uv)))

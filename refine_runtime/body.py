@@ -1,4 +1,5 @@
-"""An animated body proxy made of capsules: it stands, sways, sits down and stands up again.
+"""An animated body proxy made of capsules: it stands, sways, sits down and stands up again, and
+(``stride_deg`` > 0) walks in place, the thighs swinging in opposition.
 
 The pose is a function of time only, so the recorded sequence loops cleanly. Units: metres, +Y up,
 +Z forward (the skirt's front panel).
@@ -35,13 +36,16 @@ class SwaySitBody:
     """Pelvis at the waist; torso, hips, thighs and shins as capsules."""
 
     def __init__(self, duration_s: float, waist_height: float = 1.0, sway_m: float = 0.05,
-                 yaw_deg: float = 12.0, sway_period_s: float = 1.6, sit_drop_m: float = 0.35) -> None:
+                 yaw_deg: float = 12.0, sway_period_s: float = 1.6, sit_drop_m: float = 0.35,
+                 stride_deg: float = 0.0, step_period_s: float = 1.0) -> None:
         self.duration_s = duration_s
         self.waist_height = waist_height
         self.sway_m = sway_m
         self.yaw = np.radians(yaw_deg)
         self.period = sway_period_s
         self.sit_drop = sit_drop_m
+        self.stride = np.radians(stride_deg)
+        self.step_period = step_period_s
 
     def sit_level(self, t: float) -> float:
         u = (t % self.duration_s) / self.duration_s
@@ -61,8 +65,8 @@ class SwaySitBody:
         def world(p: np.ndarray) -> np.ndarray:
             return origin + rot @ p
 
-        pitch = 0.5 * np.pi * sit  # thighs swing from pointing down to pointing forward
-        thigh = 0.45 * np.array([0.0, -np.cos(pitch), np.sin(pitch)])
+        sit_pitch = 0.5 * np.pi * sit  # thighs swing from pointing down to pointing forward
+        steps = max(1, round(self.duration_s / self.step_period))
         caps_a, caps_b, radii = [], [], []
         for a, b, r in [
             (np.array([0.0, -0.02, 0.0]), np.array([0.0, 0.45, 0.0]), 0.10),  # torso
@@ -70,6 +74,8 @@ class SwaySitBody:
         ]:
             caps_a.append(world(a)), caps_b.append(world(b)), radii.append(r)
         for side in (-1.0, 1.0):
+            pitch = sit_pitch + self.stride * np.sin(steps * phase + (0.0 if side < 0 else np.pi))
+            thigh = 0.45 * np.array([0.0, -np.cos(pitch), np.sin(pitch)])
             hip = np.array([0.09 * side, -0.16, 0.0])
             knee = hip + thigh
             caps_a += [world(hip), world(knee)]

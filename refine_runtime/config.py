@@ -18,7 +18,8 @@ class Settings(Strict):
     train_config: str = "configs/refine/skirt.yaml"  # its output paths name checkpoint and sequence
     checkpoint: str | None = None  # overrides the training config's output.checkpoint
     sequence: str | None = None  # overrides output.sequence: the recorded base played on the clock
-    steps: Annotated[int, msgspec.Meta(ge=0, le=100)] = 5  # 0: no diffusion, the regressor (sampler.py)
+    # 0: no diffusion, the regressor (sampler.py): on held-out motions steps do not help (docs/refine.md)
+    steps: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
     warm_start: Unit = 0.4  # restart the reverse diffusion from this fraction of T with the previous frame
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"

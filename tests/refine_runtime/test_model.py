@@ -46,6 +46,19 @@ def test_sampler_is_deterministic_for_a_seed(tiny):
     assert not torch.equal(runs[0], runs[2])
 
 
+
+def test_zero_steps_is_a_regressor_that_no_seed_changes(tiny):
+    """steps = 0: one evaluation at t = T from x_t = 0, the same for every seed and every frame's history."""
+    _, _, seq, ck = tiny
+    outs = [Sampler(ck.model, _index(seq, ck), seq.fps, steps=0, seed=seed) for seed in (7, 8)]
+    assert outs[0].mode == "regressor"
+    a = torch.stack([outs[0].refine(seq.base[f], seq.base[f - 1]) for f in range(1, 4)])
+    b = torch.stack([outs[1].refine(seq.base[f], seq.base[f - 1]) for f in range(1, 4)])
+    assert torch.equal(a, b)
+    fresh = Sampler(ck.model, _index(seq, ck), seq.fps, steps=0)
+    assert torch.equal(fresh.refine(seq.base[3], seq.base[2]), a[2])  # no warm start: history does not matter
+
+
 def test_fused_sampler_matches_the_model(tiny):
     """The precomputed/fused per-frame path computes the trained model's function."""
     _, _, seq, ck = tiny
@@ -128,3 +141,23 @@ def test_stitch_consistency_holds_on_refined_frames(tiny):
     # float16 on the wire keeps them together too
     offsets16 = (refined - seq.base).astype(np.float16).astype(np.float32)
     assert stitch_consistency(seq.base + offsets16, seams, tolerance_m=1e-4).ok
+
+
+def test_the_base_patch_is_zero_at_rest_and_ignores_rigid_motion():
+    from refine_runtime.geometry import FEATURES, n_features
+    from refine_runtime.pattern import build_garment, parse_pattern, skirt_pattern
+    g = build_garment(parse_pattern(skirt_pattern()), 12, 10)
+    st = build_stencil(g.rest, g.faces, g.chart, g.uv, 8, patch_radius=2)
+    assert st.n_features == n_features(2) == len(FEATURES) + 3 * 24
+    assert np.allclose(st.patch_weight.sum(-1).numpy(), 1, atol=1e-5)
+    rest = torch.from_numpy(g.rest.astype(np.float32))
+    _, at_rest = frame_and_features(rest, rest, st, 30.0)
+    assert at_rest[:, len(FEATURES):].abs().max() < 1e-4
+    c, s = np.cos(0.7), np.sin(0.7)
+    rot = torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=torch.float32)
+    bent = rest + 0.05 * torch.sin(8 * rest[:, 1:2]) * torch.tensor([1.0, 0.0, 0.0])
+    _, a = frame_and_features(bent, bent, st, 30.0)
+    _, b = frame_and_features(bent @ rot.T + torch.tensor([0.3, -0.2, 1.0]), bent @ rot.T + torch.tensor([0.3, -0.2, 1.0]), st, 30.0)
+    patch = slice(len(FEATURES), None)
+    assert a[:, patch].abs().max() > 0.05  # the bend is seen
+    assert torch.allclose(a[:, patch], b[:, patch], atol=1e-3)

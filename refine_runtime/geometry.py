@@ -12,6 +12,7 @@ tangent frame, so folds follow the motion.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,16 @@ class Stencil:
     def __post_init__(self) -> None:
         self.weight_u = self.weight[..., 0:1].contiguous()  # (n, K, 1)
         self.weight_v = self.weight[..., 1:2].contiguous()
+        self.patch_offsets = None
+        if self.patch_rows is not None:  # one sparse (n L, n) matrix: lattice point minus its vertex
+            n, L, _ = self.patch_rows.shape
+            row = torch.arange(n * L, device=self.patch_rows.device)
+            own = torch.arange(n, device=self.patch_rows.device).repeat_interleave(L)
+            index = torch.stack([torch.cat([row.repeat_interleave(3), row]), torch.cat([self.patch_rows.reshape(-1), own])])
+            value = torch.cat([self.patch_weight.reshape(-1).float(), -torch.ones(n * L, device=row.device)])
+            with warnings.catch_warnings():  # "sparse CSR support is in beta": the product used here is plain
+                warnings.simplefilter("ignore", UserWarning)
+                self.patch_offsets = torch.sparse_coo_tensor(index, value, (n * L, n)).coalesce().to_sparse_csr()
 
     def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> Stencil:
         patch = (None, None, None) if self.patch_rows is None else (
@@ -104,23 +115,27 @@ def build_stencil(rest: np.ndarray, faces: np.ndarray, chart: np.ndarray, uv: np
     rest_norm = np.maximum(np.linalg.norm(jac, axis=-1), 1e-6)
     spacing = np.linalg.norm(dx, axis=-1).sum(1) / np.maximum(mask.sum(1), 1)
     spacing = np.maximum(spacing, 1e-6)
+    patch: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)
+    if patch_radius > 0:
+        rows, w = patch_lattice(uv.astype(np.float64), chart, rest_norm, spacing, patch_radius)
+        patch = torch.from_numpy(rows), torch.from_numpy(w.astype(np.float32))
     st = Stencil(torch.from_numpy(nbr), torch.from_numpy(weight.astype(np.float32)),
                  torch.from_numpy(mask.astype(np.float32)), torch.from_numpy(rest_norm.astype(np.float32)),
-                 torch.from_numpy(spacing.astype(np.float32)))
-    if patch_radius <= 0:
-        return st
-    rows, w = patch_lattice(uv.astype(np.float64), chart, rest_norm, spacing, patch_radius)
-    st.patch_rows, st.patch_weight = torch.from_numpy(rows), torch.from_numpy(w.astype(np.float32))
-    x = torch.from_numpy(rest.astype(np.float32))
-    frames, _ = frame_and_features(x, x, st, 1.0, patch=False)
-    st.patch_rest = _patch(x, frames, st)
+                 torch.from_numpy(spacing.astype(np.float32)), *patch)
+    if patch_radius > 0:
+        x = torch.from_numpy(rest.astype(np.float32))
+        frames, _ = frame_and_features(x, x, st, 1.0, patch=False)
+        st.patch_rest = _patch(x, frames, st)
     return st
 
 
 def _patch(x: torch.Tensor, frames: torch.Tensor, st: Stencil) -> torch.Tensor:
     """The patch's offsets from the vertex in its tangent frame, in units of the rest spacing: (..., n, L, 3)."""
-    pts = (x[..., st.patch_rows, :] * st.patch_weight.unsqueeze(-1)).sum(-2)  # (..., n, L, 3)
-    local = torch.einsum("...nij,...nlj->...nli", frames, pts - x.unsqueeze(-2))
+    n, L = st.patch_rows.shape[:2]
+    lead = x.shape[:-2]
+    flat = x.float().reshape(-1, n, 3).permute(1, 0, 2).reshape(n, -1)  # (n, B*3)
+    off = (st.patch_offsets @ flat).reshape(n, L, -1, 3).permute(2, 0, 1, 3).reshape(*lead, n, L, 3)
+    local = off.to(frames.dtype) @ frames.transpose(-1, -2)  # rows of the frame: e1, e2, normal
     return local / st.spacing[:, None, None]
 
 

@@ -1,17 +1,19 @@
-"""Honest evaluation of the refinement (issue 16, first step): motions held out entirely, a base that
-is an independent coarse simulation, and simple baselines computed on the same frames.
+"""Honest evaluation of the refinement (issue 16): motions held out entirely, a base that is an
+independent coarse simulation, and simple baselines computed on the same frames.
 
-Data: the garment simulated twice per motion with the same body: fine (the truth) and coarse (fewer
-rows and columns per panel: the base), the coarse result mapped onto the fine vertices by bilinear
-interpolation in each panel's pattern grid. Motions are the body proxy's parameters (sway, yaw,
-sit depth, tempo); each is in exactly one split: train, validation or test.
+Data: the garment simulated per motion at two resolutions with the same body: coarse (the base,
+mapped onto the fine vertices by bilinear interpolation in each panel's pattern grid) and fine (the
+truth), the fine cloth tracking the coarse one's low modes (sim.Tracking), so the residual is the
+detail a coarse simulation lacks, not diverged dynamics. Motions are the body proxy's parameters
+(sway, yaw, sit depth, stride, tempo); each is in exactly one split: train, validation or test.
 
-Methods, per vertex, all predicting the residual (truth − base) in the base's tangent frame:
+Methods, per vertex, all predicting the residual (truth - base) in the base's tangent frame:
 ``base`` (none), ``mean_residual`` (the training mean), ``nearest_frame`` (the residual of the
-training frame whose base is nearest), ``ridge`` (a ridge regression on the 8 geometric features,
-its strength chosen on validation), ``model_k1`` and ``model`` (the runtime's model trained on the
-training motions, one step and the number of steps chosen on validation). Figures: L2 in cm and the
-normal variation ratio to the truth (docs/refine.md).
+training frame whose base is nearest), ``ridge`` (per vertex on the 8 geometric features),
+``ridge_model_inputs`` (one map shared by every vertex on all of the model's inputs), ``model_k1``
+and ``model`` (the runtime's model trained on the training motions, one step and the number of steps
+chosen on validation, 0 meaning the regressor). Ridge strengths are chosen on validation. Figures:
+L2 in cm and the normal variation ratio to the truth (docs/refine.md).
 """
 from __future__ import annotations
 

@@ -62,10 +62,14 @@ def swaying_sequence(g, fps: float = 30.0, frames: int = 60) -> Sequence:
     return Sequence(g.name, fps, g.rest.astype(np.float32), g.faces, g.chart, g.uv, g.stitches, base)
 
 
-def resized_model(model: ResidualModel, n: int) -> ResidualModel:
-    """The trained weights on an asset of n vertices (the global state code basis is per asset: random here)."""
-    out = ResidualModel(model.cfg, model.diffusion, model.grid.charts, n)
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith(("pca_", "code_std"))}
+def resized_model(model: ResidualModel, n: int, patch_radius: int | None = None) -> ResidualModel:
+    """The trained weights on an asset of n vertices (the global state code basis is per asset: random
+    here), with another base patch when ``patch_radius`` is given (the feature inputs then random:
+    cost does not depend on values)."""
+    cfg = model.cfg if patch_radius is None else msgspec.structs.replace(model.cfg, patch_radius=patch_radius)
+    out = ResidualModel(cfg, model.diffusion, model.grid.charts, n)
+    skip = ("pca_", "code_std") + (("in_cond", "mod_cond", "feat_") if cfg.patch_radius != model.cfg.patch_radius else ())
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
     out.load_state_dict(state, strict=False)
     basis = torch.linalg.qr(torch.randn(3 * n, model.cfg.state_codes, generator=torch.Generator().manual_seed(0)))[0]
     out.pca_basis.copy_(basis.t())
@@ -93,12 +97,13 @@ def block(ms: list[float]) -> dict:
             "mean": round(float(arr.mean()), 3), "fps": round(1000.0 / float(arr.mean()), 1)}
 
 
-def measure(model, cfg, target: int, steps: int, device, frames: int = FRAMES, threads: int = 1) -> dict:
+def measure(model, cfg, target: int, steps: int, device, frames: int = FRAMES, threads: int = 1,
+            patch_radius: int | None = None) -> dict:
     cols = max(3, int(round((target / 4 * 1.2) ** 0.5)))
     rows = max(3, int(round(target / 4 / cols)))
     g = garment_from_config(cfg, REPO_ROOT, cols, rows)
     seq = swaying_sequence(g)
-    m = resized_model(model, g.n)
+    m = resized_model(model, g.n, patch_radius)
     torch.set_num_threads(threads)
     try:
         sampler = Sampler(m, AssetIndex(g.rest, g.faces, g.chart, g.uv, g.stitches), seq.fps, steps=steps, device=device)
@@ -116,18 +121,14 @@ def speed(ck, cfg, steps: int, patch_radius: int) -> dict:
     """Per-frame cost of the runtime's path for the study's model (its patch and its chosen steps;
     the bundled checkpoint's weights, the patch's input weights random: cost does not depend on values)
     at 1k/5k/20k vertices, 20k with two threads and without the patch, and at 5k by steps."""
-    cpu = torch.device("cpu")
-    with_patch = ResidualModel(msgspec.structs.replace(ck.model.cfg, patch_radius=patch_radius), ck.model.diffusion,
-                               ck.model.grid.charts, ck.model.pca_mean.numel() // 3)
-    state = {k: v for k, v in ck.model.state_dict().items() if not k.startswith(("in_cond", "mod_cond", "feat_"))}
-    with_patch.load_state_dict(state, strict=False)
-    out: dict = {"cpu_by_vertices": [measure(with_patch, cfg, n, steps, cpu) for n in (1000, 5000, 20000)],
-                 "cpu_20k_two_threads": measure(with_patch, cfg, 20000, steps, cpu, threads=2),
+    cpu, r = torch.device("cpu"), patch_radius
+    out: dict = {"cpu_by_vertices": [measure(ck.model, cfg, n, steps, cpu, patch_radius=r) for n in (1000, 5000, 20000)],
+                 "cpu_20k_two_threads": measure(ck.model, cfg, 20000, steps, cpu, threads=2, patch_radius=r),
                  "cpu_20k_without_patch": measure(ck.model, cfg, 20000, steps, cpu),
-                 "cpu_5k_by_steps": [measure(with_patch, cfg, 5000, k, cpu, frames=100) for k in (0, 1, 3, 5, 10)]}
+                 "cpu_5k_by_steps": [measure(ck.model, cfg, 5000, k, cpu, frames=100, patch_radius=r) for k in (0, 1, 3, 5, 10)]}
     if torch.cuda.is_available():
         gpu = pick_device("cuda")
-        out["gpu_by_vertices"] = [measure(with_patch, cfg, n, steps, gpu) for n in (5000, 20000, 68000)]
+        out["gpu_by_vertices"] = [measure(ck.model, cfg, n, steps, gpu, patch_radius=r) for n in (5000, 20000, 68000)]
     else:
         out["gpu_by_vertices"] = "not measured: no GPU on this machine (the CUDA float16 + CUDA graph path is untested here)"
     return out

@@ -177,6 +177,9 @@ class SyncServer:
         self.spin_ns = int(settings.spin_us * 1000)
         self.late_ns = int(settings.late_threshold_us * 1000)
         self.hb_timeout_ns = int(settings.heartbeat_timeout_s * 1e9)
+        # before READY a component is setting up (imports, loading a model on a loaded machine) and may
+        # be silent longer than a heartbeat: the ready timeout governs that phase
+        self.setup_timeout_ns = max(self.hb_timeout_ns, int(settings.ready_timeout_s * 1e9))
         self.epoch_ns: int | None = None
         self.first_sent_ns: int | None = None  # session time tick 0 went out
         self.last_sent_ns = 0
@@ -624,11 +627,8 @@ class SyncServer:
         self._status_next = now + int(interval * 1e9)
         if self.epoch_ns is None or not self.paced or self.epoch_ns + self.sched(self.frame) - now > 4_000_000:
             gc.collect(1)
-        # before READY a component is setting up (imports, loading a model on a loaded machine) and may
-        # be silent longer than a heartbeat: the ready timeout governs that phase
-        setup_ns = max(self.hb_timeout_ns, int(self.s.ready_timeout_s * 1e9))
         for c in list(self.clients.values()):
-            if c.connected and now - c.last_seen_ns > (self.hb_timeout_ns if c.ready else setup_ns):
+            if c.connected and now - c.last_seen_ns > (self.hb_timeout_ns if c.ready else self.setup_timeout_ns):
                 self._disconnect(c, "dropped", f"no heartbeat for {(now - c.last_seen_ns) / 1e9:.2f} s")
         self._check_ack_timeout(now)
         self._probe_clients(now)

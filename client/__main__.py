@@ -17,6 +17,7 @@ from client.display import DisplayModel
 from client.mtp import MotionToPhoton
 from client.photons import Photons
 from client.residuals import ResidualApplier
+from client.shassets import ShApplier
 from cosim import protocol as p
 from cosim.node import DataEvent, EndEvent, TickEvent
 from cosim.process import REPO_ROOT
@@ -40,9 +41,10 @@ class HeadlessClient(Component):
         self.display = DisplayModel(s.display)
         self.mtp = MotionToPhoton(s.pose, self.display)
         self.residuals: ResidualApplier | None = None
+        self.sh: ShApplier | None = None
         self.photons = Photons(s.flash)
         self.subscribe = (([p.TOPIC_POSE, p.TOPIC_OPENVR] if s.pose.enabled else [])
-                          + ([p.TOPIC_RESIDUALS, p.TOPIC_ASSET] if s.residuals.enabled else [])
+                          + ([p.TOPIC_RESIDUALS, p.TOPIC_ASSET, p.TOPIC_SH] if s.residuals.enabled else [])
                           + ([p.TOPIC_PHOTODIODE] if self.photons.enabled else []))
         self.publishes = s.report_frames or s.residuals.enabled or self.photons.enabled
         self.frames = 0
@@ -56,6 +58,7 @@ class HeadlessClient(Component):
         if r.enabled:
             motion = BaseMotion.load(REPO_ROOT / r.base_motion) if r.base_motion else None  # absolute stays absolute
             self.residuals = ResidualApplier(motion)
+            self.sh = ShApplier()
 
     def on_tick(self, ev: TickEvent) -> Presented:
         render_start = self.ctx.session_ns()
@@ -64,6 +67,8 @@ class HeadlessClient(Component):
         used = self.mtp.on_frame(ready, shown)
         flash = self.photons.on_frame(ev.frame, render_start, used.sample_ns if used else None, shown.photon_ns)
         residual_frame = self.residuals.on_tick(ev.frame, ev.tick.t_ns) if self.residuals else None
+        if self.sh is not None:
+            self.sh.on_tick(ev.frame)
         self.frames += 1
         self.present_ns.append(shown.present_ns - ev.tick.t_ns)
         self.photon_ns.append(shown.photon_ns - ev.tick.t_ns)
@@ -95,9 +100,18 @@ class HeadlessClient(Component):
         elif self.residuals is not None and isinstance(msg, p.Asset):
             self.residuals.on_asset(msg, ev.arrays)
         elif self.residuals is not None and isinstance(msg, p.Residuals):
-            if not self.residuals.on_residuals(msg, ev.arrays) and time.monotonic() - self._asked > ASK_EVERY_S:
-                self._asked = time.monotonic()  # joined after the announcement: ask for it
-                self.ctx.publish(p.TOPIC_REQUEST, p.Request(what="refine.asset"))
+            if not self.residuals.on_residuals(msg, ev.arrays):
+                self._ask_for_asset()
+        elif self.sh is not None and isinstance(msg, p.ShAsset):
+            self.sh.on_asset(msg, ev.arrays)
+        elif self.sh is not None and isinstance(msg, p.ShFrame):
+            if not self.sh.on_frame(msg, ev.arrays):
+                self._ask_for_asset()
+
+    def _ask_for_asset(self) -> None:
+        if time.monotonic() - self._asked > ASK_EVERY_S:
+            self._asked = time.monotonic()  # joined after the announcement: ask for it
+            self.ctx.publish(p.TOPIC_REQUEST, p.Request(what="refine.asset"))
 
     def on_end(self, ev: EndEvent) -> None:
         log.info("session ended (%s) after %d frames", ev.reason, self.frames)
@@ -119,7 +133,8 @@ class HeadlessClient(Component):
             "direct_streams": node.direct_topics_taken() if node else {},
             "duplicates_dropped": node.direct_in.duplicates if node else 0,
             **({"error": self.ctx.error} if self.ctx.error else {}),
-        }}}, **self._mtp_sections(), **(self.residuals.section() if self.residuals else {})}
+        }}}, **self._mtp_sections(), **(self.residuals.section() if self.residuals else {}),
+                **(self.sh.section() if self.sh and self.sh.assets else {})}
 
     def _mtp_sections(self) -> dict[str, Any]:
         out = self.mtp.sections()

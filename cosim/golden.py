@@ -19,6 +19,7 @@ import msgspec
 import numpy as np
 
 from cosim import protocol as p
+from cosim.shbasis import real_sh
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "tests" / "golden"
 
@@ -82,6 +83,13 @@ def vectors() -> list[tuple[str, bytes, p.Message, dict[str, np.ndarray]]]:
                                          **common), {
             "rest": np.array([[0.0, 1.0, 0.0], [0.1, 1.0, 0.0], [0.0, 0.9, 0.05]], dtype="<f4"),
             "faces": np.array([[0, 1, 2]], dtype="<u4")}),
+        ("sh_asset", p.TOPIC_ASSET, p.ShAsset(asset="head", vertices=6, degree=2, **common), {
+            "rest": (0.1 * _OCTAHEDRON).astype("<f4"), "faces": _OCTAHEDRON_FACES,
+            "sphere": _OCTAHEDRON.astype("<f4"),
+            "detail": np.array([[0.001, 0, 0], [0, 0.002, 0], [0, 0, -0.0005], [0.0, 0.0, 0.0],
+                                [-0.001, 0.001, 0], [0, 0, 0.003]], dtype="<f4")}),
+        ("sh_frame", p.TOPIC_SH, p.ShFrame(asset="head", degree=2, **common), {
+            "coeffs": (np.arange(27, dtype=np.float64).reshape(9, 3) / 100 - 0.1).astype("<f4")}),
         ("audio_onset", p.TOPIC_AUDIO, p.AudioOnset(event_kind="click", scheduled_ns=13_711_111_111,
                                                     actual_ns=13_711_131_944, late=False, **common), {}),
         ("frame_report", p.TOPIC_FRAMES, p.FrameReport(recv_ns=13_711_200_000, present_ns=13_714_000_000,
@@ -89,6 +97,27 @@ def vectors() -> list[tuple[str, bytes, p.Message, dict[str, np.ndarray]]]:
                                                        residual_frame=1232, data={"mtp_ms": 14.2}, **common), {}),
         ("request", p.TOPIC_REQUEST, p.Request(what="sumo.ids", **common), {}),
     ]
+
+
+_OCTAHEDRON = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float64)
+_OCTAHEDRON_FACES = np.array([[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]],
+                             dtype="<u4")
+SH_BASIS_DEGREE = 8
+
+
+def sh_basis_vectors() -> dict:
+    """tests/golden/sh_basis.json: the real harmonics (cosim.shbasis, i.e. scipy's) at fixed unit
+    vectors up to degree 8 (the poles, the axes, the octahedron's faces' centres and seeded random
+    ones), and the mesh that the golden SH_FRAME gives on the golden SH_ASSET."""
+    rng = np.random.default_rng(16)
+    dirs = np.concatenate([_OCTAHEDRON, [[1, 1, 1], [-1, 1, -1], [0.6, 0, 0.8], [0, -0.8, -0.6]],
+                           rng.normal(size=(12, 3))])
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    frames = {name: arrays for name, _, _, arrays in vectors() if name.startswith("sh_")}
+    asset, frame = frames["sh_asset"], frames["sh_frame"]
+    mesh = real_sh(asset["sphere"].astype(np.float64), 2) @ frame["coeffs"].astype(np.float64) + asset["detail"]
+    return {"degree": SH_BASIS_DEGREE, "directions": dirs.tolist(), "values": real_sh(dirs, SH_BASIS_DEGREE).tolist(),
+            "sh_frame_on_sh_asset": mesh.tolist()}
 
 
 def pack_frames(frames: Sequence[bytes | memoryview]) -> bytes:
@@ -130,6 +159,7 @@ def generate() -> dict[str, bytes]:
             "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape), "values": _values(v)} for k, v in arrays.items()},
         }
     files["manifest.json"] = (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode()
+    files["sh_basis.json"] = (json.dumps(sh_basis_vectors(), indent=1) + "\n").encode()
     return files
 
 

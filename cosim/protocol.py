@@ -42,6 +42,7 @@ TOPIC_PHOTONS = TOPIC_EVENTS + b".photons"  # EVENT photon.frame: a client match
 TOPIC_POSE = b"pose"
 TOPIC_RESIDUALS = b"refine.residuals"
 TOPIC_ASSET = b"refine.asset"
+TOPIC_SH = b"refine.sh"  # SH_FRAME: a closed asset's spherical-harmonic coefficients per frame
 TOPIC_AUDIO = b"audio.onsets"
 TOPIC_FRAMES = b"client.frames"
 TOPIC_REQUEST = b"request"
@@ -58,6 +59,7 @@ Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 UInt32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
 Frame = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Name = Annotated[str, msgspec.Meta(max_length=NAME_LIMIT)]
+SH_MAX_DEGREE = 48  # SH assets: (degree+1)^2 coefficients per coordinate, at most 2,401
 Text = Annotated[str, msgspec.Meta(max_length=4096)]
 Scalar = Union[bool, int, float, str]
 Vec3 = tuple[float, float, float]
@@ -304,6 +306,28 @@ class Asset(Message, tag="ASSET", kw_only=True):
     arrays: Annotated[list[ArraySpec], msgspec.Meta(max_length=MAX_PAYLOAD_FRAMES)] = []
 
 
+class ShAsset(Message, tag="SH_ASSET", kw_only=True):
+    """A closed (genus-0) asset streamed as spherical-harmonic coefficients (docs/protocol.md "SH
+    assets"), announced on TOPIC_ASSET like ASSET. Payload: ``rest`` ``<f4`` (n, 3) metres, ``faces``
+    ``<u4`` (f, 3), ``sphere`` ``<f4`` (n, 3) each vertex's unit vector on the asset's one chart, and
+    ``detail`` ``<f4`` (n, 3) the residual field R at each vertex. A client shows
+    ``Y(sphere) @ coeffs + detail`` with the basis of cosim.shbasis up to ``degree``."""
+
+    asset: Name
+    vertices: UInt32
+    degree: Annotated[int, msgspec.Meta(ge=0, le=SH_MAX_DEGREE)]
+    arrays: Annotated[list[ArraySpec], msgspec.Meta(max_length=MAX_PAYLOAD_FRAMES)] = []
+
+
+class ShFrame(Message, tag="SH_FRAME", kw_only=True):
+    """One frame of an SH asset (TOPIC_SH): ``coeffs`` ``<f4`` ((degree+1)^2, 3), metres; the
+    shape of tick ``frame``."""
+
+    asset: Name
+    degree: Annotated[int, msgspec.Meta(ge=0, le=SH_MAX_DEGREE)]
+    arrays: Annotated[list[ArraySpec], msgspec.Meta(max_length=MAX_PAYLOAD_FRAMES)] = []
+
+
 class AudioOnset(Message, tag="AUDIO_ONSET", kw_only=True):
     event_kind: Name
     scheduled_ns: Int64
@@ -333,12 +357,13 @@ class Request(Message, tag="REQUEST", kw_only=True):
 ControlRequest = Union[Hello, Ready, Ack, Probe, Heartbeat, Bye, ProbeReply]
 ControlReply = Union[Welcome, Reject, ProbeReply, Error, Probe]
 Broadcast = Union[Tick, Start, End, Status, ClientEvent]
-BusMessage = Union[Vehicles, VehicleIds, TrafficLights, Event, Pose, Residuals, Asset, AudioOnset, FrameReport, Request]
+BusMessage = Union[Vehicles, VehicleIds, TrafficLights, Event, Pose, Residuals, Asset, ShAsset, ShFrame, AudioOnset,
+                   FrameReport, Request]
 
 ALL_MESSAGE_TYPES: tuple[type[Message], ...] = (
     Hello, Ready, Ack, Probe, Heartbeat, Bye, Welcome, Reject, ProbeReply, Error,
     Tick, Start, End, Status, ClientEvent,
-    Vehicles, VehicleIds, TrafficLights, Event, Pose, Residuals, Asset, AudioOnset, FrameReport, Request,
+    Vehicles, VehicleIds, TrafficLights, Event, Pose, Residuals, Asset, ShAsset, ShFrame, AudioOnset, FrameReport, Request,
 )
 
 
@@ -680,3 +705,33 @@ def broadcast_decoder() -> Decoder:
 def bus_decoder() -> Decoder:
     """What subscribers of the data bus receive."""
     return Decoder(BusMessage)
+
+
+# --- SH assets (SH_ASSET, SH_FRAME payloads) -------------------------------------------------------
+
+def sh_asset_arrays(msg: ShAsset, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The checked payload of an SH_ASSET: rest, sphere, detail finite ``<f4`` (n, 3) (sphere of unit
+    vectors), faces ``<u4`` (f, 3) indexing them."""
+    n = msg.vertices
+    for name in ("rest", "sphere", "detail"):
+        a = arrays.get(name)
+        if a is None or a.dtype != np.dtype("<f4") or a.shape != (n, 3) or not np.isfinite(a).all():
+            raise ProtocolError(f"SH_ASSET {msg.asset!r}: {name!r} must be finite <f4 ({n}, 3), got "
+                                + ("nothing" if a is None else f"{a.dtype.str} {a.shape}"))
+    if np.abs(np.linalg.norm(arrays["sphere"], axis=1) - 1).max(initial=0) > 1e-3:
+        raise ProtocolError(f"SH_ASSET {msg.asset!r}: 'sphere' must hold unit vectors")
+    faces = arrays.get("faces")
+    if faces is None or faces.dtype != np.dtype("<u4") or faces.ndim != 2 or faces.shape[1] != 3 \
+            or (faces.size and int(faces.max()) >= n):
+        raise ProtocolError(f"SH_ASSET {msg.asset!r}: 'faces' must be <u4 (f, 3) indexing its {n} vertices")
+    return {k: arrays[k] for k in ("rest", "faces", "sphere", "detail")}
+
+
+def sh_frame_coeffs(msg: ShFrame, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The checked ``coeffs`` of an SH_FRAME: finite ``<f4`` ((degree+1)^2, 3)."""
+    want = ((msg.degree + 1) ** 2, 3)
+    c = arrays.get("coeffs")
+    if c is None or c.dtype != np.dtype("<f4") or c.shape != want or not np.isfinite(c).all():
+        raise ProtocolError(f"SH_FRAME {msg.asset!r}: 'coeffs' must be finite <f4 {want} for degree {msg.degree}, got "
+                            + ("nothing" if c is None else f"{c.dtype.str} {c.shape}"))
+    return c

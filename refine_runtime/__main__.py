@@ -6,6 +6,8 @@ base state at that tick's session time (the recording plays looped on the master
 RESIDUALS (float16 offsets (n, 3), ``base_frame`` = the tick whose base state they refine) on
 TOPIC_RESIDUALS, stamped with the tick's ``t_ns``. In lockstep as a required component it refines
 every tick before ACKing it; otherwise a worker thread refines the newest tick (latest only).
+With ``settings.sh`` it also streams a closed asset as spherical-harmonic coefficients: SH_ASSET
+beside ASSET, and each tick's SH_FRAME on TOPIC_SH (shstream.py).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from refine_runtime.config import Settings
 from refine_runtime.runtime import RefineWorker, WorkerStats
 from refine_runtime.sampler import AssetIndex, Sampler, pick_device
 from refine_runtime.sequence import Sequence, load_sequence
+from refine_runtime.shstream import ShStream
 
 log = logging.getLogger("refine")
 
@@ -55,6 +58,7 @@ class RefineRuntime(Component):
                                         "mode": "regressor" if s.steps == 0 else "diffusion", "device": None, "refreshed": 0, "skipped": 0,
                                         "frame_ms": percentile_block([]), "refresh_hz": None, "errors": 0}
         self.worker: RefineWorker | None = None
+        self.sh: ShStream | None = None
         self.ticks = 0
         self.lockstep = False
         self.announced = False
@@ -78,6 +82,8 @@ class RefineRuntime(Component):
         self.section.update(vertices=seq.n, device=f"{device.type}" + (" float16" if sampler.dtype == torch.float16 else " float32"),
                             asset=seq.name, checkpoint=str(paths.checkpoint), heldout=ck.stats.get("heldout"),
                             heldout_tail=ck.stats.get("heldout_tail"))
+        if s.sh is not None:
+            self.sh = ShStream(s.sh.asset, s.sh.degree, s.sh.subdivisions)
         self.worker = RefineWorker(sampler, seq, self._publish)
         self.worker.refine_frame(0, 0)  # warm-up (and CUDA graph capture) before the clock starts
         sampler.reset()
@@ -93,6 +99,10 @@ class RefineRuntime(Component):
         msg.frame, msg.t_ns = frame, t_ns
         with self._socket:
             self.ctx.publish(p.TOPIC_ASSET, msg, arrays)
+            if self.sh is not None:
+                sh_msg, sh_arrays = self.sh.asset_message()
+                sh_msg.frame, sh_msg.t_ns = frame, t_ns
+                self.ctx.publish(p.TOPIC_ASSET, sh_msg, sh_arrays)
         self.announced = True
 
     def on_join(self, session: p.Welcome) -> None:
@@ -107,6 +117,10 @@ class RefineRuntime(Component):
         self.last_tick = (ev.frame, ev.tick.t_ns)
         if not self.announced:  # the first tick: every subscriber is connected (all were READY)
             self._announce(ev.frame, ev.tick.t_ns)
+        if self.sh is not None:
+            sh_msg, sh_arrays = self.sh.frame_message(ev.frame, ev.tick.t_ns, self.sh.coefficients(ev.tick.t_ns / 1e9))
+            with self._socket:
+                self.ctx.publish(p.TOPIC_SH, sh_msg, sh_arrays)
         if self.lockstep:
             self._publish(ev.frame, ev.tick.t_ns, ev.frame, self.worker.refine_frame(ev.frame, ev.tick.t_ns))
         else:
@@ -134,6 +148,8 @@ class RefineRuntime(Component):
                 frame_ms=percentile_block(st.frame_ns, 1e-6), refresh_hz=worker.refresh_hz(session_s),
                 capacity_hz=round(1e9 / float(np.median(st.frame_ns.values())), 1) if st.frame_ns else None,
                 stitch=worker.stitch_check(self.settings.stitch_tolerance_m))
+        if self.sh is not None:
+            self.section["sh"] = self.sh.section()
         if self.ctx.error:
             self.section["error"] = self.ctx.error
         return {"refine": self.section}

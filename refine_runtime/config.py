@@ -12,6 +12,14 @@ PosInt = Annotated[int, msgspec.Meta(ge=1)]
 Unit = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
+class ShSettings(Strict):
+    """A closed asset streamed as spherical-harmonic coefficients beside the garment (shstream.py)."""
+
+    asset: Literal["head"] = "head"  # the head proxy and its synthetic animation (spherical.py)
+    degree: Annotated[int, msgspec.Meta(ge=1, le=48)] = 16
+    subdivisions: Annotated[int, msgspec.Meta(ge=1, le=6)] = 4  # icosphere level: 2,562 vertices at 4
+
+
 class Settings(Strict):
     """``components.<name>.settings`` of ``python -m refine_runtime``."""
 
@@ -28,6 +36,7 @@ class Settings(Strict):
     threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     build_if_missing: bool = True  # train on first run (progress bar in the log) when no checkpoint exists
     stitch_tolerance_m: Annotated[float, msgspec.Meta(gt=0)] = 1e-3
+    sh: ShSettings | None = None  # also stream a closed asset's SH coefficients (SH_ASSET, SH_FRAME)
 
 
 class PatternAsset(Strict):

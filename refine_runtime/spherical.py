@@ -8,14 +8,16 @@ least-squares fit with real spherical harmonics up to degree L is the coarse bas
 residual field over the sphere refines it: ``M_ref = M_SH(L) + R(theta, phi)``. A deforming asset
 then needs only 3 (L+1)^2 coefficients per frame instead of 3 n vertex coordinates.
 
-The harmonics come from scipy.special.sph_harm_y (real, orthonormal); the fit is numpy's lstsq.
+The harmonics are cosim.shbasis's (scipy's sph_harm_y made real; the wire's convention); the fit is
+numpy's lstsq.
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
-from scipy.special import sph_harm_y
+
+from cosim.shbasis import real_sh
 
 
 def cotangent_laplacian(v: np.ndarray, f: np.ndarray) -> sps.csr_matrix:
@@ -77,14 +79,7 @@ def angle_distortion_deg(v: np.ndarray, sphere: np.ndarray, f: np.ndarray) -> fl
 
 def sh_basis(dirs: np.ndarray, degree: int) -> np.ndarray:
     """Real orthonormal spherical harmonics up to ``degree`` at unit vectors: (n, (degree+1)^2)."""
-    theta = np.arccos(np.clip(dirs[:, 2], -1, 1))  # polar angle
-    phi = np.arctan2(dirs[:, 1], dirs[:, 0])
-    cols = []
-    for ell in range(degree + 1):
-        for m in range(-ell, ell + 1):
-            y = sph_harm_y(ell, abs(m), theta, phi)
-            cols.append(np.sqrt(2) * (-1) ** m * (y.imag if m < 0 else y.real) if m else y.real)
-    return np.stack(cols, 1)
+    return real_sh(dirs, degree)
 
 
 def fit(basis: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -156,10 +156,10 @@ TEST_F(Golden, ManifestCoversEveryMessageType) {
     const char* tags[] = {"HELLO", "READY", "ACK", "PROBE", "HEARTBEAT", "BYE", "WELCOME", "REJECT",
                           "PROBE_REPLY", "ERROR", "TICK", "START", "END", "STATUS", "CLIENT", "VEHICLES",
                           "VEHICLE_IDS", "EVENT", "POSE", "RESIDUALS", "ASSET", "AUDIO_ONSET", "FRAME_REPORT",
-                          "REQUEST", "TRAFFIC_LIGHTS"};
+                          "REQUEST", "TRAFFIC_LIGHTS", "SH_ASSET", "SH_FRAME"};
     EXPECT_NE(std::find(seen.begin(), seen.end(), tags[i]), seen.end()) << tags[i] << " has no golden vector";
   }
-  EXPECT_EQ(std::variant_size_v<cosim::Message>, 25u);
+  EXPECT_EQ(std::variant_size_v<cosim::Message>, 27u);
 }
 
 TEST_F(Golden, DecodeMatchesManifestAndReencodesBytewise) {

@@ -94,6 +94,8 @@ std::string check_int(int64_t v, Lim lim) {
   if (lim == Lim::kU32 && (v < 0 || v > 0xFFFFFFFFLL)) return "expected int in [0, 4294967295]";
   if (lim == Lim::kFrame && v < 0) return "expected int >= 0";
   if (lim == Lim::kShapeDim && (v < 0 || v > (1LL << 31))) return "expected int in [0, 2147483648]";
+  if (lim == Lim::kShDegree && (v < 0 || v > kShMaxDegree))
+    return "expected int in [0, " + std::to_string(kShMaxDegree) + "]";
   return {};
 }
 
@@ -404,7 +406,7 @@ std::string encode_header(const T& m) {
 // --- channels ----------------------------------------------------------------------------------
 
 bool allowed_on(size_t index, Channel channel) {
-  // Indices of Message's alternatives: control requests 0-5, replies 6-9, broadcasts 10-14, bus 15-24.
+  // Indices of Message's alternatives: control requests 0-5, replies 6-9, broadcasts 10-14, bus 15-26.
   switch (channel) {
     // PROBE (3) and PROBE_REPLY (8) travel both ways: the syncserver probes each client's clock too.
     case Channel::kControlRequest: return index <= 5 || index == 8;

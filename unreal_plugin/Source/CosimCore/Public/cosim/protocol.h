@@ -47,6 +47,7 @@ constexpr std::string_view kEvents = "events";
 constexpr std::string_view kPose = "pose";
 constexpr std::string_view kResiduals = "refine.residuals";
 constexpr std::string_view kAsset = "refine.asset";
+constexpr std::string_view kSh = "refine.sh";
 constexpr std::string_view kOpenVR = "events.openvr";
 constexpr std::string_view kAudio = "audio.onsets";
 constexpr std::string_view kFrames = "client.frames";
@@ -57,7 +58,8 @@ constexpr std::string_view kRequest = "request";
 // kEndpoint: at most kEndpointLimit characters, starting with tcp://, ipc:// or inproc://.
 // kSha256: 64 lowercase hex digits. kRate: a float > 0 and <= 10000.
 enum class Lim : uint8_t { kNone, kName, kText, kDtype, kU32, kFrame, kShapeDim, kMode, kClientEvent, kEndpoint,
-                           kSha256, kRate };
+                           kSha256, kRate, kShDegree };
+constexpr int64_t kShMaxDegree = 48;  // SH_ASSET / SH_FRAME degree: 0 .. kShMaxDegree
 constexpr bool kRequired = true;
 constexpr bool kOptional = false;
 
@@ -400,6 +402,33 @@ COSIM_MESSAGE(Asset, "ASSET")
   }
 };
 
+// A closed asset streamed as spherical-harmonic coefficients (topic refine.asset): payload rest,
+// sphere (unit vectors), detail "<f4" (n, 3) and faces "<u4" (f, 3). parse_sh_asset checks it.
+COSIM_MESSAGE(ShAsset, "SH_ASSET")
+  std::string asset;
+  int64_t vertices = 0;
+  int64_t degree = 0;
+  std::vector<ArraySpec> arrays;
+  template <class S, class V> static void each(S& s, V& v) {
+    v("asset", s.asset, Lim::kName, kRequired);
+    v("vertices", s.vertices, Lim::kU32, kRequired);
+    v("degree", s.degree, Lim::kShDegree, kRequired);
+    v("arrays", s.arrays, Lim::kNone, kOptional);
+  }
+};
+
+// One frame of an SH asset (topic refine.sh): coeffs "<f4" ((degree+1)^2, 3). parse_sh_frame checks it.
+COSIM_MESSAGE(ShFrame, "SH_FRAME")
+  std::string asset;
+  int64_t degree = 0;
+  std::vector<ArraySpec> arrays;
+  template <class S, class V> static void each(S& s, V& v) {
+    v("asset", s.asset, Lim::kName, kRequired);
+    v("degree", s.degree, Lim::kShDegree, kRequired);
+    v("arrays", s.arrays, Lim::kNone, kOptional);
+  }
+};
+
 COSIM_MESSAGE(AudioOnset, "AUDIO_ONSET")
   std::string event_kind;
   int64_t scheduled_ns = 0;
@@ -453,7 +482,8 @@ COSIM_MESSAGE(TrafficLights, "TRAFFIC_LIGHTS")
 
 using Message = std::variant<Hello, Ready, Ack, Probe, Heartbeat, Bye, Welcome, Reject, ProbeReply, Error,
                              Tick, Start, End, Status, ClientEvent, Vehicles, VehicleIds, Event, Pose,
-                             Residuals, Asset, AudioOnset, FrameReport, Request, TrafficLights>;
+                             Residuals, Asset, AudioOnset, FrameReport, Request, TrafficLights, ShAsset,
+                             ShFrame>;
 
 // Which decoder: the same four directions as protocol.py (plus kAny for tools and tests).
 enum class Channel : uint8_t { kControlRequest, kControlReply, kBroadcast, kBus, kAny };

@@ -7,11 +7,14 @@ base, mapped onto the fine vertices); train / validation / test split by motion;
 (shared, the model's own inputs), ``model_k1``, ``model``, each with ``l2_cm`` and
 ``normal_variation_ratio`` in ``quality.validation`` and ``quality.test``; the ridge strength and the
 model's number of steps chosen on validation only (``quality.chosen``, ``steps_effect``); whether
-the denoiser reads its noisy input (``denoiser_uses_input``). Simulated motions are cached
+the denoiser reads its noisy input (``denoiser_uses_input``); ``stitch``: seam gaps on test of the
+truth, the base, the model's own prediction before the runtime averages seam groups and after, and
+(full run) the model trained without the stitch loss. Simulated motions are cached
 (``--cache-dir``); the model is trained each run (``--iterations``). ``spherical``: a genus-0 head
 proxy mapped to the sphere and fitted with spherical harmonics per degree (refine_runtime/spherical.py):
 errors of the SH base alone and with the residual field over a deforming sequence, bytes per frame as
-coefficients vs vertices.
+coefficients vs vertices. ``garments.dress`` (full run): the same study on a second garment, a
+six-gore dress from the chest to below the knee (2,880 vertices; ``--no-dress`` skips it).
 
 Speed: the runtime's own per-frame path (RefineWorker.refine_frame: base interpolation on the clock,
 features and base patch, the chosen K steps (0: the regressor), stitch averaging, float16 offsets)
@@ -51,7 +54,7 @@ from refine_runtime.runtime import RefineWorker
 from refine_runtime.sampler import AssetIndex, Sampler, pick_device
 from refine_runtime.sequence import Sequence, load_sequence
 from refine_runtime.spherical import study as spherical_study
-from refine_runtime.study import LARGE, StudyConfig, detail_at_scale, run as run_study
+from refine_runtime.study import DRESS, LARGE, StudyConfig, detail_at_scale, run as run_study
 
 FRAMES = 150
 
@@ -140,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=None, help="the study model's training iterations (default 2000)")
     ap.add_argument("--cache-dir", default="~/.cache/cosim/refine-study", help="simulated motions are kept here")
     ap.add_argument("--no-speed", action="store_true", help="quality only")
+    ap.add_argument("--no-dress", action="store_true", help="the skirt only (the full run also studies the dress)")
     ap.add_argument("--large", action="store_true",
                     help="only the detail analysis of a garment near the seed's size (60,500 vertices; simulated "
                          "once, minutes, then cached)")
@@ -152,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     paths = asset_paths(settings)
     cfg = paths.train_config
-    study = StudyConfig(cols=12, rows=10, coarse_cols=6, coarse_rows=5, frames=40, iterations=300) if args.quick \
-        else StudyConfig()
+    study = StudyConfig(cols=12, rows=10, coarse_cols=6, coarse_rows=5, frames=40, iterations=300,
+                        stitch_ablation=False) if args.quick else StudyConfig()
     if args.iterations:
         study = dataclasses.replace(study, iterations=args.iterations)
     out: dict = {"bench": "refine", "machine": {"cpu": platform.processor() or platform.machine(), "torch_threads": 1,
@@ -165,6 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     out["study_s"] = round(time.perf_counter() - t0, 1)
     goals = result.pop("goals")
     out.update(result)
+    if not args.quick and not args.no_dress:  # the second garment, the same study and goals
+        t0 = time.perf_counter()
+        dress = run_study(dataclasses.replace(DRESS, iterations=study.iterations), cfg, REPO_ROOT,
+                          Path(args.cache_dir).expanduser())
+        out["garments"] = {"dress": {"study": {"pattern": DRESS.pattern, "fine": [DRESS.cols, DRESS.rows],
+                                               "coarse": [DRESS.coarse_cols, DRESS.coarse_rows]},
+                                     "study_s": round(time.perf_counter() - t0, 1), **dress}}
     out["spherical"] = spherical_study()
     if not args.no_speed:
         seq = load_sequence(paths.sequence)

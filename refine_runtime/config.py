@@ -88,6 +88,8 @@ class TrainingConfig(Strict):
     lr: Annotated[float, msgspec.Meta(gt=0)] = 5e-3
     grad_weight: Annotated[float, msgspec.Meta(ge=0)] = 0.1  # metric-scaled residual-gradient loss
     l1_weight: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    regressor_weight: Annotated[float, msgspec.Meta(ge=0)] = 1.0  # the steps-0 path (t = T-1, x_t = 0) trained directly
+    stitch_weight: Annotated[float, msgspec.Meta(ge=0)] = 1.0  # stitched vertices' world residuals agree (before averaging)
     seed: int = 0
     threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     log_every: PosInt = 50

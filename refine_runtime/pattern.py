@@ -164,13 +164,14 @@ def build_garment(pattern: SewingPattern, cols: int, rows: int) -> Garment:
                    pinned=np.concatenate(pins), grid=(cols, rows), material=pattern.material)
 
 
-def skirt_pattern(name: str = "skirt4", panels: int = 4, waist_m: float = 0.72, hem_m: float = 1.9,
-                  length_m: float = 0.55) -> dict:
-    """A flared skirt of ``panels`` gores, as sewing-pattern JSON (what assets/refine/ ships)."""
-    top, hem = waist_m / panels, hem_m / panels
+def gored_pattern(name: str, panels: int, top_m: float, hem_m: float, length_m: float, top_height_m: float,
+                  bend_compliance: float = 2e-3) -> dict:
+    """A garment of ``panels`` flared gores hanging from a band at ``top_height_m`` (top and hem
+    circumferences, gore length in metres), as sewing-pattern JSON."""
+    top, hem = top_m / panels, hem_m / panels
     span = 360.0 / panels
-    out = {"name": name, "waist_height_m": 1.0, "panels": [], "stitches": [],
-           "material": {"density_kg_m2": 0.15, "stretch_compliance": 0.0, "bend_compliance": 2e-3}}
+    out = {"name": name, "waist_height_m": top_height_m, "panels": [], "stitches": [],
+           "material": {"density_kg_m2": 0.15, "stretch_compliance": 0.0, "bend_compliance": bend_compliance}}
     for k in range(panels):
         x0 = (hem - top) / 2
         out["panels"].append({"name": f"gore{k}", "corners": [[x0, 0.0], [x0 + top, 0.0], [hem, length_m], [0.0, length_m]],
@@ -178,3 +179,15 @@ def skirt_pattern(name: str = "skirt4", panels: int = 4, waist_m: float = 0.72, 
         out["stitches"].append({"a": {"panel": f"gore{k}", "edge": "right"},
                                 "b": {"panel": f"gore{(k + 1) % panels}", "edge": "left"}})
     return out
+
+
+def skirt_pattern(name: str = "skirt4", panels: int = 4, waist_m: float = 0.72, hem_m: float = 1.9,
+                  length_m: float = 0.55) -> dict:
+    """A flared skirt of ``panels`` gores at the waist, as sewing-pattern JSON (what assets/refine/ ships)."""
+    return gored_pattern(name, panels, waist_m, hem_m, length_m, 1.0)
+
+
+def dress_pattern(name: str = "dress6") -> dict:
+    """A six-gore dress hanging from the chest (1.32 m) to below the knee: fitted above the hips,
+    flared below; the second garment of the refinement study (assets/refine/dress_pattern.json)."""
+    return gored_pattern(name, 6, 0.92, 2.4, 0.95, 1.32, bend_compliance=1e-3)

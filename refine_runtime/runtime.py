@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from cosim.stats import Samples
+from cosim.stats import Samples, percentile_block
 from refine_runtime.sampler import Sampler
 from refine_runtime.sequence import Sequence
 from refine_runtime.unionfind import SeamGroups, stitch_consistency
@@ -28,6 +28,7 @@ class WorkerStats:
     skipped: int = 0
     errors: int = 0
     frame_ns: Samples = field(default_factory=Samples)
+    seam_gap_m: Samples = field(default_factory=Samples)  # the model's own, before seam groups are averaged
     first_ns: int | None = None
     last_ns: int | None = None
 
@@ -92,6 +93,7 @@ class RefineWorker:
         self.last = (self._base, out)
         st = self.stats
         st.frame_ns.append(end - start)
+        st.seam_gap_m.append(float(self.sampler.seam_gap))
         st.refreshed += 1
         st.first_ns = st.first_ns if st.first_ns is not None else start
         st.last_ns = end
@@ -124,13 +126,16 @@ class RefineWorker:
         self.stats.skipped = self.box.replaced
 
     def stitch_check(self, tolerance_m: float) -> dict | None:
-        """Union-find stitch consistency of the newest refined frame, as displayed (base + float16 offsets)."""
+        """Union-find stitch consistency of the newest refined frame, as displayed (base + float16
+        offsets), and over the session the model's own seam gap before averaging (a seam vertex's
+        distance to its group's mean)."""
         if self.last is None:
             return None
         base, offsets = self.last
         rep = stitch_consistency(base + offsets.astype(np.float32), SeamGroups.from_pairs(self.seq.n, self.seq.stitches),
                                  tolerance_m)
-        return {"groups": rep.groups, "max_spread_mm": round(rep.max_spread_m * 1e3, 4), "ok": rep.ok}
+        return {"groups": rep.groups, "max_spread_mm": round(rep.max_spread_m * 1e3, 4), "ok": rep.ok,
+                "before_averaging_mm": percentile_block(self.stats.seam_gap_m, 1e3, 4)}
 
     def refresh_hz(self, session_s: float | None = None) -> float | None:
         st = self.stats

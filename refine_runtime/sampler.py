@@ -41,8 +41,10 @@ def pick_device(name: str) -> torch.device:
 class Sampler:
     def __init__(self, model: ResidualModel, asset: AssetIndex, fps: float, *, steps: int = 5,
                  warm_start: float = 0.4, seed: int = 0, device: torch.device | str = "cpu",
-                 half: bool = True, cuda_graphs: bool = True) -> None:
+                 half: bool = True, cuda_graphs: bool = True, average_seams: bool = True) -> None:
         self.device = torch.device(device)
+        self.average_seams = average_seams
+        self.seam_gap = torch.zeros(())  # the newest frame's widest seam-vertex-to-group-mean distance, m, before averaging
         self.dtype = torch.float16 if (half and self.device.type == "cuda") else torch.float32
         self.fps = fps
         self.steps = steps
@@ -165,5 +167,8 @@ class Sampler:
         if self.seam_count:
             sums = torch.zeros(self.seam_count, 3, device=self.device, dtype=world.dtype)
             sums.index_add_(0, self.seam_group, world[self.seam_index])
-            world[self.seam_index] = (sums / self.seam_size)[self.seam_group]
+            mean = (sums / self.seam_size)[self.seam_group]
+            self.seam_gap = torch.linalg.vector_norm(world[self.seam_index] - mean, dim=-1).max()
+            if self.average_seams:
+                world[self.seam_index] = mean
         return world

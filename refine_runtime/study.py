@@ -74,12 +74,13 @@ class StudyConfig:
     iterations: int = 2000  # the model's training
     seed: int = 0
     patch_radius: int = 3  # the model's base patch (geometry.py), also given to the shared ridge
+    stitch_ablation: bool = True  # also train without the stitch loss: how much of the seam it closes
     motions: dict[str, tuple[str, dict[str, float]]] = field(default_factory=lambda: dict(MOTIONS))
 
     def key(self, root: Path) -> str:
         """What the simulated data depends on: the garment, motions, frames and the pattern file's
         bytes, and SIM_VERSION (not the model's training settings)."""
-        sim = {k: v for k, v in asdict(self).items() if k not in ("iterations", "seed", "patch_radius")}
+        sim = {k: v for k, v in asdict(self).items() if k not in ("iterations", "seed", "patch_radius", "stitch_ablation")}
         sim["pattern_sha256"] = hashlib.sha256((root / self.pattern).read_bytes()).hexdigest()
         sim["sim_version"] = SIM_VERSION
         return hashlib.sha256(json.dumps(sim, sort_keys=True).encode()).hexdigest()[:16]
@@ -171,6 +172,14 @@ def scores(refined: np.ndarray, seq: Sequence) -> dict[str, float]:
             "seam_gap_max_cm": round(float(gap), 4)}
 
 
+def seam_gaps(xs: list[np.ndarray], stitches: np.ndarray) -> dict[str, float]:
+    """Distance between stitched vertices (which are one point of the garment) over every frame of
+    ``xs`` (each (F, n, 3)): mean and max in mm."""
+    a, b = stitches[:, 0], stitches[:, 1]
+    gaps = np.concatenate([np.linalg.norm(x[:, a] - x[:, b], axis=-1).ravel() for x in xs]) * 1e3
+    return {"mean_mm": round(float(gaps.mean()), 4), "max_mm": round(float(gaps.max()), 4)} if len(gaps) else {}
+
+
 def close_seams(x: np.ndarray, seams: SeamGroups) -> np.ndarray:
     """Every stitch group's vertices moved to the group's mean, as the runtime's sampler does."""
     if not seams.count:
@@ -246,11 +255,11 @@ class Baselines:
         return close_seams(base + to_world(d.frames, local).numpy(), self.seams)
 
 
-def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainConfig,
-                     progress: bool) -> tuple[Any, dict[tuple[str, int], np.ndarray]]:
+def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainConfig, progress: bool,
+                     steps: tuple[int, ...] = STEPS) -> tuple[Any, dict[tuple[str, int], np.ndarray]]:
     """The runtime's model trained on the training motions (concatenated; each motion's first frame,
     whose velocity would straddle two motions, left out), then every non-training motion refined in
-    playback order at each number of steps in STEPS."""
+    playback order at each number of ``steps``."""
     from refine_runtime.train import refine_sequence, train_model
     train = split_of(cfg, "train")
     seqs = [data[m] for m in train]
@@ -268,7 +277,7 @@ def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: Tra
     for name, seq in data.items():
         if name in train:
             continue
-        for k in STEPS:
+        for k in steps:
             out[name, k] = refine_sequence(ck, seq, steps=k, loop=False)  # a motion starts at rest
     return ck, out
 
@@ -336,6 +345,7 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
             add(split, "model_k1", m, refined[m, 1])
             add(split, "model", m, refined[m, best_k])
     quality = {split: {method: pooled(ms, frames) for method, ms in methods.items()} for split, methods in per.items()}
+    stitch = stitch_study(cfg, data, train_cfg, ck, best_k, refined, progress)
     baselines = ("mean_residual", "nearest_frame", *RIDGES)
     test = quality["test"]
     best_baseline = min(baselines, key=lambda b: test[b]["l2_cm"])
@@ -349,6 +359,7 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
                                       "truth": round(float(np.mean([normal_variation(data[m].gt, data[m].faces).mean() for m in train])), 4)}},
         "quality": {**quality, "per_motion": per, "chosen": {**chosen, "model_steps": best_k}},
         "steps_effect": {"validation_l2_cm": steps_effect},
+        "stitch": stitch,
         "denoiser_uses_input": denoiser_uses_input(ck, data[val := split_of(cfg, "validation")[0]], d=local[val]),
         "goals": {
             "model_vs_best_baseline": {"model_l2_cm": model_l2, "best_baseline": best_baseline,
@@ -364,6 +375,39 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
         },
     }
 
+
+def stitch_study(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainConfig, ck: Any, steps: int,
+                 refined: dict[tuple[str, int], np.ndarray], progress: bool) -> dict[str, Any]:
+    """Seam gaps on the test motions: the truth's and the base's, the model's own prediction checked
+    before the runtime averages seam groups, and after; with ``stitch_ablation`` the same model
+    trained without the stitch loss, before averaging (what the loss is worth)."""
+    from refine_runtime.train import refine_sequence
+    test = split_of(cfg, "test")
+    stitches = data[test[0]].stitches
+
+    def raw(model: Any) -> dict[str, float]:
+        return seam_gaps([refine_sequence(model, data[m], steps=steps, loop=False, average_seams=False) for m in test],
+                         stitches)
+
+    out: dict[str, Any] = {"pairs": len(stitches), "truth": seam_gaps([data[m].gt for m in test], stitches),
+                           "base": seam_gaps([data[m].base for m in test], stitches),
+                           "model_before_averaging": raw(ck),
+                           "model_after_averaging": seam_gaps([refined[m, steps] for m in test], stitches),
+                           "stitch_weight": train_cfg.training.stitch_weight}
+    if cfg.stitch_ablation and train_cfg.training.stitch_weight:
+        t = msgspec.structs.replace(train_cfg.training, stitch_weight=0.0)
+        plain, _ = train_and_refine(cfg, data, msgspec.structs.replace(train_cfg, training=t), progress, steps=())
+        out["without_stitch_loss_before_averaging"] = raw(plain)
+        frames = {m: data[m].frames for m in test}
+        out["test_l2_cm"] = {"with_stitch_loss": pooled({m: scores(refined[m, steps], data[m]) for m in test}, frames)["l2_cm"],
+                             "without_stitch_loss": pooled({m: scores(refine_sequence(plain, data[m], steps=steps, loop=False),
+                                                                      data[m]) for m in test}, frames)["l2_cm"]}
+    return out
+
+
+# the second garment: a six-gore dress from the chest to below the knee (6 x 16 x 30 = 2,880 vertices)
+DRESS = StudyConfig(pattern="assets/refine/dress_pattern.json", cols=16, rows=30, coarse_cols=6, coarse_rows=10,
+                    stitch_ablation=False)
 
 # near the seed's garment (67,970 vertices): 4 panels of 125 x 121 = 60,500 vertices, one motion
 LARGE = StudyConfig(cols=125, rows=121, coarse_cols=32, coarse_rows=30, frames=45,

@@ -25,7 +25,7 @@ from refine_runtime.checkpoint import Checkpoint, save_checkpoint
 from refine_runtime.config import ModelConfig, TrainConfig, load_train_config
 from refine_runtime.config import resolve
 from refine_runtime.dataset import Holdout, holdout_masks, make_sequence
-from refine_runtime.geometry import build_stencil, frame_and_features, to_local
+from refine_runtime.geometry import build_stencil, frame_and_features, to_local, to_world
 from refine_runtime.metrics import quality
 from refine_runtime.model import ResidualModel
 from refine_runtime.sampler import AssetIndex, Sampler
@@ -89,6 +89,10 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
     rest = torch.from_numpy(seq.rest)
     spatial = torch.linalg.vector_norm(rest[ei] - rest[ej], dim=-1, keepdim=True) + 1e-8
     spatial = spatial / spatial.mean()
+    # stitched vertices are one point of the garment: their world-space residuals must agree (learned
+    # here, so that the runtime's averaging of seam groups closes a gap the model already keeps small)
+    stitches = torch.from_numpy(np.asarray(seq.stitches, dtype=np.int64).reshape(-1, 2))
+    sa, sb = stitches[:, 0], stitches[:, 1]
     opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, tc.iterations, eta_min=tc.lr * 0.05)
     T = cfg.diffusion.timesteps
@@ -97,7 +101,7 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
         loss_log.parent.mkdir(parents=True, exist_ok=True)
         fh = open(loss_log, "w", newline="")
         writer = csv.writer(fh)
-        writer.writerow(["iteration", "stage", "loss", "mse", "grad", "l1", "lr"])
+        writer.writerow(["iteration", "stage", "loss", "mse", "regressor_mse", "grad", "l1", "stitch", "lr"])
     bar = tqdm(range(tc.iterations), desc=f"training {seq.name}", unit="it", disable=not progress)
     gen = torch.Generator().manual_seed(tc.seed)
     try:
@@ -109,12 +113,23 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
             ab = model.alpha_bar[t].view(-1, 1, 1)
             x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * torch.randn(x0.shape, generator=gen)
             static = model.first_layer_static(model.grid.lookup(rows, weights))
-            pred = model.denoise(static, cond[b], x_t, t, codes[b])
+            trunk = model.trunk(static, cond[b], codes[b])
+            pred = model.step(trunk, x_t, t)
             err = pred - x0
             mse = err.pow(2).mean()
+            # the runtime's regressor (steps 0: t = T-1, x_t = 0) trained as what it is; the light step
+            # head only, on the same trunk
+            reg = model.step(trunk, torch.zeros_like(x0), torch.full((len(b),), T - 1))
+            mse_reg = (reg - x0).pow(2).mean()
             grad = ((err[:, ei] - err[:, ej]) / spatial).pow(2).mean()
             l1 = err.abs().mean()
-            loss = mse + tc.grad_weight * grad + tc.l1_weight * l1
+            stitch = torch.zeros(())
+            if len(sa) and tc.stitch_weight:  # on the regressor's world-space residuals
+                loc, fb = reg * model.res_std + model.res_mean, frames[b]  # metres, each vertex's tangent frame
+                gap = to_world(fb[:, sa], loc[:, sa]) - to_world(fb[:, sb], loc[:, sb])
+                stitch = (gap / model.res_std.mean()).pow(2).mean()
+            loss = mse + tc.regressor_weight * mse_reg + tc.grad_weight * grad + tc.l1_weight * l1 \
+                + tc.stitch_weight * stitch
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -122,8 +137,8 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
             if it % tc.log_every == 0 or it == tc.iterations - 1:
                 bar.set_postfix(stage=stage, loss=f"{loss.item():.4f}", mse=f"{mse.item():.4f}")
                 if writer:
-                    writer.writerow([it, stage, f"{loss.item():.6f}", f"{mse.item():.6f}", f"{grad.item():.6f}",
-                                     f"{l1.item():.6f}", f"{sched.get_last_lr()[0]:.6g}"])
+                    writer.writerow([it, stage, f"{loss.item():.6f}", f"{mse.item():.6f}", f"{mse_reg.item():.6f}", f"{grad.item():.6f}",
+                                     f"{l1.item():.6f}", f"{stitch.item():.6f}", f"{sched.get_last_lr()[0]:.6g}"])
     finally:
         if fh:
             fh.close()
@@ -134,11 +149,12 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
 
 
 def refine_sequence(ck: Checkpoint, seq: Sequence, steps: int = 5, warm_start: float = 0.4, seed: int = 0,
-                    loop: bool = True) -> np.ndarray:
+                    loop: bool = True, average_seams: bool = True) -> np.ndarray:
     """Run the runtime sampler over every recorded frame in order, as the live process would.
-    ``loop``: the recording loops (frame 0 follows the last); else frame 0 starts at rest."""
+    ``loop``: the recording loops (frame 0 follows the last); else frame 0 starts at rest.
+    ``average_seams`` False: the model's own prediction at stitched vertices, not averaged."""
     sampler = Sampler(ck.model, AssetIndex(seq.rest, seq.faces, ck.chart, ck.uv, seq.stitches), seq.fps,
-                      steps=steps, warm_start=warm_start, seed=seed)
+                      steps=steps, warm_start=warm_start, seed=seed, average_seams=average_seams)
     out = np.empty_like(seq.base)
     for f in range(seq.frames):
         prev = seq.base[f - 1] if f or loop else seq.base[0]

@@ -74,7 +74,8 @@ def test_refine_in_a_session_and_the_client_applies_it(tiny, tmp_path):
         "network": {"base_port": 0},
         "components": {
             "client": {"module": "client", "required": True},
-            "refine": {"module": "refine_runtime", "settings": {"train_config": str(cfg_path), "threads": 1}},
+            "refine": {"module": "refine_runtime", "settings": {"train_config": str(cfg_path), "threads": 1,
+                                                                "sh": {"degree": 12, "subdivisions": 3}}},
         },
     }
     path = tmp_path / "session.yaml"
@@ -90,3 +91,11 @@ def test_refine_in_a_session_and_the_client_applies_it(tiny, tmp_path):
     assert r["applied_frames"] > 0 and r["residual_age_frames"]["p50"] is not None
     assert r["rejected_residuals"] == 0
     assert r["stitch"]["ok"] and r["stitch"]["groups"] > 0
+    assert r["stitch"]["before_averaging_mm"]["max"] is not None  # the model's own gap, checked before averaging
+    # the head proxy streamed as SH coefficients and rebuilt by the client every frame
+    sh, shown = r["sh"], summary["sh_assets"]
+    assert sh["frames"] > 0 and sh["bytes_per_frame"] == 3 * 13 ** 2 * 4 < sh["vertex_bytes_per_frame"]
+    assert sh["l2_cm"]["max"] < 0.05
+    assert shown["assets"] == {"head": {"vertices": sh["vertices"], "degree": 12}}
+    assert shown["applied_frames"] > 0 and shown["bytes_per_frame"] == sh["bytes_per_frame"]
+    assert shown["rejected"] == 0

@@ -2,8 +2,9 @@
 
 An SH_ASSET announces a closed asset: rest, faces, each vertex's place on the sphere and the detail
 field R. The client evaluates the basis (cosim.shbasis) at those places once; each SH_FRAME's
-coefficients then give the mesh ``Y @ coeffs + R``, built on the tick after it arrived (the newest
-frame wins; its age in ticks is kept like a residual's).
+coefficients then give the mesh ``Y @ coeffs + R``, built when the frame arrives (off the tick's
+path) and shown from the next tick on (the newest frame wins; its age in ticks is kept like a
+residual's).
 """
 from __future__ import annotations
 
@@ -79,19 +80,18 @@ class ShApplier:
         self.frames_received += 1
         self.bytes_received += coeffs.nbytes
         if shown.frame is None or msg.frame >= shown.frame:
+            start = time.perf_counter_ns()
+            np.matmul(shown.basis, coeffs, out=shown.mesh)
+            shown.mesh += shown.detail
+            self.build_ns.append(time.perf_counter_ns() - start)
             shown.coeffs, shown.frame = coeffs, msg.frame
         return True
 
     def on_tick(self, frame: int) -> None:
         for shown in self.assets.values():
-            if shown.coeffs is None or shown.frame is None:
-                continue
-            start = time.perf_counter_ns()
-            np.matmul(shown.basis, shown.coeffs, out=shown.mesh)
-            shown.mesh += shown.detail
-            self.build_ns.append(time.perf_counter_ns() - start)
-            self.applied += 1
-            self.ages.append(frame - shown.frame)
+            if shown.frame is not None:
+                self.applied += 1
+                self.ages.append(frame - shown.frame)
 
     def mesh(self, asset: str) -> np.ndarray | None:
         shown = self.assets.get(asset)

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from threadpoolctl import ThreadpoolController
+
 from cosim.errors import OutputError
 from cosim.timing import reduce_timer_slack
 
@@ -80,10 +82,19 @@ def command_line(prog: str, description: str, default_name: str, argv: Sequence[
 
 
 def start_process(name: str, log_level: str = "INFO") -> None:
-    """Logging, parent death and timer slack: the first thing every process of a session does."""
+    """Logging, parent death, timer slack and BLAS threads: the first thing every process of a
+    session does."""
     setup_logging(name, log_level)
     die_with_parent()
     reduce_timer_slack()
+    single_threaded_openblas()
+
+
+def single_threaded_openblas() -> None:
+    """numpy's OpenBLAS to one thread in this process. Its worker threads spin while they wait: on
+    a loaded 2-core machine a small product (2,562 x 289 by 289 x 3, the SH fit) measured 7.4 ms
+    with them and 1.6 ms without. torch's own thread pool (settings ``threads``) is not touched."""
+    ThreadpoolController().select(internal_api="openblas").limit(limits=1)
 
 
 def _cpu_s(use: resource.struct_rusage | None = None) -> float:

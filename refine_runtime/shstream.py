@@ -28,9 +28,10 @@ class ShStream:
         self.rest, self.faces = head_proxy(subdivisions)
         self.sphere = conformal_sphere(self.rest, self.faces)
         basis = sh_basis(self.sphere, degree)
-        self.fit_matrix = np.linalg.pinv(basis)  # ((L+1)^2, n): coefficients = fit_matrix @ positions
+        # ((L+1)^2, n): coefficients = fit_matrix @ positions; float32 like what is sent (half the work)
+        self.fit_matrix = np.linalg.pinv(basis).astype(np.float32)
         self.basis = basis
-        self.detail = self.rest - basis @ (self.fit_matrix @ self.rest)
+        self.detail = self.rest - basis @ (np.linalg.pinv(basis) @ self.rest)
         self.fit_ns = Samples()
         self.error_m = Samples()  # every ERROR_EVERY-th frame: mean |Y c + R - truth| as sent (float32 coefficients)
         self.frames = 0
@@ -48,7 +49,7 @@ class ShStream:
         """The asset's shape at session time ``t_s`` as float32 coefficients ((L+1)^2, 3)."""
         start = time.perf_counter_ns()
         truth = deform(self.rest, t_s)
-        coeffs = (self.fit_matrix @ truth).astype("<f4")
+        coeffs = self.fit_matrix @ truth.astype(np.float32)
         self.fit_ns.append(time.perf_counter_ns() - start)
         if self.frames % ERROR_EVERY == 0:  # what a client rebuilds, against the truth (as much work again)
             shown = self.basis @ coeffs.astype(np.float64) + self.detail

@@ -119,9 +119,15 @@ def test_ctrl_c_during_the_fast_forward_leaves_no_stepping_process(tmp_path):
                                "--quiet"], cwd=REPO)
     workers: list[psutil.Process] = []
     try:
+        def cmdline(p: psutil.Process) -> str:
+            try:
+                return " ".join(p.cmdline())
+            except psutil.Error:  # a short-lived child exited (a zombie until reaped) while we looked
+                return ""
+
         def fast_forwarding() -> bool:
             workers[:] = [p for p in psutil.Process(runner.pid).children(recursive=True)
-                          if "bridges.sumo.worker" in " ".join(p.cmdline())]
+                          if "bridges.sumo.worker" in cmdline(p)]
             return bool(workers) and workers[0].cpu_percent(0.2) > 30
         assert wait_for(fast_forwarding, 60)
         runner.send_signal(signal.SIGINT)

@@ -29,8 +29,7 @@ class _Shown:
     basis: np.ndarray  # (n, (L+1)^2) float32
     detail: np.ndarray  # (n, 3) float32
     mesh: np.ndarray  # (n, 3) float32: what is displayed
-    coeffs: np.ndarray | None = None
-    frame: int | None = None
+    frame: int | None = None  # of the SH_FRAME the mesh was built from (None: the rest shape, no frame yet)
 
 
 class ShApplier:
@@ -84,7 +83,7 @@ class ShApplier:
             np.matmul(shown.basis, coeffs, out=shown.mesh)
             shown.mesh += shown.detail
             self.build_ns.append(time.perf_counter_ns() - start)
-            shown.coeffs, shown.frame = coeffs, msg.frame
+            shown.frame = msg.frame
         return True
 
     def on_tick(self, frame: int) -> None:
@@ -95,7 +94,7 @@ class ShApplier:
 
     def mesh(self, asset: str) -> np.ndarray | None:
         shown = self.assets.get(asset)
-        return None if shown is None or shown.coeffs is None else shown.mesh
+        return None if shown is None or shown.frame is None else shown.mesh
 
     def section(self) -> dict:
         return {"sh_assets": {"assets": {k: {"vertices": v.msg.vertices, "degree": v.msg.degree}

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from cosim.config import Strict, convert, load_yaml
+from cosim.protocol import SH_MAX_DEGREE
 
 PosInt = Annotated[int, msgspec.Meta(ge=1)]
 Unit = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -16,7 +17,7 @@ class ShSettings(Strict):
     """A closed asset streamed as spherical-harmonic coefficients beside the garment (shstream.py)."""
 
     asset: Literal["head"] = "head"  # the head proxy and its synthetic animation (spherical.py)
-    degree: Annotated[int, msgspec.Meta(ge=1, le=48)] = 16
+    degree: Annotated[int, msgspec.Meta(ge=1, le=SH_MAX_DEGREE)] = 16
     subdivisions: Annotated[int, msgspec.Meta(ge=1, le=6)] = 4  # icosphere level: 2,562 vertices at 4
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from cosim import protocol as p
 from cosim.stats import Samples, percentile_block
-from refine_runtime.spherical import conformal_sphere, deform, head_proxy, sh_basis
+from cosim.shbasis import real_sh
+from refine_runtime.spherical import conformal_sphere, deform, head_proxy
 
 ERROR_EVERY = 8
 
@@ -27,11 +28,10 @@ class ShStream:
         self.name, self.degree = name, degree
         self.rest, self.faces = head_proxy(subdivisions)
         self.sphere = conformal_sphere(self.rest, self.faces)
-        basis = sh_basis(self.sphere, degree)
-        # ((L+1)^2, n): coefficients = fit_matrix @ positions; float32 like what is sent (half the work)
-        self.fit_matrix = np.linalg.pinv(basis).astype(np.float32)
-        self.basis = basis
-        self.detail = self.rest - basis @ (np.linalg.pinv(basis) @ self.rest)
+        self.basis = real_sh(self.sphere, degree)
+        pinv = np.linalg.pinv(self.basis)  # ((L+1)^2, n): coefficients = pinv @ positions
+        self.detail = self.rest - self.basis @ (pinv @ self.rest)
+        self.fit_matrix = pinv.astype(np.float32)  # float32 like what is sent (half the work per frame)
         self.fit_ns = Samples()
         self.error_m = Samples()  # every ERROR_EVERY-th frame: mean |Y c + R - truth| as sent (float32 coefficients)
         self.frames = 0

@@ -77,11 +77,6 @@ def angle_distortion_deg(v: np.ndarray, sphere: np.ndarray, f: np.ndarray) -> fl
     return float(np.abs(angles(sphere) - angles(v)).mean())
 
 
-def sh_basis(dirs: np.ndarray, degree: int) -> np.ndarray:
-    """Real orthonormal spherical harmonics up to ``degree`` at unit vectors: (n, (degree+1)^2)."""
-    return real_sh(dirs, degree)
-
-
 def fit(basis: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Least-squares coefficients ((degree+1)^2, ...) of positions (n, ...) in the basis."""
     return np.linalg.lstsq(basis, positions.reshape(len(basis), -1), rcond=None)[0].reshape(basis.shape[1], *positions.shape[1:])
@@ -130,7 +125,7 @@ def study(degrees: tuple[int, ...] = (4, 8, 16, 24), frames: int = 20, subdivisi
     nv_truth = float(np.mean([normal_variation(m[None], f).mean() for m in seq]))
     rows = []
     for degree in degrees:
-        basis = sh_basis(sphere, degree)
+        basis = real_sh(sphere, degree)
         residual = v - reconstruct(basis, fit(basis, v))  # the field over the sphere: the rest's detail
         sh, refined = [], []
         for m in seq:

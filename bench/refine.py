@@ -20,7 +20,11 @@ Speed: the runtime's own per-frame path (RefineWorker.refine_frame: base interpo
 features and base patch, the chosen K steps (0: the regressor), stitch averaging, float16 offsets)
 for the study's model shape, on the bundled skirt pattern meshed at ~1k/5k/20k vertices (68k on a
 GPU when one is present), 20k with two threads, next to the same path without refinement (base
-interpolation and the float16 copy only).
+interpolation and the float16 copy only). The CPU runs the runtime's default: the fused feature
+loop (refine_runtime/kernels.py) and bfloat16 matrix products where the CPU has them natively
+(``speed.cpu_precision``); at 20k on two threads the same run also times float32 and the torch
+feature path (the path before the fused loop) as baselines. ``quality.runtime_precision``: the
+chosen model's test L2 at that precision next to float32.
 
 Goals (issue 16): ``model`` L2 <= 0.8 x the best baseline on test and <= 0.5 x ``base``; the chosen
 number of steps better than one step on validation, or no steps (the fewest steps within 1 % of the
@@ -49,6 +53,7 @@ from refine_runtime.body import SwaySitBody
 from refine_runtime.checkpoint import load_checkpoint
 from refine_runtime.config import Settings
 from refine_runtime.dataset import garment_from_config
+from refine_runtime.kernels import cpu_precision
 from refine_runtime.model import ResidualModel
 from refine_runtime.runtime import RefineWorker
 from refine_runtime.sampler import AssetIndex, Sampler, pick_device
@@ -101,7 +106,7 @@ def block(ms: list[float]) -> dict:
 
 
 def measure(model, cfg, target: int, steps: int, device, frames: int = FRAMES, threads: int = 1,
-            patch_radius: int | None = None) -> dict:
+            patch_radius: int | None = None, precision: str = "float32", fused: bool = True) -> dict:
     cols = max(3, int(round((target / 4 * 1.2) ** 0.5)))
     rows = max(3, int(round(target / 4 / cols)))
     g = garment_from_config(cfg, REPO_ROOT, cols, rows)
@@ -109,7 +114,8 @@ def measure(model, cfg, target: int, steps: int, device, frames: int = FRAMES, t
     m = resized_model(model, g.n, patch_radius)
     torch.set_num_threads(threads)
     try:
-        sampler = Sampler(m, AssetIndex(g.rest, g.faces, g.chart, g.uv, g.stitches), seq.fps, steps=steps, device=device)
+        sampler = Sampler(m, AssetIndex(g.rest, g.faces, g.chart, g.uv, g.stitches), seq.fps, steps=steps, device=device,
+                          precision=precision, fused=fused)
         worker = RefineWorker(sampler, seq, lambda *a: None)
         time_path(worker, 10, True)  # warm-up (and graph capture on CUDA)
         refined = time_path(worker, frames, True)
@@ -117,18 +123,26 @@ def measure(model, cfg, target: int, steps: int, device, frames: int = FRAMES, t
     finally:
         torch.set_num_threads(1)
     return {"vertices": g.n, "steps": steps, "patch_radius": m.cfg.patch_radius, "threads": threads,
+            "dtype": str(sampler.dtype).removeprefix("torch."), "features": "fused" if sampler.tables is not None else "torch",
             "frame_ms": block(refined), "baseline_base_only_ms": block(base_only)}
 
 
 def speed(ck, cfg, steps: int, patch_radius: int) -> dict:
     """Per-frame cost of the runtime's path for the study's model (its patch and its chosen steps;
     the bundled checkpoint's weights, the patch's input weights random: cost does not depend on values)
-    at 1k/5k/20k vertices, 20k with two threads and without the patch, and at 5k by steps."""
-    cpu, r = torch.device("cpu"), patch_radius
-    out: dict = {"cpu_by_vertices": [measure(ck.model, cfg, n, steps, cpu, patch_radius=r) for n in (1000, 5000, 20000)],
-                 "cpu_20k_two_threads": measure(ck.model, cfg, 20000, steps, cpu, threads=2, patch_radius=r),
-                 "cpu_20k_without_patch": measure(ck.model, cfg, 20000, steps, cpu),
-                 "cpu_5k_by_steps": [measure(ck.model, cfg, 5000, k, cpu, frames=100, patch_radius=r) for k in (0, 1, 3, 5, 10)]}
+    at 1k/5k/20k vertices, 20k with two threads (and, as baselines in the same run, in float32 and
+    with the torch feature path instead of the fused loop) and without the patch, and at 5k by steps.
+    The CPU precision is the runtime's default (``cpu_precision: auto``)."""
+    cpu, r, prec = torch.device("cpu"), patch_radius, cpu_precision("auto")
+    out: dict = {"cpu_precision": prec,
+                 "cpu_by_vertices": [measure(ck.model, cfg, n, steps, cpu, patch_radius=r, precision=prec) for n in (1000, 5000, 20000)],
+                 "cpu_20k_two_threads": measure(ck.model, cfg, 20000, steps, cpu, threads=2, patch_radius=r, precision=prec),
+                 "cpu_20k_two_threads_float32": measure(ck.model, cfg, 20000, steps, cpu, threads=2, patch_radius=r),
+                 "cpu_20k_two_threads_torch_features_float32": measure(ck.model, cfg, 20000, steps, cpu, threads=2,
+                                                                       patch_radius=r, fused=False),
+                 "cpu_20k_without_patch": measure(ck.model, cfg, 20000, steps, cpu, precision=prec),
+                 "cpu_5k_by_steps": [measure(ck.model, cfg, 5000, k, cpu, frames=100, patch_radius=r, precision=prec)
+                                     for k in (0, 1, 3, 5, 10)]}
     if torch.cuda.is_available():
         gpu = pick_device("cuda")
         out["gpu_by_vertices"] = [measure(ck.model, cfg, n, steps, gpu, patch_radius=r) for n in (5000, 20000, 68000)]

@@ -27,6 +27,7 @@ from cosim.stats import percentile_block
 from refine_runtime.assets import asset_paths, ensure_built
 from refine_runtime.checkpoint import load_checkpoint
 from refine_runtime.config import Settings
+from refine_runtime.kernels import cpu_precision
 from refine_runtime.runtime import RefineWorker, WorkerStats
 from refine_runtime.sampler import AssetIndex, Sampler, pick_device
 from refine_runtime.sequence import Sequence, load_sequence
@@ -76,10 +77,10 @@ class RefineRuntime(Component):
         device = pick_device(s.device)
         sampler = Sampler(ck.model, AssetIndex(seq.rest, seq.faces, ck.chart, ck.uv, seq.stitches), seq.fps,
                           steps=s.steps, warm_start=s.warm_start, seed=s.seed, device=device, half=s.half,
-                          cuda_graphs=s.cuda_graphs)
+                          cuda_graphs=s.cuda_graphs, precision=cpu_precision(s.cpu_precision))
         self.seq = seq
         self.asset = asset_message(seq, hashlib.sha256(paths.sequence.read_bytes()).hexdigest())
-        self.section.update(vertices=seq.n, device=f"{device.type}" + (" float16" if sampler.dtype == torch.float16 else " float32"),
+        self.section.update(vertices=seq.n, device=f"{device.type} {str(sampler.dtype).removeprefix('torch.')}",
                             asset=seq.name, checkpoint=str(paths.checkpoint), heldout=ck.stats.get("heldout"),
                             heldout_tail=ck.stats.get("heldout_tail"))
         if s.sh is not None:

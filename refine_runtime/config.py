@@ -33,6 +33,8 @@ class Settings(Strict):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     half: bool = True  # float16 inference on CUDA
+    # the network's matrix products on the CPU; auto: bfloat16 where the CPU has it natively (kernels.py)
+    cpu_precision: Literal["auto", "float32", "bfloat16"] = "auto"
     cuda_graphs: bool = True
     threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     build_if_missing: bool = True  # train on first run (progress bar in the log) when no checkpoint exists

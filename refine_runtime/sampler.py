@@ -7,6 +7,9 @@ Per frame: base features -> denoiser trunk -> K light denoiser steps -> residual
 After the first frame the reverse diffusion is warm-started from the previous frame's result noised
 to ``warm_start * T``. ``steps = 0`` drops the diffusion: one evaluation at t = T with x_t = 0 (the
 noise's mean), a deterministic regressor of the conditional mean (``mode`` "regressor"). On CUDA it runs in float16 and replays the K steps as a captured CUDA graph.
+On the CPU the base features come from one fused loop (kernels.py), and ``precision="bfloat16"``
+runs the network's matrix products in bfloat16 (fast where the CPU has it natively:
+``kernels.cpu_bfloat16_native``); frames, residual scaling and seams stay float32.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import torch
 from torch import nn
 
 from refine_runtime.geometry import Stencil, build_stencil, frame_and_features, to_world
+from refine_runtime.kernels import FeatureTables, base_features
 from refine_runtime.model import ResidualModel, ddim_schedule, time_embedding
 from refine_runtime.unionfind import SeamGroups
 
@@ -41,11 +45,20 @@ def pick_device(name: str) -> torch.device:
 class Sampler:
     def __init__(self, model: ResidualModel, asset: AssetIndex, fps: float, *, steps: int = 5,
                  warm_start: float = 0.4, seed: int = 0, device: torch.device | str = "cpu",
-                 half: bool = True, cuda_graphs: bool = True, average_seams: bool = True) -> None:
+                 half: bool = True, cuda_graphs: bool = True, average_seams: bool = True,
+                 precision: str = "float32", fused: bool = True) -> None:
+        """``half``: float16 on CUDA. ``precision`` (CPU): "float32" or "bfloat16" for the network.
+        ``fused`` (CPU): the base features from kernels.py, else from torch (geometry.py)."""
         self.device = torch.device(device)
         self.average_seams = average_seams
         self.seam_gap = torch.zeros(())  # the newest frame's widest seam-vertex-to-group-mean distance, m, before averaging
-        self.dtype = torch.float16 if (half and self.device.type == "cuda") else torch.float32
+        if precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be float32 or bfloat16, not {precision!r}")
+        if self.device.type == "cuda":
+            self.dtype = torch.float16 if half else torch.float32
+        else:
+            self.dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
+        self.out_dtype = torch.float32 if self.dtype == torch.bfloat16 else self.dtype  # frames, scaling, seams, result
         self.fps = fps
         self.steps = steps
         self.mode = "regressor" if steps == 0 else "diffusion"
@@ -55,11 +68,15 @@ class Sampler:
         st = build_stencil(asset.rest, asset.faces, asset.chart, asset.uv, model.cfg.max_neighbors,
                            model.cfg.patch_radius)
         self.stencil: Stencil = st.to(self.device)
+        self.tables = FeatureTables.from_stencil(st) if fused and self.device.type == "cpu" else None
+        if self.tables is not None:
+            self._frames = np.empty((n, 3, 3), np.float32)
+            self._feats = np.empty((n, self.tables.n_features), np.float32)
         seams = SeamGroups.from_pairs(n, asset.stitches)
         self.seam_index = torch.from_numpy(seams.index).to(self.device)
         self.seam_group = torch.from_numpy(seams.group).to(self.device)
         self.seam_count = seams.count
-        self.seam_size = torch.bincount(self.seam_group, minlength=seams.count).to(self.dtype).unsqueeze(-1) \
+        self.seam_size = torch.bincount(self.seam_group, minlength=seams.count).to(self.out_dtype).unsqueeze(-1) \
             if seams.count else None
         dt = self.dtype
         with torch.no_grad():
@@ -79,7 +96,7 @@ class Sampler:
             # the step state lives transposed, (3, n): the (H -> 3) output is then one wide GEMM
             self.w_out_t, self.b_out_col = m.out.weight.to(dt).contiguous(), m.out.bias.to(dt).unsqueeze(-1)
             self.w_skip_t = m.skip.weight.to(dt).contiguous()  # (3, H)
-            self.res_mean, self.res_std = m.res_mean.to(dt), m.res_std.to(dt)
+            self.res_mean, self.res_std = m.res_mean.to(self.out_dtype), m.res_std.to(self.out_dtype)
             self.code_model = m
             self.w_code = torch.cat([m.in_code.weight, m.mod_code.weight]).t().to(dt).contiguous()  # (k, 2H)
             gen = torch.Generator().manual_seed(seed)
@@ -89,6 +106,7 @@ class Sampler:
             self.noise = self.noise_t.t()
             self.cold = self._plan(m, ddim_schedule(m.alpha_bar, max(steps, 1), 1.0))
             self.warm = self._plan(m, ddim_schedule(m.alpha_bar, steps, warm_start)) if warm_start > 0 and steps else None
+            self.b_z_regressor = self.b_z + self.cold["bias"][0]
         self.prev_x0: torch.Tensor | None = None
         self.prev_base: torch.Tensor | None = None
         self._graphs: dict[str, tuple] = {}
@@ -143,16 +161,23 @@ class Sampler:
 
     @torch.no_grad()
     def refine(self, base: np.ndarray | torch.Tensor, base_prev: np.ndarray | torch.Tensor | None = None) -> torch.Tensor:
-        """Base positions (n, 3) -> world-space residual offsets (n, 3) in the sampler's dtype."""
+        """Base positions (n, 3) -> world-space residual offsets (n, 3) in ``out_dtype`` (float32, or float16 on CUDA)."""
         x = torch.as_tensor(base, dtype=torch.float32).to(self.device)
         xp = x if base_prev is None else torch.as_tensor(base_prev, dtype=torch.float32).to(self.device)
-        frames, feats = frame_and_features(x, xp, self.stencil, self.fps)
-        frames, feats = frames.to(self.dtype), feats.to(self.dtype)
+        if self.tables is not None:
+            base_features(x.numpy(), xp.numpy(), self.fps, self.tables, self._frames, self._feats)
+            frames, feats = torch.from_numpy(self._frames), torch.from_numpy(self._feats)
+        else:
+            frames, feats = frame_and_features(x, xp, self.stencil, self.fps)
+        frames, feats = frames.to(self.out_dtype), feats.to(self.dtype)
         code = self.code_model.state_code(x).to(self.dtype)
         both = torch.addmm(self.b_cond + code @ self.w_code, feats, self.w_cond)  # (n, 2H): additive | gain
         first = torch.addcmul(both[:, :self.hidden], self.static, both[:, self.hidden:])
         bias = torch.addmm(self.b_out_col, self.w_skip_t, first.t())  # (3, n)
-        h = nn.functional.silu(torch.addmm(self.b_mid, nn.functional.silu(first), self.w_mid))
+        h = nn.functional.silu(torch.addmm(self.b_mid, nn.functional.silu(first), self.w_mid), inplace=True)
+        if self.steps == 0:  # the regressor: the head once at t = T - 1 from x_t = 0 (its in_x term vanishes)
+            x0 = torch.addmm(bias, self.w_out_t, torch.addmm(self.b_z_regressor, h, self.w_z).relu_().t())
+            return self._finish(x0, frames)
         pre = torch.addmm(self.b_z, h, self.w_z)
         if self.prev_x0 is not None and self.warm is not None:
             plan, key = self.warm, "warm"
@@ -162,7 +187,11 @@ class Sampler:
             plan, key, x_t = self.cold, "cold", self.noise_t
         x0 = self._run_steps(pre, bias, x_t, plan, key)
         self.prev_x0 = x0
-        local = x0.t() * self.res_std + self.res_mean
+        return self._finish(x0, frames)
+
+    def _finish(self, x0: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """x0 transposed (3, n), normalised tangent-frame residuals -> world offsets, seams measured and averaged."""
+        local = x0.t().to(self.out_dtype) * self.res_std + self.res_mean
         world = to_world(frames, local)
         if self.seam_count:
             sums = torch.zeros(self.seam_count, 3, device=self.device, dtype=world.dtype)

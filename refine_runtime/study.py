@@ -345,6 +345,7 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
             add(split, "model_k1", m, refined[m, 1])
             add(split, "model", m, refined[m, best_k])
     quality = {split: {method: pooled(ms, frames) for method, ms in methods.items()} for split, methods in per.items()}
+    quality["runtime_precision"] = runtime_precision(ck, data, split_of(cfg, "test"), best_k, quality["test"]["model"])
     stitch = stitch_study(cfg, data, train_cfg, ck, best_k, refined, progress)
     baselines = ("mean_residual", "nearest_frame", *RIDGES)
     test = quality["test"]
@@ -374,6 +375,21 @@ def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | 
                                       "met": best_k == 0 or (best_k > 1 and steps_effect[best_k] < steps_effect[1])},
         },
     }
+
+
+def runtime_precision(ck: Any, data: dict[str, Sequence], test: list[str], steps: int,
+                      float32: dict[str, float]) -> dict[str, Any]:
+    """The chosen model on the test motions at the precision the runtime uses on this CPU
+    (``cpu_precision: auto``), next to float32 (what every figure above is)."""
+    from refine_runtime.kernels import cpu_precision
+    from refine_runtime.train import refine_sequence
+    precision = cpu_precision("auto")
+    out: dict[str, Any] = {"precision": precision, "float32_test_l2_cm": float32["l2_cm"]}
+    if precision != "float32":
+        frames = {m: data[m].frames for m in test}
+        out["test_l2_cm"] = pooled({m: scores(refine_sequence(ck, data[m], steps=steps, loop=False, precision=precision),
+                                              data[m]) for m in test}, frames)["l2_cm"]
+    return out
 
 
 def stitch_study(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainConfig, ck: Any, steps: int,

@@ -149,12 +149,13 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
 
 
 def refine_sequence(ck: Checkpoint, seq: Sequence, steps: int = 5, warm_start: float = 0.4, seed: int = 0,
-                    loop: bool = True, average_seams: bool = True) -> np.ndarray:
+                    loop: bool = True, average_seams: bool = True, precision: str = "float32") -> np.ndarray:
     """Run the runtime sampler over every recorded frame in order, as the live process would.
     ``loop``: the recording loops (frame 0 follows the last); else frame 0 starts at rest.
-    ``average_seams`` False: the model's own prediction at stitched vertices, not averaged."""
+    ``average_seams`` False: the model's own prediction at stitched vertices, not averaged.
+    ``precision``: the CPU network's (Sampler)."""
     sampler = Sampler(ck.model, AssetIndex(seq.rest, seq.faces, ck.chart, ck.uv, seq.stitches), seq.fps,
-                      steps=steps, warm_start=warm_start, seed=seed, average_seams=average_seams)
+                      steps=steps, warm_start=warm_start, seed=seed, average_seams=average_seams, precision=precision)
     out = np.empty_like(seq.base)
     for f in range(seq.frames):
         prev = seq.base[f - 1] if f or loop else seq.base[0]

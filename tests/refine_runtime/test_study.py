@@ -57,3 +57,8 @@ def test_bench_refine_reports_every_method_on_unseen_motions(tmp_path):
     # better than from pure noise (measured on the quick study: 0.6-0.75; a denoiser that ignores
     # x_t scores 1.0)
     assert out["denoiser_uses_input"]["ratio"] < 0.85, out["denoiser_uses_input"]
+    # what the runtime runs on this CPU (bfloat16 where native) scores as float32 does, within 2 %
+    rp = out["quality"]["runtime_precision"]
+    assert rp["float32_test_l2_cm"] == out["quality"]["test"]["model"]["l2_cm"]
+    if rp["precision"] != "float32":
+        assert abs(rp["test_l2_cm"] - rp["float32_test_l2_cm"]) <= 0.02 * rp["float32_test_l2_cm"], rp

@@ -131,7 +131,8 @@ def speed(ck, cfg, steps: int, patch_radius: int) -> dict:
     """Per-frame cost of the runtime's path for the study's model (its patch and its chosen steps;
     the bundled checkpoint's weights, the patch's input weights random: cost does not depend on values)
     at 1k/5k/20k vertices, 20k with two threads (and, as baselines in the same run, in float32 and
-    with the torch feature path instead of the fused loop) and without the patch, and at 5k by steps.
+    with the torch feature path instead of the fused loop) and without the patch, 60k (the seeds' size)
+    with two threads, and at 5k by steps.
     The CPU precision is the runtime's default (``cpu_precision: auto``)."""
     cpu, r, prec = torch.device("cpu"), patch_radius, cpu_precision("auto")
     out: dict = {"cpu_precision": prec,
@@ -141,6 +142,8 @@ def speed(ck, cfg, steps: int, patch_radius: int) -> dict:
                  "cpu_20k_two_threads_torch_features_float32": measure(ck.model, cfg, 20000, steps, cpu, threads=2,
                                                                        patch_radius=r, fused=False),
                  "cpu_20k_without_patch": measure(ck.model, cfg, 20000, steps, cpu, precision=prec),
+                 "cpu_60k_two_threads": measure(ck.model, cfg, 60000, steps, cpu, frames=60, threads=2, patch_radius=r,
+                                                precision=prec),
                  "cpu_5k_by_steps": [measure(ck.model, cfg, 5000, k, cpu, frames=100, patch_radius=r, precision=prec)
                                      for k in (0, 1, 3, 5, 10)]}
     if torch.cuda.is_available():

@@ -31,7 +31,7 @@ number of steps better than one step on validation, or no steps (the fewest step
 best on validation are chosen); 20k vertices at >= 90 frames/s on two threads. Prints one JSON object as the last line.
 
     python -m bench.refine [--quick] [--iterations N] [--cache-dir DIR] [--no-speed]
-    python -m bench.refine --large     # the detail analysis at the seed's size (not in CI)
+    python -m bench.refine --large     # the seed's size: detail analysis and the study (not in CI)
 """
 from __future__ import annotations
 
@@ -162,17 +162,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-speed", action="store_true", help="quality only")
     ap.add_argument("--no-dress", action="store_true", help="the skirt only (the full run also studies the dress)")
     ap.add_argument("--large", action="store_true",
-                    help="only the detail analysis of a garment near the seed's size (60,500 vertices; simulated "
-                         "once, minutes, then cached)")
+                    help="only a garment near the seed's size (60,500 vertices; 4 motions simulated once, ~16 min, "
+                         "then cached): the detail analysis, and the same study trained on vertex batches (~25 min)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    paths = asset_paths(Settings())
+    cfg = paths.train_config
     if args.large:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-        print(json.dumps({"bench": "refine", "large": detail_at_scale(LARGE, REPO_ROOT, Path(args.cache_dir).expanduser())}))
+        cache = Path(args.cache_dir).expanduser()
+        large = detail_at_scale(LARGE, REPO_ROOT, cache)
+        t0 = time.perf_counter()
+        study = dataclasses.replace(LARGE, iterations=args.iterations or LARGE.iterations)
+        large["study"] = {"iterations": study.iterations, "vertex_batch": study.vertex_batch,
+                          **run_study(study, cfg, REPO_ROOT, cache, progress=True)}
+        large["study_s"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps({"bench": "refine", "large": large}))
         return 0
-    settings = Settings()
-    paths = asset_paths(settings)
-    cfg = paths.train_config
     study = StudyConfig(cols=12, rows=10, coarse_cols=6, coarse_rows=5, frames=40, iterations=300,
                         stitch_ablation=False) if args.quick else StudyConfig()
     if args.iterations:

@@ -93,6 +93,9 @@ class TrainingConfig(Strict):
     l1_weight: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     regressor_weight: Annotated[float, msgspec.Meta(ge=0)] = 1.0  # the steps-0 path (t = T-1, x_t = 0) trained directly
     stitch_weight: Annotated[float, msgspec.Meta(ge=0)] = 1.0  # stitched vertices' world residuals agree (before averaging)
+    # vertices per iteration (a random subset; the gradient and stitch losses on the edges and pairs
+    # inside it); 0: every vertex. What makes training at 60k vertices affordable.
+    vertex_batch: Annotated[int, msgspec.Meta(ge=0)] = 0
     seed: int = 0
     threads: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     log_every: PosInt = 50

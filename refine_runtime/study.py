@@ -75,12 +75,15 @@ class StudyConfig:
     seed: int = 0
     patch_radius: int = 3  # the model's base patch (geometry.py), also given to the shared ridge
     stitch_ablation: bool = True  # also train without the stitch loss: how much of the seam it closes
+    vertex_batch: int = 0  # training's vertices per iteration (0: all; TrainingConfig.vertex_batch)
+    threads: int = 1  # training's torch threads
     motions: dict[str, tuple[str, dict[str, float]]] = field(default_factory=lambda: dict(MOTIONS))
 
     def key(self, root: Path) -> str:
         """What the simulated data depends on: the garment, motions, frames and the pattern file's
         bytes, and SIM_VERSION (not the model's training settings)."""
-        sim = {k: v for k, v in asdict(self).items() if k not in ("iterations", "seed", "patch_radius", "stitch_ablation")}
+        sim = {k: v for k, v in asdict(self).items() if k not in ("iterations", "seed", "patch_radius", "stitch_ablation",
+                                                             "vertex_batch", "threads")}
         sim["pattern_sha256"] = hashlib.sha256((root / self.pattern).read_bytes()).hexdigest()
         sim["sim_version"] = SIM_VERSION
         return hashlib.sha256(json.dumps(sim, sort_keys=True).encode()).hexdigest()[:16]
@@ -210,13 +213,25 @@ class Baselines:
         self.mean = res.mean(0)
         self.bank_base = np.concatenate(train_base)  # (F, n, 3) for the nearest frame
         self.bank_res = res
-        f = torch.cat([d.feats for d in train]).double()
-        self.f_mean, self.f_std = f.mean((0, 1)), f.std((0, 1)).clamp(min=1e-9)
-        self._x = self._design(f[..., :N_GEOMETRIC])  # (F, n, 9)
+        # the features a frame at a time, in float64: at 60k vertices a float64 copy of every training
+        # frame's features would be gigabytes
+        frames = [f for d in train for f in d.feats]
+        count = len(frames) * len(frames[0])
+        self.v_mean = sum(f.double() for f in frames) / len(frames)  # per vertex, for the shared map
+        self.f_mean = self.v_mean.mean(0)
+        squares = sum((f.double() - self.f_mean).pow(2).sum(0) for f in frames)
+        self.f_std = (squares / (count - 1)).sqrt().clamp(min=1e-9)
+        self._x = self._design(torch.cat([d.feats[..., :N_GEOMETRIC] for d in train]))  # (F, n, 9)
         self._y = res.double()
-        self.v_mean = f.mean(0)  # per vertex, for the shared map
-        z = ((f - self.v_mean) / self.f_std).reshape(-1, f.shape[-1])
-        self._ztz, self._zty = z.T @ z, z.T @ (res.double() - self.mean.double()).reshape(-1, 3)
+        self._ztz = torch.zeros(len(self.f_mean), len(self.f_mean), dtype=torch.float64)
+        self._zty = torch.zeros(len(self.f_mean), 3, dtype=torch.float64)
+        for f, r in zip(frames, res):
+            z = self._shared_inputs(f)
+            self._ztz += z.T @ z
+            self._zty += z.T @ (r.double() - self.mean.double())
+
+    def _shared_inputs(self, feats: torch.Tensor) -> torch.Tensor:
+        return (feats.double() - self.v_mean) / self.f_std
 
     def _design(self, feats: torch.Tensor) -> torch.Tensor:
         x = (feats.double() - self.f_mean[:N_GEOMETRIC]) / self.f_std[:N_GEOMETRIC]
@@ -249,7 +264,7 @@ class Baselines:
             local = torch.einsum("fnk,nkc->fnc", self._design(d.feats[..., :N_GEOMETRIC]), weights).float()
         elif method == "ridge_model_inputs":
             assert weights is not None
-            local = (((d.feats.double() - self.v_mean) / self.f_std) @ weights + self.mean.double()).float()
+            local = torch.stack([(self._shared_inputs(f) @ weights + self.mean.double()).float() for f in d.feats])
         else:
             raise ValueError(method)
         return close_seams(base + to_world(d.frames, local).numpy(), self.seams)
@@ -270,7 +285,8 @@ def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: Tra
     mask[np.cumsum([0] + [s.frames for s in seqs[:-1]])] = False
     t = train_cfg.training  # the config's schedule, scaled to the study's iterations
     start = round(t.diffusion_start_iter * cfg.iterations / t.iterations)
-    tc = msgspec.structs.replace(t, iterations=cfg.iterations, diffusion_start_iter=start, seed=cfg.seed)
+    tc = msgspec.structs.replace(t, iterations=cfg.iterations, diffusion_start_iter=start, seed=cfg.seed,
+                                 vertex_batch=cfg.vertex_batch, threads=cfg.threads)
     model = msgspec.structs.replace(train_cfg.model, patch_radius=cfg.patch_radius)
     ck = train_model(joined, msgspec.structs.replace(train_cfg, training=tc, model=model), progress=progress, train_mask=mask)
     out = {}
@@ -425,9 +441,11 @@ def stitch_study(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainCo
 DRESS = StudyConfig(pattern="assets/refine/dress_pattern.json", cols=16, rows=30, coarse_cols=6, coarse_rows=10,
                     stitch_ablation=False)
 
-# near the seed's garment (67,970 vertices): 4 panels of 125 x 121 = 60,500 vertices, one motion
-LARGE = StudyConfig(cols=125, rows=121, coarse_cols=32, coarse_rows=30, frames=45,
-                    motions={"sway_sit": MOTIONS["sway_sit"]})
+# near the seed's garment (67,970 vertices): 4 panels of 125 x 121 = 60,500 vertices; two training
+# motions, one validation, one test (45 frames each: ~4 min of simulation per motion on one core);
+# trained on a quarter of the vertices per iteration (0.33 s an iteration on one core)
+LARGE = StudyConfig(cols=125, rows=121, coarse_cols=32, coarse_rows=30, frames=45, stitch_ablation=False,
+                    vertex_batch=15000, motions={m: MOTIONS[m] for m in ("sway_sit", "walk_slow", "turn", "walk")})
 SEED_DETAIL = {"vertices": 67970, "normal_variation_base": 0.077, "normal_variation_truth": 0.44}  # issue 16
 
 

@@ -13,6 +13,7 @@ import csv
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence as Seq
 
@@ -58,6 +59,46 @@ def fit_state_codes(model: ResidualModel, base: torch.Tensor) -> None:
     model.code_std[:k] = std
 
 
+def feature_stats(feats: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean and standard deviation over the frames ``idx`` of (F, n, C), a frame at a time
+    (no copy of the frames: at 60k vertices that copy alone is gigabytes)."""
+    total, squares, count = torch.zeros(feats.shape[-1], dtype=torch.float64), torch.zeros(feats.shape[-1], dtype=torch.float64), 0
+    for f in idx.tolist():
+        x = feats[f].double()
+        total += x.sum(0)
+        squares += x.pow(2).sum(0)
+        count += len(x)
+    mean = total / count
+    var = (squares - count * mean.pow(2)) / max(count - 1, 1)
+    return mean.float(), var.clamp(min=0).sqrt().float()
+
+
+@dataclass
+class VertexBatch:
+    """One iteration's vertices: all (``index`` None), or a random subset with the edges and stitch
+    pairs that have both ends in it, renumbered into the subset."""
+
+    index: torch.Tensor | None
+    pairs: list[tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor | slice]]
+
+    @classmethod
+    def draw(cls, n: int, size: int, gen: torch.Generator, *pairs: tuple[torch.Tensor, torch.Tensor]) -> VertexBatch:
+        if not size or size >= n:
+            return cls(None, [(p, slice(None)) for p in pairs])
+        index = torch.randperm(n, generator=gen)[:size].sort().values
+        where = torch.full((n,), -1, dtype=torch.long)
+        where[index] = torch.arange(size)
+        out = []
+        for a, b in pairs:
+            keep = (where[a] >= 0) & (where[b] >= 0)
+            out.append(((where[a[keep]], where[b[keep]]), keep))
+        return cls(index, out)
+
+    def take(self, x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+        """The batch's vertices of x along ``dim``: (frames, n, ...) and the grid's (levels, n, 4)."""
+        return x if self.index is None else x.index_select(dim, self.index)
+
+
 def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None, uv: np.ndarray | None = None,
                 progress: bool = True, loss_log: Path | None = None, train_mask: np.ndarray | None = None) -> Checkpoint:
     """``train_mask``: the frames to train on (refine_runtime.study: whole motions); None: the
@@ -76,12 +117,14 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
     model = ResidualModel(cfg.model, cfg.diffusion, int(chart.max()) + 1, seq.n)
     fit_state_codes(model, torch.from_numpy(seq.base[train_idx.numpy()]))
     codes = model.state_code(torch.from_numpy(seq.base))
-    f_tr, r_tr = feats[train_idx].reshape(-1, feats.shape[-1]), local[train_idx].reshape(-1, 3)
-    model.feat_mean.copy_(f_tr.mean(0))
-    model.feat_std.copy_(f_tr.std(0).clamp(min=1e-6))
+    mean, std = feature_stats(feats, train_idx)
+    model.feat_mean.copy_(mean)
+    model.feat_std.copy_(std.clamp(min=1e-6))
+    r_tr = local[train_idx].reshape(-1, 3)
     model.res_mean.copy_(r_tr.mean(0))
     model.res_std.copy_(r_tr.std(0).clamp(min=1e-8))
-    cond = model.normalise_features(feats)
+    cond = feats.sub_(model.feat_mean).div_(model.feat_std)  # in place: at 60k vertices these are gigabytes
+    del feats
     target = (local - model.res_mean) / model.res_std
     rows, weights = model.grid.index(torch.from_numpy(chart), torch.from_numpy(uv).float())
     edges = torch.from_numpy(mesh_edges(seq.faces)[0])
@@ -107,13 +150,14 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
     try:
         for it in bar:
             b = train_idx[torch.randint(len(train_idx), (tc.batch_frames,), generator=gen)]
-            x0 = target[b]
+            vb = VertexBatch.draw(seq.n, tc.vertex_batch, gen, (ei, ej), (sa, sb))
+            x0 = vb.take(target[b])
             stage = 1 if it < tc.diffusion_start_iter else 2
             t = torch.full((len(b),), T - 1) if stage == 1 else torch.randint(0, T, (len(b),), generator=gen)
             ab = model.alpha_bar[t].view(-1, 1, 1)
             x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * torch.randn(x0.shape, generator=gen)
-            static = model.first_layer_static(model.grid.lookup(rows, weights))
-            trunk = model.trunk(static, cond[b], codes[b])
+            static = model.first_layer_static(model.grid.lookup(vb.take(rows), vb.take(weights)))
+            trunk = model.trunk(static, vb.take(cond[b]), codes[b])
             pred = model.step(trunk, x_t, t)
             err = pred - x0
             mse = err.pow(2).mean()
@@ -121,12 +165,14 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
             # head only, on the same trunk
             reg = model.step(trunk, torch.zeros_like(x0), torch.full((len(b),), T - 1))
             mse_reg = (reg - x0).pow(2).mean()
-            grad = ((err[:, ei] - err[:, ej]) / spatial).pow(2).mean()
+            (bi, bj), keep = vb.pairs[0]
+            grad = ((err[:, bi] - err[:, bj]) / spatial[keep]).pow(2).mean() if len(bi) else torch.zeros(())
             l1 = err.abs().mean()
             stitch = torch.zeros(())
-            if len(sa) and tc.stitch_weight:  # on the regressor's world-space residuals
-                loc, fb = reg * model.res_std + model.res_mean, frames[b]  # metres, each vertex's tangent frame
-                gap = to_world(fb[:, sa], loc[:, sa]) - to_world(fb[:, sb], loc[:, sb])
+            (pa, pb), _ = vb.pairs[1]
+            if len(pa) and tc.stitch_weight:  # on the regressor's world-space residuals
+                loc, fb = reg * model.res_std + model.res_mean, vb.take(frames[b])  # metres, each vertex's tangent frame
+                gap = to_world(fb[:, pa], loc[:, pa]) - to_world(fb[:, pb], loc[:, pb])
                 stitch = (gap / model.res_std.mean()).pow(2).mean()
             loss = mse + tc.regressor_weight * mse_reg + tc.grad_weight * grad + tc.l1_weight * l1 \
                 + tc.stitch_weight * stitch

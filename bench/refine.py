@@ -54,12 +54,13 @@ from refine_runtime.checkpoint import load_checkpoint
 from refine_runtime.config import Settings
 from refine_runtime.dataset import garment_from_config
 from refine_runtime.kernels import cpu_precision
-from refine_runtime.model import ResidualModel
+from refine_runtime.model import HashGrid, ResidualModel
 from refine_runtime.runtime import RefineWorker
 from refine_runtime.sampler import AssetIndex, Sampler, pick_device
 from refine_runtime.sequence import Sequence, load_sequence
 from refine_runtime.spherical import study as spherical_study
-from refine_runtime.study import DRESS, LARGE, StudyConfig, detail_at_scale, run as run_study
+from refine_runtime.study import (DRESS, LARGE, StudyConfig, detail_at_scale, hash_collisions, hash_table_study, make_data,
+                                  run as run_study)
 
 FRAMES = 150
 
@@ -154,6 +155,20 @@ def speed(ck, cfg, steps: int, patch_radius: int) -> dict:
     return out
 
 
+def hash_tables(study: StudyConfig, cfg, cache: Path, result: dict, log2_large: int = 19) -> dict:
+    """The large study's model (its config's hash table) next to the same trained with a table that
+    holds every cell (2^19 entries per level at 60k vertices: no collision), on validation and test."""
+    own = cfg.model.log2_table_size
+    data = make_data(study, REPO_ROOT, cache)
+    g = next(iter(data.values()))
+    grid = HashGrid(cfg.model, int(g.chart.max()) + 1)
+    steps = result["quality"]["chosen"]["model_steps"]
+    return {str(own): {"table_entries_per_level": 2 ** own, "collisions_per_level": hash_collisions(grid, g.chart, g.uv),
+                       "validation": result["quality"]["validation"]["model"]["l2_cm"],
+                       "test": result["quality"]["test"]["model"]["l2_cm"], "vertices": g.n},
+            **hash_table_study(study, cfg, REPO_ROOT, cache, (log2_large,), steps=steps, progress=True)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.refine", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a small garment, short motions and training (minutes -> seconds)")
@@ -177,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         large["study"] = {"iterations": study.iterations, "vertex_batch": study.vertex_batch,
                           **run_study(study, cfg, REPO_ROOT, cache, progress=True)}
         large["study_s"] = round(time.perf_counter() - t0, 1)
+        large["hash_table"] = hash_tables(study, cfg, cache, large["study"])
         print(json.dumps({"bench": "refine", "large": large}))
         return 0
     study = StudyConfig(cols=12, rows=10, coarse_cols=6, coarse_rows=5, frames=40, iterations=300,

@@ -437,6 +437,41 @@ def stitch_study(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainCo
     return out
 
 
+def hash_collisions(grid: Any, chart: np.ndarray, uv: np.ndarray) -> list[float]:
+    """Per level of a hash grid, the fraction of the grid cells the vertices touch (their corners) that
+    share a table row with another cell: 0 where the level is dense."""
+    rows, _ = grid.index(torch.from_numpy(chart), torch.from_numpy(uv).float())
+    out = []
+    for level, res in enumerate(grid.resolutions):
+        pos = (torch.from_numpy(uv).float().clamp(0, 1) * res).floor().clamp(max=res - 1).long()
+        offsets = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]])
+        corner = pos.unsqueeze(1) + offsets
+        cell = (torch.from_numpy(chart).unsqueeze(1) * (res + 1) + corner[..., 1]) * (res + 1) + corner[..., 0]
+        cells = torch.unique(cell.reshape(-1))
+        distinct_rows = torch.unique(rows[level].reshape(-1))
+        out.append(round(1 - len(distinct_rows) / len(cells), 4))
+    return out
+
+
+def hash_table_study(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | None,
+                     log2_sizes: tuple[int, ...], steps: int = 0, progress: bool = False) -> dict[str, Any]:
+    """The model trained with each hash-table size (``model.log2_table_size``), all else equal, and
+    scored on validation and test: what hash collisions cost. A table with no collision bounds what
+    any collision remedy (the notes' collision-aware hashing) could gain."""
+    data = make_data(cfg, root, cache_dir)
+    frames = {m: s.frames for m, s in data.items()}
+    out: dict[str, Any] = {}
+    for size in log2_sizes:
+        model = msgspec.structs.replace(train_cfg.model, log2_table_size=size)
+        ck, refined = train_and_refine(cfg, data, msgspec.structs.replace(train_cfg, model=model), progress, steps=(steps,))
+        seq = data[split_of(cfg, "test")[0]]
+        out[str(size)] = {"table_entries_per_level": 2 ** size,
+                          "collisions_per_level": hash_collisions(ck.model.grid, ck.chart, ck.uv),
+                          **{split: pooled({m: scores(refined[m, steps], data[m]) for m in split_of(cfg, split)}, frames)["l2_cm"]
+                             for split in ("validation", "test")}, "vertices": seq.n}
+    return out
+
+
 # the second garment: a six-gore dress from the chest to below the knee (6 x 16 x 30 = 2,880 vertices)
 DRESS = StudyConfig(pattern="assets/refine/dress_pattern.json", cols=16, rows=30, coarse_cols=6, coarse_rows=10,
                     stitch_ablation=False)

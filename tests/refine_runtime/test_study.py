@@ -62,3 +62,15 @@ def test_bench_refine_reports_every_method_on_unseen_motions(tmp_path):
     assert rp["float32_test_l2_cm"] == out["quality"]["test"]["model"]["l2_cm"]
     if rp["precision"] != "float32":
         assert abs(rp["test_l2_cm"] - rp["float32_test_l2_cm"]) <= 0.02 * rp["float32_test_l2_cm"], rp
+
+
+def test_hash_collisions_are_zero_where_the_table_holds_every_cell():
+    from refine_runtime.config import ModelConfig
+    from refine_runtime.model import HashGrid
+    from refine_runtime.study import hash_collisions
+    g = build_garment(load_pattern(REPO / "assets/refine/skirt_pattern.json"), 24, 20)
+    small, large = (HashGrid(ModelConfig(levels=4, features_per_level=2, log2_table_size=size, base_resolution=4,
+                                         max_resolution=64), 4) for size in (8, 16))
+    few = hash_collisions(small, g.chart, g.uv.astype(np.float32))
+    assert few[0] == 0 and few[-1] > 0.2  # the finest level hashed into 256 rows: most cells share one
+    assert hash_collisions(large, g.chart, g.uv.astype(np.float32)) == [0.0] * 4

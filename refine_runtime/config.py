@@ -76,6 +76,8 @@ class ModelConfig(Strict):
     max_neighbors: Annotated[int, msgspec.Meta(ge=3, le=32)] = 8
     state_codes: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8  # PCA components of the global base state
     patch_radius: Annotated[int, msgspec.Meta(ge=0, le=6)] = 0  # base patch around each vertex (geometry.py); 0: none
+    # the patch's lattice step in rest spacings: the base's scale where it is coarser than ~3 fine spacings
+    patch_step: Annotated[float, msgspec.Meta(gt=0, le=16)] = 1.0
 
 
 class DiffusionConfig(Strict):

@@ -94,7 +94,8 @@ def patch_lattice(uv: np.ndarray, chart: np.ndarray, rest_norm: np.ndarray, step
 
 
 def build_stencil(rest: np.ndarray, faces: np.ndarray, chart: np.ndarray, uv: np.ndarray, k: int = 8,
-                  patch_radius: int = 0) -> Stencil:
+                  patch_radius: int = 0, patch_step: float = 1.0) -> Stencil:
+    """``patch_step``: the lattice's step in units of each vertex's rest spacing."""
     n = len(rest)
     edges, _ = mesh_edges(faces)
     edges = edges[chart[edges[:, 0]] == chart[edges[:, 1]]]
@@ -117,7 +118,7 @@ def build_stencil(rest: np.ndarray, faces: np.ndarray, chart: np.ndarray, uv: np
     spacing = np.maximum(spacing, 1e-6)
     patch: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)
     if patch_radius > 0:
-        rows, w = patch_lattice(uv.astype(np.float64), chart, rest_norm, spacing, patch_radius)
+        rows, w = patch_lattice(uv.astype(np.float64), chart, rest_norm, spacing * patch_step, patch_radius)
         patch = torch.from_numpy(rows), torch.from_numpy(w.astype(np.float32))
     st = Stencil(torch.from_numpy(nbr), torch.from_numpy(weight.astype(np.float32)),
                  torch.from_numpy(mask.astype(np.float32)), torch.from_numpy(rest_norm.astype(np.float32)),

@@ -66,7 +66,7 @@ class Sampler:
         n = len(asset.rest)
         self.n = n
         st = build_stencil(asset.rest, asset.faces, asset.chart, asset.uv, model.cfg.max_neighbors,
-                           model.cfg.patch_radius)
+                           model.cfg.patch_radius, model.cfg.patch_step)
         self.stencil: Stencil = st.to(self.device)
         self.tables = FeatureTables.from_stencil(st) if fused and self.device.type == "cpu" else None
         if self.tables is not None:

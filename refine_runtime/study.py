@@ -74,6 +74,7 @@ class StudyConfig:
     iterations: int = 2000  # the model's training
     seed: int = 0
     patch_radius: int = 3  # the model's base patch (geometry.py), also given to the shared ridge
+    patch_step: float = 1.0  # its lattice step in fine rest spacings (ModelConfig.patch_step)
     stitch_ablation: bool = True  # also train without the stitch loss: how much of the seam it closes
     vertex_batch: int = 0  # training's vertices per iteration (0: all; TrainingConfig.vertex_batch)
     threads: int = 1  # training's torch threads
@@ -83,7 +84,7 @@ class StudyConfig:
         """What the simulated data depends on: the garment, motions, frames and the pattern file's
         bytes, and SIM_VERSION (not the model's training settings)."""
         sim = {k: v for k, v in asdict(self).items() if k not in ("iterations", "seed", "patch_radius", "stitch_ablation",
-                                                             "vertex_batch", "threads")}
+                                                             "vertex_batch", "threads", "patch_step")}
         sim["pattern_sha256"] = hashlib.sha256((root / self.pattern).read_bytes()).hexdigest()
         sim["sim_version"] = SIM_VERSION
         return hashlib.sha256(json.dumps(sim, sort_keys=True).encode()).hexdigest()[:16]
@@ -156,8 +157,8 @@ class Local:
     residual: torch.Tensor
 
 
-def local_data(seq: Sequence, patch_radius: int = 0, max_neighbors: int = 8) -> Local:
-    st = build_stencil(seq.rest, seq.faces, seq.chart, seq.uv, max_neighbors, patch_radius)
+def local_data(seq: Sequence, patch_radius: int = 0, max_neighbors: int = 8, patch_step: float = 1.0) -> Local:
+    st = build_stencil(seq.rest, seq.faces, seq.chart, seq.uv, max_neighbors, patch_radius, patch_step)
     base = torch.from_numpy(seq.base)
     prev = torch.cat([base[:1], base[:-1]])  # one motion, not a loop: the first frame is at rest
     frames, feats = frame_and_features(base, prev, st, seq.fps)
@@ -287,7 +288,7 @@ def train_and_refine(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: Tra
     start = round(t.diffusion_start_iter * cfg.iterations / t.iterations)
     tc = msgspec.structs.replace(t, iterations=cfg.iterations, diffusion_start_iter=start, seed=cfg.seed,
                                  vertex_batch=cfg.vertex_batch, threads=cfg.threads)
-    model = msgspec.structs.replace(train_cfg.model, patch_radius=cfg.patch_radius)
+    model = msgspec.structs.replace(train_cfg.model, patch_radius=cfg.patch_radius, patch_step=cfg.patch_step)
     ck = train_model(joined, msgspec.structs.replace(train_cfg, training=tc, model=model), progress=progress, train_mask=mask)
     out = {}
     for name, seq in data.items():
@@ -302,7 +303,7 @@ def denoiser_uses_input(ck: Any, seq: Sequence, t: int = 50, d: Local | None = N
     """At a small t, the denoiser given the truth slightly noised vs given pure noise: a denoiser that
     reads x_t predicts far better from the former. Errors in the normalised residual space."""
     model = ck.model
-    d = d if d is not None else local_data(seq, model.cfg.patch_radius)  # a motion starts at rest (no wrap-around velocity)
+    d = d if d is not None else local_data(seq, model.cfg.patch_radius, patch_step=model.cfg.patch_step)  # a motion starts at rest (no wrap-around velocity)
     feats = d.feats
     x0 = (d.residual - model.res_mean) / model.res_std
     cond = model.normalise_features(feats)
@@ -324,7 +325,7 @@ def denoiser_uses_input(ck: Any, seq: Sequence, t: int = 50, d: Local | None = N
 def run(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | None, progress: bool = False) -> dict[str, Any]:
     """The quality block of bench.refine (module docstring)."""
     data = make_data(cfg, root, cache_dir)
-    local = {m: local_data(s, cfg.patch_radius) for m, s in data.items()}
+    local = {m: local_data(s, cfg.patch_radius, patch_step=cfg.patch_step) for m, s in data.items()}
     frames = {m: s.frames for m, s in data.items()}
     train = split_of(cfg, "train")
     first = data[train[0]]

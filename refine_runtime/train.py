@@ -39,7 +39,7 @@ log = logging.getLogger("refine.train")
 
 def base_features(seq: Sequence, chart: np.ndarray, uv: np.ndarray, model: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Tangent frames (F, n, 3, 3) and raw features (F, n, C) of every recorded base frame."""
-    st = build_stencil(seq.rest, seq.faces, chart, uv, model.max_neighbors, model.patch_radius)
+    st = build_stencil(seq.rest, seq.faces, chart, uv, model.max_neighbors, model.patch_radius, model.patch_step)
     base = torch.from_numpy(seq.base)
     prev = torch.roll(base, 1, dims=0)  # the recording loops
     return frame_and_features(base, prev, st, seq.fps)

@@ -184,3 +184,14 @@ def test_the_base_patch_is_zero_at_rest_and_ignores_rigid_motion():
     patch = slice(len(FEATURES), None)
     assert a[:, patch].abs().max() > 0.05  # the bend is seen
     assert torch.allclose(a[:, patch], b[:, patch], atol=1e-3)
+
+
+def test_the_patch_step_scales_the_lattice():
+    from refine_runtime.pattern import build_garment, parse_pattern, skirt_pattern
+    g = build_garment(parse_pattern(skirt_pattern()), 30, 24)
+    near, far = (build_stencil(g.rest, g.faces, g.chart, g.uv, 8, patch_radius=1, patch_step=step) for step in (1.0, 2.0))
+    inside = (g.uv > 0.2).all(1) & (g.uv < 0.8).all(1)  # away from the chart's border, where points are clamped
+    reach = [torch.linalg.vector_norm(st.patch_rest[torch.from_numpy(inside)][..., :2], dim=-1).median() for st in (near, far)]
+    # twice as far in the chart's UV; not exactly twice in 3D: a gore widens toward the hem, so the
+    # metric step in UV changes with the distance
+    assert 1.6 < float(reach[1] / reach[0]) < 2.1, reach

@@ -479,9 +479,10 @@ DRESS = StudyConfig(pattern="assets/refine/dress_pattern.json", cols=16, rows=30
 
 # near the seed's garment (67,970 vertices): 4 panels of 125 x 121 = 60,500 vertices; two training
 # motions, one validation, one test (45 frames each: ~4 min of simulation per motion on one core);
-# trained on a quarter of the vertices per iteration (0.33 s an iteration on one core)
+# trained on a quarter of the vertices per iteration (0.33 s an iteration on one core); the patch at
+# the base's scale (4 fine spacings, ~1 coarse one: chosen on validation over 1, docs/refine.md)
 LARGE = StudyConfig(cols=125, rows=121, coarse_cols=32, coarse_rows=30, frames=45, stitch_ablation=False,
-                    vertex_batch=15000, motions={m: MOTIONS[m] for m in ("sway_sit", "walk_slow", "turn", "walk")})
+                    vertex_batch=15000, patch_step=4.0, motions={m: MOTIONS[m] for m in ("sway_sit", "walk_slow", "turn", "walk")})
 SEED_DETAIL = {"vertices": 67970, "normal_variation_base": 0.077, "normal_variation_truth": 0.44}  # issue 16
 
 

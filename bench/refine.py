@@ -55,11 +55,12 @@ from refine_runtime.config import Settings
 from refine_runtime.dataset import garment_from_config
 from refine_runtime.kernels import cpu_precision
 from refine_runtime.model import HashGrid, ResidualModel
+from refine_runtime.pattern import build_garment, load_pattern
 from refine_runtime.runtime import RefineWorker
 from refine_runtime.sampler import AssetIndex, Sampler, pick_device
 from refine_runtime.sequence import Sequence, load_sequence
 from refine_runtime.spherical import study as spherical_study
-from refine_runtime.study import (DRESS, LARGE, StudyConfig, detail_at_scale, hash_collisions, hash_table_study, make_data,
+from refine_runtime.study import (DRESS, LARGE, StudyConfig, detail_at_scale, hash_collisions, hash_table_study,
                                   run as run_study)
 
 FRAMES = 150
@@ -159,8 +160,7 @@ def hash_tables(study: StudyConfig, cfg, cache: Path, result: dict, log2_large: 
     """The large study's model (its config's hash table) next to the same trained with a table that
     holds every cell (2^19 entries per level at 60k vertices: no collision), on validation and test."""
     own = cfg.model.log2_table_size
-    data = make_data(study, REPO_ROOT, cache)
-    g = next(iter(data.values()))
+    g = build_garment(load_pattern(REPO_ROOT / study.pattern), study.cols, study.rows)  # its chart and UV (no motion)
     grid = HashGrid(cfg.model, int(g.chart.max()) + 1)
     steps = result["quality"]["chosen"]["model_steps"]
     return {str(own): {"table_entries_per_level": 2 ** own, "collisions_per_level": hash_collisions(grid, g.chart, g.uv),

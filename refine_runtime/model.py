@@ -31,17 +31,30 @@ class HashGrid(nn.Module):
     def out_dim(self) -> int:
         return self.levels * self.feats
 
+    @staticmethod
+    def _corners(uv: torch.Tensor, res: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The 4 grid corners (n, 4, 2) of each vertex's cell at resolution ``res`` and its position in the cell (n, 2)."""
+        offsets = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], device=uv.device)
+        pos = uv.clamp(0, 1) * res
+        base = pos.floor().clamp(max=res - 1)
+        return base.long().unsqueeze(1) + offsets, pos - base
+
+    @staticmethod
+    def _dense(chart: torch.Tensor, corner: torch.Tensor, res: int) -> torch.Tensor:
+        return chart.unsqueeze(1) * (res + 1) ** 2 + corner[..., 1] * (res + 1) + corner[..., 0]
+
+    def cells(self, chart: torch.Tensor, uv: torch.Tensor) -> list[torch.Tensor]:
+        """Per level, each vertex's 4 corners as distinct grid-cell ids (n, 4): the rows a table with
+        no hashing would use."""
+        return [self._dense(chart, self._corners(uv, res)[0], res) for res in self.resolutions]
+
     def index(self, chart: torch.Tensor, uv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Table rows (L, n, 4) and bilinear weights (L, n, 4) for every vertex."""
         rows, weights = [], []
-        offsets = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], device=uv.device)
         for res in self.resolutions:
-            pos = uv.clamp(0, 1) * res
-            base = pos.floor().clamp(max=res - 1)
-            frac = pos - base
-            corner = base.long().unsqueeze(1) + offsets  # (n, 4, 2)
+            corner, frac = self._corners(uv, res)  # (n, 4, 2), (n, 2)
             if (res + 1) ** 2 * self.charts <= self.size:
-                row = chart.unsqueeze(1) * (res + 1) ** 2 + corner[..., 1] * (res + 1) + corner[..., 0]
+                row = self._dense(chart, corner, res)
             else:
                 row = (corner[..., 0] * PRIMES[0]) ^ (corner[..., 1] * PRIMES[1]) ^ (chart.unsqueeze(1) * PRIMES[2])
                 row = row % self.size

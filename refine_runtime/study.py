@@ -216,12 +216,11 @@ class Baselines:
         self.bank_res = res
         # the features a frame at a time, in float64: at 60k vertices a float64 copy of every training
         # frame's features would be gigabytes
+        from refine_runtime.train import feature_stats
         frames = [f for d in train for f in d.feats]
-        count = len(frames) * len(frames[0])
         self.v_mean = sum(f.double() for f in frames) / len(frames)  # per vertex, for the shared map
-        self.f_mean = self.v_mean.mean(0)
-        squares = sum((f.double() - self.f_mean).pow(2).sum(0) for f in frames)
-        self.f_std = (squares / (count - 1)).sqrt().clamp(min=1e-9)
+        self.f_mean, std = feature_stats(frames)
+        self.f_std = std.clamp(min=1e-9)
         self._x = self._design(torch.cat([d.feats[..., :N_GEOMETRIC] for d in train]))  # (F, n, 9)
         self._y = res.double()
         self._ztz = torch.zeros(len(self.f_mean), len(self.f_mean), dtype=torch.float64)
@@ -441,17 +440,9 @@ def stitch_study(cfg: StudyConfig, data: dict[str, Sequence], train_cfg: TrainCo
 def hash_collisions(grid: Any, chart: np.ndarray, uv: np.ndarray) -> list[float]:
     """Per level of a hash grid, the fraction of the grid cells the vertices touch (their corners) that
     share a table row with another cell: 0 where the level is dense."""
-    rows, _ = grid.index(torch.from_numpy(chart), torch.from_numpy(uv).float())
-    out = []
-    for level, res in enumerate(grid.resolutions):
-        pos = (torch.from_numpy(uv).float().clamp(0, 1) * res).floor().clamp(max=res - 1).long()
-        offsets = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]])
-        corner = pos.unsqueeze(1) + offsets
-        cell = (torch.from_numpy(chart).unsqueeze(1) * (res + 1) + corner[..., 1]) * (res + 1) + corner[..., 0]
-        cells = torch.unique(cell.reshape(-1))
-        distinct_rows = torch.unique(rows[level].reshape(-1))
-        out.append(round(1 - len(distinct_rows) / len(cells), 4))
-    return out
+    c, u = torch.from_numpy(chart), torch.from_numpy(uv).float()
+    rows, _ = grid.index(c, u)
+    return [round(1 - len(torch.unique(row)) / len(torch.unique(cell)), 4) for row, cell in zip(rows, grid.cells(c, u))]
 
 
 def hash_table_study(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache_dir: Path | None,
@@ -465,11 +456,10 @@ def hash_table_study(cfg: StudyConfig, train_cfg: TrainConfig, root: Path, cache
     for size in log2_sizes:
         model = msgspec.structs.replace(train_cfg.model, log2_table_size=size)
         ck, refined = train_and_refine(cfg, data, msgspec.structs.replace(train_cfg, model=model), progress, steps=(steps,))
-        seq = data[split_of(cfg, "test")[0]]
         out[str(size)] = {"table_entries_per_level": 2 ** size,
                           "collisions_per_level": hash_collisions(ck.model.grid, ck.chart, ck.uv),
                           **{split: pooled({m: scores(refined[m, steps], data[m]) for m in split_of(cfg, split)}, frames)["l2_cm"]
-                             for split in ("validation", "test")}, "vertices": seq.n}
+                             for split in ("validation", "test")}, "vertices": len(ck.chart)}
     return out
 
 

@@ -15,7 +15,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence as Seq
+from typing import Iterable, Sequence as Seq
 
 import numpy as np
 import torch
@@ -59,18 +59,19 @@ def fit_state_codes(model: ResidualModel, base: torch.Tensor) -> None:
     model.code_std[:k] = std
 
 
-def feature_stats(feats: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-feature mean and standard deviation over the frames ``idx`` of (F, n, C), a frame at a time
-    (no copy of the frames: at 60k vertices that copy alone is gigabytes)."""
-    total, squares, count = torch.zeros(feats.shape[-1], dtype=torch.float64), torch.zeros(feats.shape[-1], dtype=torch.float64), 0
-    for f in idx.tolist():
-        x = feats[f].double()
-        total += x.sum(0)
-        squares += x.pow(2).sum(0)
+def feature_stats(frames: Iterable[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean and standard deviation (float64) over frames of (n, C) features, a frame at a
+    time (no copy of them all: at 60k vertices that copy alone is gigabytes)."""
+    total = squares = torch.zeros((), dtype=torch.float64)
+    count = 0
+    for f in frames:
+        x = f.double()
+        total = total + x.sum(0)
+        squares = squares + x.pow(2).sum(0)
         count += len(x)
     mean = total / count
     var = (squares - count * mean.pow(2)) / max(count - 1, 1)
-    return mean.float(), var.clamp(min=0).sqrt().float()
+    return mean, var.clamp(min=0).sqrt()
 
 
 @dataclass
@@ -117,9 +118,9 @@ def train_model(seq: Sequence, cfg: TrainConfig, chart: np.ndarray | None = None
     model = ResidualModel(cfg.model, cfg.diffusion, int(chart.max()) + 1, seq.n)
     fit_state_codes(model, torch.from_numpy(seq.base[train_idx.numpy()]))
     codes = model.state_code(torch.from_numpy(seq.base))
-    mean, std = feature_stats(feats, train_idx)
-    model.feat_mean.copy_(mean)
-    model.feat_std.copy_(std.clamp(min=1e-6))
+    mean, std = feature_stats(feats[f] for f in train_idx.tolist())
+    model.feat_mean.copy_(mean.float())
+    model.feat_std.copy_(std.float().clamp(min=1e-6))
     r_tr = local[train_idx].reshape(-1, 3)
     model.res_mean.copy_(r_tr.mean(0))
     model.res_std.copy_(r_tr.std(0).clamp(min=1e-8))

@@ -1,6 +1,6 @@
 """XPBD cloth on the welded garment: stretch and bending distance constraints (compliant), waistband
-attached to the animated body, collision with the body's capsules. Jacobi-style constraint
-projection keeps it vectorised in numpy; small substeps keep it stable.
+attached to the animated body, collision with the body's capsules. Constraints are projected
+Gauss-Seidel (xpbd.py); small substeps keep it stiff and stable.
 
 This produces the ground truth ("fine") sequence the residual model learns from.
 """
@@ -14,6 +14,7 @@ import numpy as np
 from refine_runtime.body import SwaySitBody
 from refine_runtime.pattern import Garment
 from refine_runtime.unionfind import stitch_roots
+from refine_runtime.xpbd import project_distances, project_tracking
 
 GRAVITY = np.array([0.0, -9.81, 0.0])
 
@@ -57,28 +58,16 @@ def mesh_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class DistanceSet:
-    """A family of compliant distance constraints solved Jacobi-style (XPBD, one lambda each)."""
+    """A family of compliant distance constraints (XPBD, one lambda each), projected Gauss-Seidel."""
 
-    def __init__(self, pairs: np.ndarray, rest_pos: np.ndarray, compliance: float, n: int) -> None:
-        self.i, self.j = pairs[:, 0], pairs[:, 1]
+    def __init__(self, pairs: np.ndarray, rest_pos: np.ndarray, compliance: float) -> None:
+        self.i, self.j = np.ascontiguousarray(pairs[:, 0], np.int64), np.ascontiguousarray(pairs[:, 1], np.int64)
         self.rest = np.linalg.norm(rest_pos[self.j] - rest_pos[self.i], axis=-1)
         self.compliance = compliance
-        self.n = n
-        self.count = np.bincount(self.i, minlength=n) + np.bincount(self.j, minlength=n)
         self.lam = np.zeros(len(pairs))
 
-    def solve(self, x: np.ndarray, w: np.ndarray, dt: float, delta: np.ndarray, hits: np.ndarray) -> None:
-        d = x[self.j] - x[self.i]
-        length = np.linalg.norm(d, axis=-1) + 1e-12
-        alpha = self.compliance / (dt * dt)
-        wsum = w[self.i] + w[self.j] + alpha
-        dl = np.where(wsum > 0, (-(length - self.rest) - alpha * self.lam) / np.maximum(wsum, 1e-12), 0.0)
-        self.lam += dl
-        step = (dl / length)[:, None] * d
-        for k in range(3):
-            delta[:, k] -= np.bincount(self.i, w[self.i] * step[:, k], minlength=self.n)
-            delta[:, k] += np.bincount(self.j, w[self.j] * step[:, k], minlength=self.n)
-        hits += self.count
+    def solve(self, x: np.ndarray, inv_mass: np.ndarray, dt: float) -> None:
+        project_distances(x, inv_mass, self.i, self.j, self.rest, self.compliance / (dt * dt), self.lam)
 
 
 def collide(x: np.ndarray, v: np.ndarray, pose, margin: float, friction: float) -> None:
@@ -103,7 +92,6 @@ class SimSettings:
     fps: float = 30.0
     substeps: int = 10
     iterations: int = 5
-    relaxation: float = 1.6
     damping: float = 0.6  # 1/s, air drag
     margin_m: float = 0.01
     friction: float = 0.05
@@ -113,7 +101,7 @@ class SimSettings:
 class Tracking:
     """Tracking constraints (Kavan et al., "Physics-inspired upsampling for cloth simulation in games",
     SIGGRAPH 2011): the fine cloth's restriction to a coarse cloth's vertices is held, with compliance,
-    at the coarse cloth's positions. Only the coarse-resolution modes are constrained; the detail
+    at the restriction of the coarse cloth's prolongation (target()). Only the coarse-resolution modes are constrained; the detail
     between coarse vertices (folds, wrinkles, the curvature a bilinear map flattens) stays free.
 
     ``idx``/``weights`` (n_fine, 4): the bilinear prolongation from coarse garment vertices to fine
@@ -129,25 +117,28 @@ class Tracking:
         self.coarse_of, self.fine_of = np.divmod(uniq, len(fine.rest))
         self.w = np.bincount(inv, w[keep])
         self.w /= np.bincount(self.coarse_of, self.w, minlength=len(coarse.rest))[self.coarse_of]
+        self.start = np.concatenate([[0], np.cumsum(np.bincount(self.coarse_of, minlength=len(coarse.rest)))])
         self.count = len(coarse.rest)
         self.n = len(fine.rest)
         self.compliance = compliance
         self.lam = np.zeros((self.count, 3))
+        first = np.unique(fine.of_vertex, return_index=True)[1]  # one garment vertex per fine particle
+        self.prolong_idx, self.prolong_w = coarse.of_vertex[idx[first]], weights[first].astype(np.float64)
+
+    def restrict(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.count, 3))
+        for k in range(3):
+            out[:, k] = np.bincount(self.coarse_of, self.w * x[self.fine_of, k], minlength=self.count)
+        return out
+
+    def target(self, coarse_x: np.ndarray) -> np.ndarray:
+        """R P X: the restriction of the coarse cloth's prolongation. Holding R x there (not at X, which
+        R P smooths, and one-sidedly at the waist and hem) leaves the prolongation itself a solution."""
+        return self.restrict((coarse_x[self.prolong_idx] * self.prolong_w[..., None]).sum(1))
 
     def solve(self, x: np.ndarray, inv_mass: np.ndarray, target: np.ndarray, dt: float) -> None:
-        """One XPBD projection of C_c = sum_i w_ci x_i - X_c (a vector per coarse particle)."""
-        c = np.zeros((self.count, 3))
-        for k in range(3):
-            c[:, k] = np.bincount(self.coarse_of, self.w * x[self.fine_of, k], minlength=self.count)
-        c -= target
-        wm = self.w * inv_mass[self.fine_of]
-        denom = np.bincount(self.coarse_of, wm * self.w, minlength=self.count)
-        alpha = self.compliance / (dt * dt)
-        dl = (-c - alpha * self.lam) / (denom + alpha)[:, None]
-        self.lam += dl
-        step = wm[:, None] * dl[self.coarse_of]
-        for k in range(3):
-            x[:, k] += np.bincount(self.fine_of, step[:, k], minlength=self.n)
+        """One XPBD projection of C_c = sum_i w_ci x_i - T_c (a vector per coarse particle, T = target())."""
+        project_tracking(x, inv_mass, self.start, self.fine_of, self.w, target, self.compliance / (dt * dt), self.lam)
 
 
 class Cloth:
@@ -157,12 +148,11 @@ class Cloth:
     def __init__(self, g: Garment, settings: SimSettings) -> None:
         self.welded = wd = Welded.from_garment(g)
         self.settings = settings
-        p = len(wd.rest)
         self.x = wd.rest.copy()
         self.v = np.zeros_like(self.x)
         self.inv_mass = np.where(wd.pinned, 0.0, 1.0)  # equal masses: only ratios matter for distance constraints
-        self.stretch = DistanceSet(wd.edges, wd.rest, g.material.stretch_compliance, p)
-        self.bend = DistanceSet(wd.bends, wd.rest, g.material.bend_compliance, p)
+        self.stretch = DistanceSet(wd.edges, wd.rest, g.material.stretch_compliance)
+        self.bend = DistanceSet(wd.bends, wd.rest, g.material.bend_compliance)
         self.pin_rest = wd.rest[wd.pinned]
         self.dt = 1.0 / (settings.fps * settings.substeps)
 
@@ -178,11 +168,8 @@ class Cloth:
         if track is not None:
             track.lam[:] = 0
         for _ in range(s.iterations):
-            delta = np.zeros_like(x)
-            hits = np.zeros(len(x))
-            self.stretch.solve(x, w, dt, delta, hits)
-            self.bend.solve(x, w, dt, delta, hits)
-            x += s.relaxation * delta / np.maximum(hits, 1)[:, None]
+            self.stretch.solve(x, w, dt)
+            self.bend.solve(x, w, dt)
             if track is not None:
                 track.solve(x, w, target, dt)
         self.v = (x - prev) / dt
@@ -212,7 +199,7 @@ def simulate(g: Garment, body: SwaySitBody, frames: int, settings: SimSettings =
             pose = body.pose(ts)
             if coarse is not None:
                 coarse.substep(pose, body.waist_height)
-            cloth.substep(pose, body.waist_height, track, coarse.x if coarse is not None else None)
+            cloth.substep(pose, body.waist_height, track, track.target(coarse.x) if track is not None else None)
         if f >= 0:
             out[f] = cloth.vertices()
             if low is not None:

@@ -58,7 +58,7 @@ N_GEOMETRIC = len(FEATURES)  # the per-vertex ridge's inputs: the first features
 RIDGE_LAMBDAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0, 1e4)
 STEP_MARGIN = 0.01
 STEPS = (0, 1, 2, 5, 10)  # 0: the regressor (no diffusion, sampler.py)
-SIM_VERSION = 2  # raise when the simulation (sim.py) or the coarse-to-fine mapping changes: cached data is stale
+SIM_VERSION = 4  # raise when the simulation (sim.py) or the coarse-to-fine mapping changes: cached data is stale
 
 
 @dataclass(frozen=True)

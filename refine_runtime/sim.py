@@ -124,6 +124,7 @@ class Tracking:
         self.lam = np.zeros((self.count, 3))
         first = np.unique(fine.of_vertex, return_index=True)[1]  # one garment vertex per fine particle
         self.prolong_idx, self.prolong_w = coarse.of_vertex[idx[first]], weights[first].astype(np.float64)
+        self.pinned = fine.pinned
 
     def restrict(self, x: np.ndarray) -> np.ndarray:
         out = np.zeros((self.count, 3))
@@ -131,10 +132,13 @@ class Tracking:
             out[:, k] = np.bincount(self.coarse_of, self.w * x[self.fine_of, k], minlength=self.count)
         return out
 
-    def target(self, coarse_x: np.ndarray) -> np.ndarray:
-        """R P X: the restriction of the coarse cloth's prolongation. Holding R x there (not at X, which
-        R P smooths, and one-sidedly at the waist and hem) leaves the prolongation itself a solution."""
-        return self.restrict((coarse_x[self.prolong_idx] * self.prolong_w[..., None]).sum(1))
+    def target(self, coarse_x: np.ndarray, fine_x: np.ndarray) -> np.ndarray:
+        """R Z, Z the coarse cloth's prolongation P X with the pinned fine particles where they are
+        pinned (on the waist, not on the coarse chords). Holding R x there (not at X, which R P smooths,
+        and one-sidedly at the waist and hem) leaves that prolongation itself a solution."""
+        z = (coarse_x[self.prolong_idx] * self.prolong_w[..., None]).sum(1)
+        z[self.pinned] = fine_x[self.pinned]
+        return self.restrict(z)
 
     def solve(self, x: np.ndarray, inv_mass: np.ndarray, target: np.ndarray, dt: float) -> None:
         """One XPBD projection of C_c = sum_i w_ci x_i - T_c (a vector per coarse particle, T = target())."""
@@ -156,13 +160,14 @@ class Cloth:
         self.pin_rest = wd.rest[wd.pinned]
         self.dt = 1.0 / (settings.fps * settings.substeps)
 
-    def substep(self, pose, waist_height: float, track: Tracking | None = None, target: np.ndarray | None = None) -> None:
+    def substep(self, pose, waist_height: float, track: Tracking | None = None, coarse_x: np.ndarray | None = None) -> None:
         s, x, w, dt = self.settings, self.x, self.inv_mass, self.dt
         prev = x.copy()
         self.v += dt * GRAVITY * (w > 0)[:, None]
         self.v *= max(0.0, 1.0 - s.damping * dt)
         x += dt * self.v
         x[self.welded.pinned] = pose.waist_transform(self.pin_rest, waist_height)
+        target = track.target(coarse_x, x) if track is not None else None
         self.stretch.lam[:] = 0
         self.bend.lam[:] = 0
         if track is not None:
@@ -199,7 +204,7 @@ def simulate(g: Garment, body: SwaySitBody, frames: int, settings: SimSettings =
             pose = body.pose(ts)
             if coarse is not None:
                 coarse.substep(pose, body.waist_height)
-            cloth.substep(pose, body.waist_height, track, track.target(coarse.x) if track is not None else None)
+            cloth.substep(pose, body.waist_height, track, coarse.x if coarse is not None else None)
         if f >= 0:
             out[f] = cloth.vertices()
             if low is not None:

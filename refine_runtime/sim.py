@@ -101,8 +101,9 @@ class SimSettings:
 class Tracking:
     """Tracking constraints (Kavan et al., "Physics-inspired upsampling for cloth simulation in games",
     SIGGRAPH 2011): the fine cloth's restriction to a coarse cloth's vertices is held, with compliance,
-    at the restriction of the coarse cloth's prolongation (target()). Only the coarse-resolution modes are constrained; the detail
-    between coarse vertices (folds, wrinkles, the curvature a bilinear map flattens) stays free.
+    at the restriction of the coarse cloth's prolongation (target()). Only the coarse-resolution modes
+    are constrained; the detail between coarse vertices (folds, wrinkles, the curvature a bilinear map
+    flattens) stays free.
 
     ``idx``/``weights`` (n_fine, 4): the bilinear prolongation from coarse garment vertices to fine
     garment vertices; restriction = its transpose, each row normalised to sum 1."""

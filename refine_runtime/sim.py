@@ -57,6 +57,13 @@ def mesh_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges, bends[bends[:, 0] != bends[:, 1]]
 
 
+def edge_strain(rest: np.ndarray, faces: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per mesh edge, |x_j - x_i| / |rest_j - rest_i| - 1: how far positions ``x`` stretch the pattern."""
+    edges, _ = mesh_edges(faces)
+    length = np.linalg.norm(rest[edges[:, 1]] - rest[edges[:, 0]], axis=-1)
+    return np.linalg.norm(x[edges[:, 1]] - x[edges[:, 0]], axis=-1) / length - 1.0
+
+
 class DistanceSet:
     """A family of compliant distance constraints (XPBD, one lambda each), projected Gauss-Seidel."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
 
@@ -64,7 +63,3 @@ def project_tracking(x, inv_mass, start, fine_of, weight, target, alpha, lam):  
             x[p, 1] += s * l1
             x[p, 2] += s * l2
 
-
-def stretch_of(x: np.ndarray, edges: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """Per-edge strain |x_j - x_i| / rest - 1."""
-    return np.linalg.norm(x[edges[:, 1]] - x[edges[:, 0]], axis=-1) / rest - 1.0
